@@ -1,0 +1,168 @@
+"""The async Python API: :class:`AgentHost`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from host.catalogue import FunctionInfo, describe_kernel
+from host.clock import Clock, SystemClock
+from host.config import HostConfig, LoadedConfig, load_config
+from host.errors import AgentHostError, FunctionNotFoundError
+from host.sources import LoadProblem
+from host.state import RunResult
+
+if TYPE_CHECKING:
+    from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
+
+    from host.invocation import Invoker
+    from host.state import StepRecord
+
+_log = logging.getLogger("agent_host")
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "host.yaml"
+
+
+def default_config_path() -> Path:
+    """``$AGENT_HOST_CONFIG``, else ``./config/host.yaml``, else the shipped default."""
+    if named := os.environ.get("AGENT_HOST_CONFIG"):
+        return Path(named)
+    local = Path("config/host.yaml")
+    return local if local.is_file() else DEFAULT_CONFIG
+
+
+class AgentHost:
+    """A Semantic Kernel host: configured models, plugins and prompt functions.
+
+    Use it as ``async with AgentHost("config/host.yaml") as host:``. Loading
+    happens on entry; broken plugin or prompt files are skipped and listed in
+    :attr:`problems` (or fatal with ``strict=True``). ``models`` replaces named
+    models with ready services, e.g. a scripted double in tests.
+    """
+
+    def __init__(
+        self,
+        config: str | Path | HostConfig | LoadedConfig | None = None,
+        *,
+        plugin_dirs: Sequence[str | Path] = (),
+        prompt_dirs: Sequence[str | Path] = (),
+        strict: bool = False,
+        models: Mapping[str, ChatCompletionClientBase] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._config_source = config
+        self._plugin_dirs = [Path(d).resolve() for d in plugin_dirs]
+        self._prompt_dirs = [Path(d).resolve() for d in prompt_dirs]
+        self._strict = strict
+        self._model_overrides = dict(models or {})
+        self._clock = clock or SystemClock()
+        self._invoker: Invoker | None = None
+        self._catalogue: dict[str, FunctionInfo] = {}
+        self._problems: list[LoadProblem] = []
+
+    async def __aenter__(self) -> AgentHost:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Load config, models table, plugins and prompt functions (idempotent)."""
+        if self._invoker is not None:
+            return
+        from host.invocation import Invoker
+        from host.kernel import build_kernel
+        from host.models.selection import ModelSelector
+        from host.models.services import ModelServices
+
+        loaded = _load(self._config_source)
+        selector = ModelSelector(ModelServices(loaded, self._model_overrides))
+        kernel, report = build_kernel(
+            loaded,
+            selector,
+            plugin_dirs=self._plugin_dirs,
+            prompt_dirs=self._prompt_dirs,
+            strict=self._strict,
+        )
+        for problem in report.problems:
+            _log.warning("skipped %s", problem)
+        self._problems = list(report.problems)
+        self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
+        self._invoker = Invoker(kernel, selector, self._clock)
+
+    async def close(self) -> None:
+        """Release the host; it may be started again."""
+        self._invoker = None
+
+    @property
+    def catalogue(self) -> list[FunctionInfo]:
+        """Every loaded function, sorted by name."""
+        self.start()
+        return list(self._catalogue.values())
+
+    @property
+    def problems(self) -> list[LoadProblem]:
+        """Plugin and prompt sources that were skipped, with the reason."""
+        self.start()
+        return list(self._problems)
+
+    def function(self, name: str) -> FunctionInfo:
+        """The loaded function ``plugin.function`` (``plugin-function`` is accepted too)."""
+        self.start()
+        info = self._catalogue.get(name.replace("-", ".", 1) if "." not in name else name)
+        if info is None:
+            raise FunctionNotFoundError(name, list(self._catalogue))
+        return info
+
+    async def invoke(
+        self,
+        function: str,
+        arguments: Mapping[str, Any] | None = None,
+        /,
+        *,
+        model: str | None = None,
+        **kwargs: Any,
+    ) -> StepRecord:
+        """Run one function through the kernel and return its :class:`StepRecord`.
+
+        Arguments come from ``arguments`` and keyword arguments; they are checked
+        against the function's parameters first. ``model`` names the configured
+        model a prompt function uses instead of its default. Raises an
+        :class:`~host.errors.AgentHostError` subclass when the call fails.
+        """
+        info = self.function(function)
+        assert self._invoker is not None
+        return await self._invoker.invoke(
+            info, {**(arguments or {}), **kwargs}, step_id="s1", model=model
+        )
+
+    async def run(self, request: str) -> RunResult:
+        """Answer ``request`` and return the output with every step's record.
+
+        Until the planner lands, a run is one step: the function whose name and
+        description best match the request, given the request as its text input
+        (see :mod:`planners.keyword`). A failing step gives a ``failed`` result
+        naming the error rather than raising.
+        """
+        from planners.keyword import choose_function
+
+        run_id = uuid.uuid4().hex
+        try:
+            choice = choose_function(request, self.catalogue)
+            record = await self.invoke(choice.function, choice.arguments)
+        except AgentHostError as error:
+            return RunResult(run_id, request, "failed", None, error=str(error))
+        return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
+
+
+def _load(source: str | Path | HostConfig | LoadedConfig | None) -> LoadedConfig:
+    if isinstance(source, LoadedConfig):
+        return source
+    if isinstance(source, HostConfig):
+        return LoadedConfig(source, None, os.environ)
+    return load_config(source if source is not None else default_config_path())

@@ -1,0 +1,54 @@
+"""Arguments checked against a function's parameters before the call, not inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from host.catalogue import FunctionInfo
+from host.errors import InvalidArgumentsError
+
+
+def check_arguments(
+    info: FunctionInfo, arguments: Mapping[str, Any], types: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return ``arguments`` converted to the parameters' types (``"3"`` → ``3`` for an int).
+
+    ``types`` maps parameter names to Python types (native functions know theirs).
+    Raises :class:`InvalidArgumentsError` listing every unknown, missing or
+    mistyped argument with what was expected.
+    """
+    problems: list[str] = []
+    known = {p.name for p in info.parameters}
+    for name in arguments:
+        if name not in known:
+            accepted = ", ".join(sorted(known)) or "no arguments"
+            problems.append(f"unknown argument {name!r} (accepted: {accepted})")
+    converted: dict[str, Any] = {}
+    for parameter in info.parameters:
+        if parameter.name not in arguments:
+            if parameter.required and parameter.default is None:
+                problems.append(f"missing required argument {parameter.name!r} ({parameter.type})")
+            continue
+        value = arguments[parameter.name]
+        expected = types.get(parameter.name)
+        if expected is None:
+            converted[parameter.name] = value
+            continue
+        try:
+            converted[parameter.name] = _adapter(expected).validate_python(value)
+        except ValidationError:
+            problems.append(
+                f"argument {parameter.name!r}: expected {parameter.type}, got {value!r}"
+            )
+    if problems:
+        raise InvalidArgumentsError(info.name, problems)
+    return converted
+
+
+@lru_cache(maxsize=256)
+def _adapter(expected: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(expected)

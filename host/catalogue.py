@@ -1,0 +1,78 @@
+"""The catalogue of loaded functions: what a planner, the CLI and people see of each one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from semantic_kernel import Kernel
+    from semantic_kernel.functions import KernelFunction
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One parameter: its type name, whether it is required, and its default."""
+
+    name: str
+    type: str
+    required: bool
+    default: Any
+    description: str
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """One loaded function, named ``plugin.function``."""
+
+    name: str
+    plugin: str
+    function: str
+    kind: Literal["native", "prompt"]
+    description: str
+    parameters: tuple[ParameterInfo, ...]
+    source: str | None
+
+    def parameter(self, name: str) -> ParameterInfo | None:
+        """The parameter called ``name``, if the function has one."""
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (``plugins --json`` prints a list of these)."""
+        return asdict(self)
+
+
+def describe_function(function: KernelFunction, source: Path | None) -> FunctionInfo:
+    """Describe one SK function from its metadata."""
+    meta = function.metadata
+    parameters = tuple(
+        ParameterInfo(
+            name=str(p.name),
+            type=p.type_ or "str",
+            required=bool(p.is_required),
+            default=p.default_value,
+            description=p.description or "",
+        )
+        for p in meta.parameters
+    )
+    return FunctionInfo(
+        name=f"{meta.plugin_name}.{meta.name}",
+        plugin=meta.plugin_name or "",
+        function=meta.name,
+        kind="prompt" if meta.is_prompt else "native",
+        description=meta.description or "",
+        parameters=parameters,
+        source=str(source) if source is not None else None,
+    )
+
+
+def describe_kernel(kernel: Kernel, files: Mapping[str, Path]) -> list[FunctionInfo]:
+    """Every function of every plugin in ``kernel``, sorted by name."""
+    infos = [
+        describe_function(function, files.get(f"{plugin.name}.{function.name}"))
+        for plugin in kernel.plugins.values()
+        for function in plugin.functions.values()
+    ]
+    return sorted(infos, key=lambda info: info.name)

@@ -1,0 +1,157 @@
+"""The ``agent-host`` command line. Semantic Kernel is imported only by commands that need it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from host.api import AgentHost
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.debug)
+    try:
+        status: int = args.command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        from host.errors import AgentHostError
+
+        if args.debug:
+            raise
+        message = str(error) if isinstance(error, AgentHostError) else repr(error)
+        print(f"error: {message}", file=sys.stderr)
+        return 2 if isinstance(error, AgentHostError) else 1
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    from host import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="config file (default: config/host.yaml)")
+    common.add_argument(
+        "--plugins-dir", metavar="DIR", action="append", default=[], help="extra plugin directory"
+    )
+    common.add_argument(
+        "--prompts-dir", metavar="DIR", action="append", default=[], help="extra prompt directory"
+    )
+    common.add_argument("--strict", action="store_true", help="a broken plugin or prompt is fatal")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and SK logs")
+
+    parser = argparse.ArgumentParser(
+        prog="agent-host",
+        description="A Semantic Kernel plugin-based agent host.",
+        epilog="Every command takes --config, --plugins-dir, --prompts-dir, --strict, --debug.",
+    )
+    parser.add_argument("--version", action="version", version=f"agent-host {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help="answer a request")
+    run.add_argument("request", help='e.g. "check yesterday\'s Shanghai temperature ..."')
+    run.add_argument("--json", action="store_true", help="print the whole run result as JSON")
+    run.set_defaults(command=_run)
+
+    invoke = commands.add_parser("invoke", parents=[common], help="run one function")
+    invoke.add_argument("function", help="plugin.function")
+    invoke.add_argument(
+        "arguments", nargs="*", metavar="KEY=VALUE", help="text argument (KEY:=JSON for JSON)"
+    )
+    invoke.add_argument("--model", help="configured model a prompt function should use")
+    invoke.add_argument("--json", action="store_true", help="print the step record as JSON")
+    invoke.set_defaults(command=_invoke)
+
+    plugins = commands.add_parser("plugins", parents=[common], help="list loaded functions")
+    plugins.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+    plugins.set_defaults(command=_plugins)
+    return parser
+
+
+def _host(args: argparse.Namespace) -> AgentHost:
+    from host.api import AgentHost
+
+    return AgentHost(
+        args.config,
+        plugin_dirs=args.plugins_dir,
+        prompt_dirs=args.prompts_dir,
+        strict=args.strict,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    async def go() -> int:
+        async with _host(args) as host:
+            result = await host.run(args.request)
+        if args.json:
+            _print_json(result.to_dict())
+        elif result.status == "ok":
+            print(result.output)
+        if result.status != "ok":
+            print(f"error: {result.error}", file=sys.stderr)
+            return 1
+        return 0
+
+    return asyncio.run(go())
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    arguments = dict(_argument(text) for text in args.arguments)
+
+    async def go() -> int:
+        async with _host(args) as host:
+            record = await host.invoke(args.function, arguments, model=args.model)
+        if args.json:
+            _print_json(record.to_dict())
+        else:
+            print(record.output)
+        return 0
+
+    return asyncio.run(go())
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    host = _host(args)
+    catalogue = host.catalogue
+    if args.json:
+        _print_json([info.to_dict() for info in catalogue])
+        return 0
+    for info in catalogue:
+        print(f"{info.name}  [{info.kind}]  {info.description}")
+        for p in info.parameters:
+            default = "" if p.required else f" = {p.default!r}"
+            print(f"    {p.name}: {p.type}{' (required)' if p.required else default}")
+    return 0
+
+
+def _argument(text: str) -> tuple[str, Any]:
+    from host.errors import InvalidArgumentsError
+
+    if ":=" in text and text.index(":=") < text.find("=") + 1:
+        key, raw = text.split(":=", 1)
+        try:
+            return key, json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise InvalidArgumentsError("invoke", [f"{key}: invalid JSON ({error.msg})"]) from None
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InvalidArgumentsError("invoke", [f"expected KEY=VALUE or KEY:=JSON, got {text!r}"])
+    return key, value
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("agent_host").setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger("semantic_kernel").setLevel(logging.DEBUG if debug else logging.CRITICAL)

@@ -1,0 +1,53 @@
+"""``${VAR}`` and ``${VAR:-default}`` interpolation from the environment and ``.env``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dotenv import dotenv_values
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SCALAR = re.compile(r"^(true|false|True|False|-?\d+(\.\d+)?)$")
+
+
+def read_environment(dotenv: Path | None) -> dict[str, str]:
+    """The variables config may use: ``.env`` values overridden by the real environment."""
+    merged: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def interpolate(node: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
+    """Replace references in every string of ``node``; record unset variables in ``problems``."""
+    if isinstance(node, dict):
+        return {
+            key: interpolate(value, env, f"{path}.{key}" if path else str(key), problems)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [interpolate(item, env, f"{path}[{i}]", problems) for i, item in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: ${{{name}}} is not set (set it in the environment or .env)")
+        return ""
+
+    whole = _REFERENCE.fullmatch(node)
+    value = _REFERENCE.sub(substitute, node)
+    if whole is not None and value != "":
+        # A value that is one reference keeps its YAML type: "${RETRIES:-2}" is 2, not "2".
+        return yaml.safe_load(value) if _SCALAR.match(value) else value
+    return value

@@ -1,0 +1,138 @@
+"""Read ``host.yaml``: parse, interpolate, validate, and report every problem in one error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from host.config.environment import interpolate, read_environment
+from host.config.schema import HostConfig
+from host.errors import ConfigError, MissingSecretError
+
+
+class LoadedConfig:
+    """A validated config with where it came from and the environment it was read with."""
+
+    def __init__(self, config: HostConfig, path: Path | None, environment: Mapping[str, str]):
+        self.config = config
+        self.path = path
+        self.environment = dict(environment)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative plugin and prompt directories resolve against the config file's folder."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def resolve(self, directory: str) -> Path:
+        """An absolute path for a directory named in config."""
+        candidate = Path(directory).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def secret(self, model_name: str) -> str | None:
+        """The key of ``model_name``, or ``None`` when its provider needs none.
+
+        Raises :class:`MissingSecretError` only now, when the model is used.
+        """
+        variable = self.config.models[model_name].secret_variable
+        if variable is None:
+            return None
+        value = self.environment.get(variable, "")
+        if not value:
+            raise MissingSecretError(variable, model_name)
+        return value
+
+
+def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> LoadedConfig:
+    """Load and validate a config file.
+
+    ``.env`` is read from ``dotenv`` if given, else from the current directory.
+    Raises :class:`ConfigError` with one line per problem, each naming the file,
+    the key path, the value found and what was expected.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: config file not found"]) from None
+    except OSError as error:
+        raise ConfigError([f"{file}: cannot read config file ({error.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{where}: YAML syntax error: {reason}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{file}: expected a mapping at the top level, got {_kind(raw)}"])
+    environment = read_environment(Path(dotenv) if dotenv is not None else Path(".env"))
+    return LoadedConfig(
+        parse_config(raw, environment, source=str(file), text=text), file, environment
+    )
+
+
+def parse_config(
+    raw: dict[str, Any], environment: Mapping[str, str], *, source: str, text: str | None = None
+) -> HostConfig:
+    """Validate an already-parsed mapping (``source`` names it in messages)."""
+    problems: list[str] = []
+    data = interpolate(raw, environment, "", problems)
+    if problems:
+        raise ConfigError([f"{source}: {problem}" for problem in problems])
+    try:
+        return HostConfig.model_validate(data)
+    except ValidationError as error:
+        lines = _key_lines(text) if text is not None else {}
+        raise ConfigError([_describe(item, source, lines) for item in error.errors()]) from None
+
+
+def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
+    path = ".".join(str(part) for part in item["loc"])
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if not path:
+        key = message.split(":", 1)[0]
+        return f"{_where(source, lines, key)}: {message}"
+    if item["type"] == "extra_forbidden":
+        return f"{_where(source, lines, path)}: {path}: unknown key"
+    if item["type"] == "missing":
+        return f"{_where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
+    return f"{_where(source, lines, path)}: {path}: {message} (got {item['input']!r})"
+
+
+def _where(source: str, lines: dict[str, int], path: str) -> str:
+    line = lines.get(path)
+    return f"{source}:{line}" if line is not None else source
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map each key path (``models.writer.timeout``) to its 1-based line in the YAML text."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = f"{path}.{key.value}" if path else str(key.value)
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = f"{path}.{index}"
+                lines[child] = item.start_mark.line + 1
+                walk(item, child)
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

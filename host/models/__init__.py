@@ -1,0 +1,1 @@
+"""Model providers behind Semantic Kernel's chat-completion interface."""

@@ -1,0 +1,66 @@
+"""The model table made live: one chat service per configured model, built on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from host.config import LoadedConfig, ModelConfig
+from host.errors import AgentHostError, ConfigError, FunctionNotFoundError
+from host.models.providers import FACTORIES
+
+if TYPE_CHECKING:
+    from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
+
+
+class ModelServices:
+    """Builds each model's service lazily, so a missing key only matters for a model in use.
+
+    ``overrides`` replaces named models with ready services (tests pass scripted
+    doubles this way).
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        overrides: Mapping[str, ChatCompletionClientBase] | None = None,
+    ) -> None:
+        self._loaded = loaded
+        self._services: dict[str, ChatCompletionClientBase] = dict(overrides or {})
+
+    @property
+    def default(self) -> str:
+        """The name of the model used when nothing names another."""
+        return self._loaded.config.default_model_name
+
+    def names(self) -> list[str]:
+        """Every configured model name, in config order."""
+        return list(self._loaded.config.models)
+
+    def config(self, name: str) -> ModelConfig:
+        """The configured row of model ``name``."""
+        try:
+            return self._loaded.config.models[name]
+        except KeyError:
+            raise FunctionNotFoundError(name, self.names()) from None
+
+    def get(self, name: str) -> ChatCompletionClientBase:
+        """The service of model ``name``, built now if this is its first use."""
+        service = self._services.get(name)
+        if service is None:
+            service = self._build(name, self.config(name))
+            self._services[name] = service
+        return service
+
+    def _build(self, name: str, model: ModelConfig) -> ChatCompletionClientBase:
+        secret = self._loaded.secret(name)
+        try:
+            return FACTORIES[model.provider](name, model, secret)
+        except AgentHostError:
+            raise
+        except (TypeError, ValidationError, ValueError) as error:
+            raise ConfigError(
+                [f"models.{name}: cannot build the {model.provider} service: {error}"]
+            ) from None

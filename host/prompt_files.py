@@ -1,0 +1,76 @@
+"""Prompt functions from files in Semantic Kernel's own formats, loaded unmodified.
+
+A prompt directory holds plugin folders; each plugin folder holds function
+folders (``skprompt.txt`` + ``config.json``) and YAML prompt files
+(``*.yaml``/``*.yml``). A directory that itself holds function folders is one
+plugin, named after the directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from semantic_kernel import Kernel
+from semantic_kernel.functions import KernelFunction, KernelFunctionFromPrompt
+
+from host.errors import describe_error
+from host.sources import SourceReport
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+_Builder = Callable[[Path, str], KernelFunction]
+
+
+class PromptLoader:
+    """Adds prompt functions to a kernel, skipping (and reporting) broken files."""
+
+    def __init__(self, kernel: Kernel, report: SourceReport):
+        self._kernel = kernel
+        self._report = report
+
+    def load_directory(self, directory: Path) -> None:
+        """Load every plugin folder below ``directory`` (or ``directory`` as one plugin)."""
+        if not directory.is_dir():
+            self._report.fail(directory, "prompt directory not found")
+            return
+        if _is_plugin_folder(directory):
+            self.load_plugin(directory, directory.name)
+            return
+        for child in sorted(directory.iterdir()):
+            if child.is_dir() and not child.name.startswith((".", "_")):
+                self.load_plugin(child, child.name)
+
+    def load_plugin(self, folder: Path, plugin_name: str) -> None:
+        """Load one plugin folder's function folders and YAML prompt files."""
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir() and (entry / "skprompt.txt").is_file():
+                self._add(entry / "skprompt.txt", plugin_name, _from_folder, entry)
+            elif entry.is_file() and entry.suffix in _YAML_SUFFIXES:
+                self._add(entry, plugin_name, _from_yaml, entry)
+
+    def _add(self, source: Path, plugin_name: str, build: _Builder, entry: Path) -> None:
+        try:
+            function = build(entry, plugin_name)
+        except Exception as error:  # SK raises many kinds on a malformed file
+            self._report.fail(source, describe_error(error))
+            return
+        name = f"{plugin_name}.{function.name}"
+        if name in self._report.files:
+            self._report.fail(source, f"{name} is already loaded from {self._report.files[name]}")
+            return
+        self._kernel.add_function(plugin_name, function)
+        self._report.files[name] = source
+
+
+def _from_folder(folder: Path, plugin_name: str) -> KernelFunction:
+    return KernelFunctionFromPrompt.from_directory(str(folder), plugin_name=plugin_name)
+
+
+def _from_yaml(file: Path, plugin_name: str) -> KernelFunction:
+    return KernelFunctionFromPrompt.from_yaml(file.read_text(encoding="utf-8"), plugin_name)
+
+
+def _is_plugin_folder(directory: Path) -> bool:
+    return any(
+        (child / "skprompt.txt").is_file() for child in directory.iterdir() if child.is_dir()
+    )

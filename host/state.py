@@ -1,0 +1,73 @@
+"""Run state: each step's output and the metadata later decisions and traces rely on.
+
+A :class:`StepRecord` is the boundary of one step — arguments in, output and
+metadata out — so the executor, tracing, the REPL and the HTTP API all read
+the same record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+StepStatus = Literal["ok", "failed"]
+RunStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one step did: its function, outcome, route and cost."""
+
+    step_id: str
+    function: str
+    arguments: dict[str, Any]
+    status: StepStatus
+    started_at: datetime
+    latency_ms: float
+    output: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    model: str | None = None
+    """The configured model name that served a prompt function (``None`` for native ones)."""
+    provider: str | None = None
+    model_id: str | None = None
+    route_reason: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    confidence: float | None = None
+    cache_hit: bool = False
+    degraded: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (the datetime as ISO text, the output as given)."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of ``AgentHost.run``: final output, every step, and the run's id."""
+
+    run_id: str
+    request: str
+    status: RunStatus
+    output: Any
+    steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+    plan: str | None = None
+    """Why these steps were chosen, in one line."""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (``run --json`` prints this)."""
+        return {
+            "run_id": self.run_id,
+            "request": self.request,
+            "status": self.status,
+            "output": self.output,
+            "plan": self.plan,
+            "error": self.error,
+            "steps": [step.to_dict() for step in self.steps],
+        }

@@ -1,0 +1,167 @@
+"""Config: the seed's sample loads as written; each kind of bad config says what and where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host.config import load_config, parse_duration
+from host.errors import ConfigError, MissingSecretError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "host.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_seed_sample_config_loads_verbatim() -> None:
+    config = load_config(ROOT / "config" / "examples" / "seed.yaml").config
+    assert config.models["classifier"].timeout == 5.0
+    assert config.models["classifier"].retries == 2
+    assert config.models["writer"].provider == "anthropic"
+    assert config.models["writer"].fallback == ["openai/gpt-4"]
+    weather = config.tools["weather_api"]
+    assert (weather.endpoint, weather.timeout, weather.retries, weather.cache_ttl) == (
+        "https://api.weather.com/v1",
+        10.0,
+        3,
+        300.0,
+    )
+
+
+@pytest.mark.parametrize("path", ["config/host.yaml", "config/examples/openai.yaml"])
+def test_shipped_configs_load(path: str) -> None:
+    assert load_config(ROOT / path).config.models
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5s", 5.0),
+        ("15s", 15.0),
+        ("300ms", 0.3),
+        ("2m", 120.0),
+        ("1h", 3600.0),
+        (7, 7.0),
+        ("2.5", 2.5),
+    ],
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+MODEL = "models:\n  writer:\n    provider: openai\n    model: gpt-4o\n"
+
+BAD_CONFIGS = {
+    "unknown key": (
+        MODEL + "    temperature: 3\n",
+        ["host.yaml:5", "models.writer.temperature: unknown key"],
+    ),
+    "wrong type": (
+        MODEL + "    retries: many\n",
+        ["host.yaml:5", "models.writer.retries", "'many'", "integer"],
+    ),
+    "bad duration": (
+        MODEL + "    timeout: soon\n",
+        ["host.yaml:5", "models.writer.timeout", "'soon'", "5s, 300ms, 2m"],
+    ),
+    "negative duration": (MODEL + "    timeout: -1s\n", ["models.writer.timeout", "'-1s'"]),
+    "unknown provider": (
+        "models:\n  writer:\n    provider: openia\n    model: x\n",
+        ["host.yaml:3", "models.writer.provider", "'openia'", "'openai'"],
+    ),
+    "missing model id": (
+        "models:\n  writer:\n    provider: openai\n",
+        ["models.writer.model: required key is missing"],
+    ),
+    "fallback not in table": (
+        MODEL + "    fallback: backup\n",
+        ["models.writer.fallback", "'backup'", "provider/model"],
+    ),
+    "fallback unknown provider": (
+        MODEL + "    fallback: acme/big\n",
+        ["models.writer.fallback", "'acme'"],
+    ),
+    "no models": ("tools: {}\n", ["models: expected at least one model"]),
+    "default model not in table": (
+        "default_model: nope\n" + MODEL,
+        ["host.yaml:1", "default_model", "'nope'", "['writer']"],
+    ),
+    "unknown tool key": (
+        MODEL + "tools:\n  weather:\n    cache: 300\n",
+        ["host.yaml:7", "tools.weather.cache: unknown key"],
+    ),
+    "YAML syntax error": (MODEL + "  bad: [unclosed\n", ["host.yaml:6", "YAML syntax error"]),
+    "not a mapping": ("- just\n- a list\n", ["expected a mapping at the top level, got a list"]),
+    "unset variable": (
+        "models:\n  w:\n    provider: openai\n    model: ${NO_SUCH_VARIABLE_XYZ}\n",
+        ["models.w.model", "${NO_SUCH_VARIABLE_XYZ} is not set"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))
+def test_bad_config_names_file_key_value_and_expectation(tmp_path: Path, case: str) -> None:
+    text, fragments = BAD_CONFIGS[case]
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, text))
+    message = str(raised.value)
+    assert str(tmp_path / "host.yaml") in message
+    for fragment in fragments:
+        assert fragment in message
+    assert "pydantic" not in message and "Traceback" not in message
+
+
+def test_every_problem_is_reported_once(tmp_path: Path) -> None:
+    text = MODEL + "    retries: many\n    timeout: soon\n    colour: red\n"
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, text))
+    assert len(raised.value.problems) == 3
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_interpolation_reads_env_then_dotenv_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("WRITER_MODEL=from-dotenv\nWRITER_RETRIES=4\n")
+    monkeypatch.setenv("WRITER_URL", "http://127.0.0.1:9/v1")
+    path = write(
+        tmp_path,
+        "models:\n  w:\n    provider: openai\n    model: ${WRITER_MODEL}\n"
+        "    base_url: ${WRITER_URL}\n    retries: ${WRITER_RETRIES}\n"
+        "    timeout: ${WRITER_TIMEOUT:-15s}\n",
+    )
+    model = load_config(path, dotenv=dotenv).config.models["w"]
+    assert (model.model, model.base_url, model.retries, model.timeout) == (
+        "from-dotenv",
+        "http://127.0.0.1:9/v1",
+        4,
+        15.0,
+    )
+
+
+def test_missing_secret_is_an_error_only_when_the_model_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    loaded = load_config(write(tmp_path, MODEL), dotenv=tmp_path / "none.env")
+    with pytest.raises(MissingSecretError) as raised:
+        loaded.secret("writer")
+    assert raised.value.variable == "OPENAI_API_KEY"
+    assert "'writer'" in str(raised.value) and "OPENAI_API_KEY" in str(raised.value)
+
+
+def test_secret_comes_from_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-test\n")
+    loaded = load_config(write(tmp_path, MODEL), dotenv=tmp_path / ".env")
+    assert loaded.secret("writer") == "sk-test"
