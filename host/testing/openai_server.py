@@ -1,0 +1,260 @@
+"""A loopback server speaking enough of the OpenAI API for real clients.
+
+:class:`OpenAICompatibleServer` listens on ``127.0.0.1`` (a free port) and
+answers ``POST /v1/chat/completions`` (JSON, or SSE chunks with
+``stream: true``) and ``GET /v1/models``. Each chat request takes the next
+scripted :class:`ServerResponse` from a queue; when the queue is empty the
+``default`` answers. Request bodies and headers are recorded in order.
+
+A response is anything with ``async respond(request) -> web.StreamResponse``,
+so a new fault (a hang, a slow stream, a reset connection) is one small class.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat-completion request as the server received it; ``number`` counts from 1."""
+
+    number: int
+    body: dict[str, Any]
+    http: web.Request
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+
+class ServerResponse(Protocol):
+    """A scripted answer to one chat-completion request."""
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse: ...
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """An assistant text message; ``usage`` defaults to a word-count estimate."""
+
+    text: str
+    usage: tuple[int, int] | None = None
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        message = {"role": "assistant", "content": self.text}
+        usage = self.usage or _estimated_usage(request, self.text)
+        if request.stream:
+            deltas = [{"role": "assistant", "content": ""}]
+            deltas += [{"content": piece} for piece in _pieces(self.text)]
+            return await _stream(request, deltas, "stop", usage)
+        return _completion(request, message, "stop", usage)
+
+
+@dataclass(frozen=True)
+class ChatToolCall:
+    """An assistant tool call; ``arguments`` as a string is sent verbatim (even if malformed)."""
+
+    name: str
+    arguments: Mapping[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+    usage: tuple[int, int] | None = None
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        arguments = (
+            self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+        )
+        call_id = self.id or f"call_{request.number}"
+        usage = self.usage or _estimated_usage(request, arguments)
+        if request.stream:
+            head = {"id": call_id, "type": "function", "function": {"name": self.name}}
+            deltas: list[dict[str, Any]] = [
+                {"role": "assistant", "tool_calls": [{"index": 0, **head}]},
+                {"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]},
+            ]
+            return await _stream(request, deltas, "tool_calls", usage)
+        call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": arguments},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return _completion(request, message, "tool_calls", usage)
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """An HTTP error; ``body`` defaults to an OpenAI-shaped error, a string is sent verbatim."""
+
+    status: int
+    body: Mapping[str, Any] | str | None = None
+    headers: Mapping[str, str] | None = None
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        headers = dict(self.headers or {})
+        if isinstance(self.body, str):
+            return web.Response(status=self.status, text=self.body, headers=headers)
+        error = {"message": f"scripted HTTP {self.status}", "type": "scripted_error", "code": None}
+        body = self.body if self.body is not None else {"error": error}
+        return web.json_response(dict(body), status=self.status, headers=headers)
+
+
+class OpenAICompatibleServer:
+    """A scripted OpenAI-compatible HTTP server; use as ``async with``."""
+
+    def __init__(
+        self,
+        responses: Iterable[ServerResponse] = (),
+        *,
+        default: ServerResponse | None = ChatReply("ok"),
+        models: Sequence[str] = ("scripted",),
+    ) -> None:
+        self.requests: list[dict[str, Any]] = []
+        """Bodies of the chat-completion requests, oldest first."""
+        self.request_headers: list[dict[str, str]] = []
+        """Headers of those requests, names lower-cased."""
+        self._responses: deque[ServerResponse] = deque(responses)
+        self._default = default
+        self._models = list(models)
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    def enqueue(self, *responses: ServerResponse) -> None:
+        """Script more answers, after those already queued."""
+        self._responses.extend(responses)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``; only while the server runs."""
+        if self._runner is None:
+            raise RuntimeError("OpenAICompatibleServer is not running; use `async with`")
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._list_models)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(runner.addresses[0][1])
+        self._runner = runner
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> OpenAICompatibleServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _chat_completions(self, http: web.Request) -> web.StreamResponse:
+        try:
+            body = await http.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            error = {
+                "message": "request body must be a JSON object",
+                "type": "invalid_request_error",
+            }
+            return web.json_response({"error": error}, status=400)
+        self.requests.append(body)
+        self.request_headers.append({k.lower(): v for k, v in http.headers.items()})
+        request = ChatRequest(number=len(self.requests), body=body, http=http)
+        if self._responses:
+            return await self._responses.popleft().respond(request)
+        if self._default is not None:
+            return await self._default.respond(request)
+        missing = f"no response scripted for request {request.number}"
+        return await HttpError(500, {"error": {"message": missing}}).respond(request)
+
+    async def _list_models(self, http: web.Request) -> web.StreamResponse:
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "agent-host"}
+            for m in self._models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+
+def _envelope(request: ChatRequest, kind: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{request.number}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": request.model,
+    }
+
+
+def _usage(usage: tuple[int, int]) -> dict[str, int]:
+    prompt, completion = usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _completion(
+    request: ChatRequest, message: dict[str, Any], finish_reason: str, usage: tuple[int, int]
+) -> web.Response:
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+    body = {**_envelope(request, "chat.completion"), "choices": [choice], "usage": _usage(usage)}
+    return web.json_response(body)
+
+
+async def _stream(
+    request: ChatRequest, deltas: list[dict[str, Any]], finish_reason: str, usage: tuple[int, int]
+) -> web.StreamResponse:
+    """Send deltas as SSE chunks, then the finish reason, usage if asked for, and ``[DONE]``."""
+    envelope = _envelope(request, "chat.completion.chunk")
+    chunks = [
+        {**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        for delta in deltas
+    ]
+    chunks.append(
+        {**envelope, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
+    )
+    if request.body.get("stream_options", {}).get("include_usage"):
+        chunks.append({**envelope, "choices": [], "usage": _usage(usage)})
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request.http)
+    for chunk in chunks:
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+def _pieces(text: str) -> list[str]:
+    """Split text into stream pieces that concatenate back to it."""
+    words = text.split(" ")
+    return [word + " " for word in words[:-1]] + [words[-1]]
+
+
+def _estimated_usage(request: ChatRequest, completion: str) -> tuple[int, int]:
+    messages = request.body.get("messages") or []
+    prompt = sum(len(str(m.get("content") or "").split()) for m in messages if isinstance(m, dict))
+    return prompt, len(completion.split())

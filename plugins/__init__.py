@@ -1,0 +1,1 @@
+"""Native plugins the host loads by default: clock, weather and email."""

@@ -1,0 +1,140 @@
+"""The agent-host command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SK_SAMPLES
+
+
+def agent_host(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "host", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path) -> Path:
+    """Scripted model with two replies, the default plugins, and the SK samples."""
+    path = tmp_path / "host.yaml"
+    path.write_text(
+        "models:\n  main:\n    provider: scripted\n    model: scripted-1\n"
+        "    options:\n      replies: ['A sunny 24°C deal!', 'second']\n"
+        f"plugins:\n  directories: [{ROOT / 'plugins'}]\n"
+        f"prompts:\n  directories: [{SK_SAMPLES}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_help_does_not_import_semantic_kernel() -> None:
+    probe = (
+        "import sys\nfrom host.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('semantic_kernel' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert "run" in result.stdout and "invoke" in result.stdout and "plugins" in result.stdout
+    assert result.stdout.strip().endswith("False")
+
+
+def test_version() -> None:
+    result = agent_host("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("agent-host ")
+
+
+def test_plugins_json_lists_functions_with_parameters(cli_config: Path) -> None:
+    result = agent_host("plugins", "--json", "--config", str(cli_config))
+    assert result.returncode == 0, result.stderr
+    functions = {f["name"]: f for f in json.loads(result.stdout)}
+    assert {"weather.daily_temperatures", "clock.yesterday", "FunPlugin.Joke"} <= set(functions)
+    weather = functions["weather.daily_temperatures"]
+    assert weather["kind"] == "native"
+    assert weather["source"].endswith("plugins/weather.py")
+    assert [(p["name"], p["type"], p["required"]) for p in weather["parameters"]] == [
+        ("city", "str", True),
+        ("date", "str", True),
+    ]
+
+
+def test_prompts_dir_adds_a_folder_of_sk_samples(scripted_config: Path) -> None:
+    result = agent_host(
+        "plugins", "--json", "--config", str(scripted_config), "--prompts-dir", str(SK_SAMPLES)
+    )
+    names = [f["name"] for f in json.loads(result.stdout)]
+    assert names == [
+        "ChatPlugin.Chat",
+        "FunPlugin.Excuses",
+        "FunPlugin.Joke",
+        "SummarizePlugin.Summarize",
+        "WriterPlugin.Brainstorm",
+        "WriterPlugin.ShortPoem",
+    ]
+
+
+def test_invoke_runs_a_native_function(cli_config: Path) -> None:
+    result = agent_host(
+        "invoke", "clock.resolve_date", "expression=2026-06-21", "--config", str(cli_config)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2026-06-21"
+
+
+def test_invoke_with_bad_argument_prints_one_line_and_fails(cli_config: Path) -> None:
+    result = agent_host("invoke", "clock.today", "zone=UTC", "--config", str(cli_config))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: clock.today: unknown argument 'zone' (accepted: timezone)"
+    ]
+
+
+def test_run_json_reports_output_and_step_metadata(cli_config: Path) -> None:
+    result = agent_host(
+        "run", "tell me a joke about the weather", "--json", "--config", str(cli_config)
+    )
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["status"] == "ok"
+    assert run["output"] == "A sunny 24°C deal!"
+    [step] = run["steps"]
+    assert step["function"] == "FunPlugin.Joke"
+    assert (step["model"], step["provider"], step["model_id"]) == ("main", "scripted", "scripted-1")
+    assert step["tokens_in"] > 0 and step["tokens_out"] > 0
+
+
+def test_bad_config_is_one_clear_error_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  m:\n    provider: scripted\n    model: s\n    timeout: soon\n")
+    result = agent_host("plugins", "--config", str(bad))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:5: models.m.timeout" in result.stderr
+
+
+def test_strict_fails_on_a_broken_prompt(tmp_path: Path, scripted_config: Path) -> None:
+    broken = tmp_path / "prompts" / "P"
+    broken.mkdir(parents=True)
+    (broken / "Bad.yaml").write_text("name: [unclosed\n")
+    result = agent_host(
+        "plugins",
+        "--strict",
+        "--config",
+        str(scripted_config),
+        "--prompts-dir",
+        str(tmp_path / "prompts"),
+    )
+    assert result.returncode == 2
+    assert str(broken / "Bad.yaml") in result.stderr

@@ -1,0 +1,190 @@
+"""Loading native plugins and SK prompt files: what loads, what is reported, what --strict does."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from host import AgentHost
+from host.errors import LoadError
+from tests.conftest import SK_SAMPLES
+
+GREETER = """
+from typing import Annotated
+from semantic_kernel.functions import kernel_function
+
+class Greeter:
+    plugin_name = "greeter"
+
+    def __init__(self, greeting: str = "Hello") -> None:
+        self.greeting = greeting
+
+    @kernel_function(description="Greet someone by name.")
+    def greet(self, name: Annotated[str, "who"], times: Annotated[int, "repeat"] = 1) -> str:
+        return " ".join([f"{self.greeting}, {name}!"] * times)
+"""
+
+
+def plugin_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+async def test_native_plugin_from_directory_runs(tmp_path: Path, scripted_config: Path) -> None:
+    directory = plugin_dir(tmp_path, {"greeter.py": GREETER})
+    async with AgentHost(scripted_config, plugin_dirs=[directory]) as host:
+        info = host.function("greeter.greet")
+        record = await host.invoke("greeter.greet", name="Ada", times="2")
+    assert info.kind == "native"
+    assert info.source == str(directory / "greeter.py")
+    assert [(p.name, p.type, p.required, p.default) for p in info.parameters] == [
+        ("name", "str", True, None),
+        ("times", "int", False, 1),
+    ]
+    assert record.output == "Hello, Ada! Hello, Ada!"
+    assert record.arguments == {"name": "Ada", "times": 2}
+
+
+async def test_plugin_settings_come_from_tools_config(tmp_path: Path) -> None:
+    directory = plugin_dir(tmp_path, {"greeter.py": GREETER})
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  m:\n    provider: scripted\n    model: s\n"
+        "tools:\n  greeter:\n    settings:\n      greeting: Bonjour\n"
+        f"plugins:\n  directories: [{directory.name}]\n"
+    )
+    async with AgentHost(config) as host:
+        record = await host.invoke("greeter.greet", name="Ada")
+    assert record.output == "Bonjour, Ada!"
+
+
+async def test_native_plugin_from_importable_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "acme_tools"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "greeting.py").write_text(GREETER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  m:\n    provider: scripted\n    model: s\n"
+        "plugins:\n  modules: [acme_tools.greeting]\n"
+    )
+    async with AgentHost(config) as host:
+        record = await host.invoke("greeter.greet", name="Lin")
+    assert record.output == "Hello, Lin!"
+    sys.modules.pop("acme_tools.greeting", None)
+    sys.modules.pop("acme_tools", None)
+
+
+BROKEN_PLUGINS = {
+    "syntax error": ("def oops(:\n", "SyntaxError"),
+    "import error": ("import no_such_module_xyz\n", "ModuleNotFoundError"),
+    "no kernel functions": ("class Nothing:\n    pass\n", "no class with @kernel_function"),
+    "constructor needs a setting": (
+        GREETER.replace('greeting: str = "Hello"', "greeting: str"),
+        "greeting",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_PLUGINS))
+async def test_broken_plugin_is_reported_and_the_rest_load(
+    tmp_path: Path, scripted_config: Path, case: str
+) -> None:
+    text, reason = BROKEN_PLUGINS[case]
+    good = GREETER.replace('"greeter"', '"good"')
+    directory = plugin_dir(tmp_path, {"broken.py": text, "good.py": good})
+    async with AgentHost(scripted_config, plugin_dirs=[directory]) as host:
+        problems = host.problems
+        names = [info.name for info in host.catalogue]
+    assert len(problems) == 1
+    assert problems[0].source == str(directory / "broken.py")
+    assert reason in problems[0].reason
+    assert names == ["good.greet"]
+
+
+async def test_strict_makes_a_broken_plugin_fatal(tmp_path: Path, scripted_config: Path) -> None:
+    directory = plugin_dir(tmp_path, {"broken.py": "def oops(:\n", "greeter.py": GREETER})
+    with pytest.raises(LoadError) as raised:
+        AgentHost(scripted_config, plugin_dirs=[directory], strict=True).start()
+    assert str(directory / "broken.py") in str(raised.value)
+
+
+def test_missing_directory_is_reported(tmp_path: Path, scripted_config: Path) -> None:
+    host = AgentHost(
+        scripted_config, plugin_dirs=[tmp_path / "nope"], prompt_dirs=[tmp_path / "no"]
+    )
+    assert [p.reason for p in host.problems] == [
+        "plugin directory not found",
+        "prompt directory not found",
+    ]
+
+
+def test_sk_prompt_samples_load_unmodified(scripted_config: Path) -> None:
+    host = AgentHost(scripted_config, prompt_dirs=[SK_SAMPLES])
+    by_name = {info.name: info for info in host.catalogue}
+    assert host.problems == []
+    assert sorted(by_name) == [
+        "ChatPlugin.Chat",
+        "FunPlugin.Excuses",
+        "FunPlugin.Joke",
+        "SummarizePlugin.Summarize",
+        "WriterPlugin.Brainstorm",
+        "WriterPlugin.ShortPoem",
+    ]
+    joke = by_name["FunPlugin.Joke"]
+    assert joke.kind == "prompt"
+    assert joke.description == "Generate a funny joke"
+    assert [(p.name, p.default) for p in joke.parameters] == [("input", ""), ("style", "")]
+    assert joke.source == str(SK_SAMPLES / "FunPlugin" / "Joke" / "skprompt.txt")
+    chat = by_name["ChatPlugin.Chat"]
+    assert {p.name for p in chat.parameters} == {"user", "bot", "history", "input"}
+    excuses = by_name["FunPlugin.Excuses"]
+    assert excuses.source == str(SK_SAMPLES / "FunPlugin" / "Excuses.yaml")
+    assert excuses.parameters[0].required
+
+
+def test_a_plugin_folder_itself_can_be_a_prompt_directory(scripted_config: Path) -> None:
+    host = AgentHost(scripted_config, prompt_dirs=[SK_SAMPLES / "WriterPlugin"])
+    assert [info.name for info in host.catalogue] == [
+        "WriterPlugin.Brainstorm",
+        "WriterPlugin.ShortPoem",
+    ]
+
+
+BROKEN_PROMPTS = {
+    "config.json not JSON": (
+        {"Bad/skprompt.txt": "Hi {{$input}}", "Bad/config.json": "{oops"},
+        "Bad/skprompt.txt",
+    ),
+    "YAML prompt not YAML": ({"Bad.yaml": "name: [unclosed\n"}, "Bad.yaml"),
+    "unknown template format": (
+        {"Bad.yaml": "name: Bad\ntemplate: x\ntemplate_format: nope\n"},
+        "Bad.yaml",
+    ),
+    "skprompt.txt without config.json": ({"Bad/skprompt.txt": "Hi"}, "Bad/skprompt.txt"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_PROMPTS))
+def test_broken_prompt_file_is_reported_and_skipped(
+    tmp_path: Path, scripted_config: Path, case: str
+) -> None:
+    files, source = BROKEN_PROMPTS[case]
+    plugin = tmp_path / "prompts" / "Mixed"
+    (plugin / "Good").mkdir(parents=True)
+    (plugin / "Good" / "skprompt.txt").write_text("Say {{$input}}")
+    (plugin / "Good" / "config.json").write_text('{"schema": 1, "description": "Say it"}')
+    for name, text in files.items():
+        (plugin / name).parent.mkdir(parents=True, exist_ok=True)
+        (plugin / name).write_text(text)
+    host = AgentHost(scripted_config, prompt_dirs=[tmp_path / "prompts"])
+    assert [info.name for info in host.catalogue] == ["Mixed.Good"]
+    assert [p.source for p in host.problems] == [str(plugin / source)]

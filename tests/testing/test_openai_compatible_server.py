@@ -1,0 +1,239 @@
+"""OpenAICompatibleServer: a loopback OpenAI API that real clients talk to over HTTP."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import openai
+import pytest
+from aiohttp import web
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from semantic_kernel import Kernel
+from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior
+from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion
+from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt
+
+from host.testing import (
+    ChatReply,
+    ChatRequest,
+    ChatToolCall,
+    HttpError,
+    OpenAICompatibleServer,
+)
+
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[OpenAICompatibleServer]:
+    async with OpenAICompatibleServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(server: OpenAICompatibleServer) -> AsyncIterator[AsyncOpenAI]:
+    client = AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+    yield client
+    await client.close()
+
+
+async def test_a_chat_reply_reaches_the_openai_client(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(ChatReply("Hi there", usage=(5, 2)))
+
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert completion.choices[0].message.content == "Hi there"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (5, 2)
+
+
+async def test_each_request_body_and_headers_are_recorded(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    await client.chat.completions.create(model="gpt-test", messages=HELLO, temperature=0)
+
+    assert server.requests == [{"model": "gpt-test", "messages": HELLO, "temperature": 0}]
+    assert server.request_headers[0]["authorization"] == "Bearer test-key"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "sent"),
+    [
+        ({"text": "milk"}, '{"text": "milk"}'),
+        ('{"text": "milk"}', '{"text": "milk"}'),
+        ('{"text": ', '{"text": '),
+    ],
+    ids=["mapping", "json-string", "malformed-string"],
+)
+async def test_a_chat_tool_call_reaches_the_client_with_its_arguments(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    arguments: dict[str, str] | str,
+    sent: str,
+) -> None:
+    server.enqueue(ChatToolCall("notebook-write", arguments, id="call-9"))
+
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.message.tool_calls or []
+    assert call.type == "function"
+    assert (call.id, call.function.name, call.function.arguments) == (
+        "call-9",
+        "notebook-write",
+        sent,
+    )
+
+
+async def test_a_streamed_reply_arrives_in_chunks_then_usage(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(ChatReply("one two three", usage=(4, 3)))
+
+    stream = await client.chat.completions.create(
+        model="gpt-test",
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (4, 3, 7)
+    assert server.requests[0]["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (429, openai.RateLimitError),
+        (401, openai.AuthenticationError),
+        (400, openai.BadRequestError),
+        (500, openai.InternalServerError),
+    ],
+)
+async def test_an_http_error_reaches_the_client_as_its_error_type(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    status: int,
+    error_type: type[openai.APIStatusError],
+) -> None:
+    server.enqueue(HttpError(status, headers={"Retry-After": "7"}))
+
+    with pytest.raises(error_type) as raised:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert raised.value.status_code == status
+    assert raised.value.response.headers["retry-after"] == "7"
+    assert len(server.requests) == 1
+
+
+async def test_an_http_error_body_reaches_the_client(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    body = {"error": {"message": "slow down", "type": "rate_limit", "code": "rate_limit_exceeded"}}
+    server.enqueue(HttpError(429, body))
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert raised.value.code == "rate_limit_exceeded"
+    assert "slow down" in raised.value.message
+
+
+class Teapot:
+    """A response defined outside host.testing, as a later fault would be."""
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        return web.json_response({"error": {"message": f"{request.model} is a teapot"}}, status=418)
+
+
+async def test_any_object_with_respond_can_be_scripted(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(Teapot())
+
+    with pytest.raises(openai.APIStatusError, match="gpt-test is a teapot") as raised:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert raised.value.status_code == 418
+
+
+async def test_an_empty_queue_answers_with_the_default(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert completion.choices[0].message.content == "ok"
+
+
+async def test_without_a_default_an_unscripted_request_fails_with_500() -> None:
+    async with OpenAICompatibleServer(default=None) as server:
+        client = AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+        with pytest.raises(openai.InternalServerError, match="no response scripted for request 1"):
+            await client.chat.completions.create(model="gpt-test", messages=HELLO)
+        await client.close()
+
+
+async def test_the_configured_models_are_listed() -> None:
+    async with OpenAICompatibleServer(models=["gpt-test", "gpt-mini"]) as server:
+        client = AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+        models = [model.id async for model in client.models.list()]
+        await client.close()
+
+    assert models == ["gpt-test", "gpt-mini"]
+
+
+def test_the_base_url_exists_only_while_the_server_runs() -> None:
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = OpenAICompatibleServer().base_url
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["invoke", "invoke_stream"])
+async def test_sk_openai_connector_invokes_a_native_function_over_the_loop(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    kernel: Kernel,
+    notes: list[str],
+    stream_answer: Callable[..., Awaitable[str]],
+    streaming: bool,
+) -> None:
+    server.enqueue(ChatToolCall("notebook-write", {"text": "milk"}), ChatReply("Noted milk."))
+    kernel.add_service(
+        OpenAIChatCompletion(ai_model_id="gpt-test", async_client=client, service_id="remote")
+    )
+    settings = PromptExecutionSettings(
+        service_id="remote", function_choice_behavior=FunctionChoiceBehavior.Auto()
+    )
+    function = KernelFunctionFromPrompt(
+        function_name="ask",
+        plugin_name="chat",
+        prompt="{{$request}}",
+        prompt_execution_settings=settings,
+    )
+    arguments = KernelArguments(request="Note milk")
+
+    if streaming:
+        answer = await stream_answer(kernel, function, arguments)
+    else:
+        answer = str(await kernel.invoke(function, arguments))
+
+    assert answer == "Noted milk."
+    assert notes == ["milk"]
+    first, second = server.requests
+    assert first["model"] == "gpt-test"
+    assert first["messages"] == [{"role": "user", "content": "Note milk"}]
+    assert [tool["function"]["name"] for tool in first["tools"]] == ["notebook-write"]
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "content": "noted: milk",
+        "tool_call_id": "call_1",
+    }
