@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,17 @@ def test_secret_comes_from_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-test\n")
     loaded = load_config(write(tmp_path, MODEL), dotenv=tmp_path / ".env")
     assert loaded.secret("writer") == "sk-test"
+
+
+def test_env_example_lists_every_variable_the_shipped_configs_use() -> None:
+    listed = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    used: set[str] = set()
+    for path in [*ROOT.glob("config/*.yaml"), *ROOT.glob("config/examples/*.yaml")]:
+        text = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
+        used |= set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+        used |= set(re.findall(r"api_key_env: *([A-Z_][A-Z0-9_]*)", text))
+    assert used <= listed, f"missing from .env.example: {sorted(used - listed)}"

@@ -1,0 +1,170 @@
+"""Providers end to end through AgentHost.invoke: scripted, and openai over real loopback HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host import AgentHost
+from host.errors import MissingSecretError, ProviderError
+from host.testing import (
+    ChatReply,
+    ChatToolCall,
+    HttpError,
+    OpenAICompatibleServer,
+    Reply,
+    ScriptedChatCompletion,
+)
+
+PROMPT = """\
+name: Shout
+template: "Say {{$input}} loudly"
+description: Say something loudly.
+execution_settings:
+  default:
+    max_tokens: 20
+"""
+
+WRITER_PROMPT = """\
+name: Poem
+template: "A poem about {{$input}}"
+description: Settings keyed by a model name send this function to that model.
+execution_settings:
+  writer:
+    temperature: 0.0
+"""
+
+TOOL_PROMPT = """\
+name: DateToday
+template: "What is today's date in {{$zone}}?"
+description: Ask the model, which may call clock.today.
+execution_settings:
+  default:
+    function_choice_behavior:
+      type: auto
+      auto_invoke: true
+"""
+
+
+def write_config(tmp_path: Path, models: str) -> Path:
+    prompts = tmp_path / "prompts" / "talk"
+    prompts.mkdir(parents=True)
+    (prompts / "shout.yaml").write_text(PROMPT)
+    (prompts / "date_today.yaml").write_text(TOOL_PROMPT)
+    (prompts / "poem.yaml").write_text(WRITER_PROMPT)
+    config = tmp_path / "host.yaml"
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    config.write_text(
+        f"models:\n{models}"
+        f"plugins:\n  directories: [{plugins}]\nprompts:\n  directories: [prompts]\n"
+    )
+    return config
+
+
+SCRIPTED = "  main:\n    provider: scripted\n    model: scripted-1\n    cost: {input: 1.0, output: 2.0}\n"
+
+
+def openai_model(base_url: str) -> str:
+    return (
+        f"  writer:\n    provider: openai\n    model: gpt-test\n    base_url: {base_url}\n"
+        "    api_key_env: TEST_OPENAI_KEY\n    cost: {input: 0.5, output: 1.5}\n"
+    )
+
+
+async def test_scripted_provider_through_invoke(tmp_path: Path) -> None:
+    service = ScriptedChatCompletion("main", [Reply("HELLO!", usage=(10, 5))])
+    async with AgentHost(write_config(tmp_path, SCRIPTED), models={"main": service}) as host:
+        record = await host.invoke("talk.Shout", input="hello")
+    assert record.output == "HELLO!"
+    assert (record.model, record.provider, record.tokens_in, record.tokens_out) == (
+        "main",
+        "scripted",
+        10,
+        5,
+    )
+    assert record.cost == pytest.approx((10 * 1.0 + 5 * 2.0) / 1000)
+    [request] = service.requests
+    assert request.messages[-1]["content"] == "Say hello loudly"
+    assert request.settings["max_tokens"] == 20
+
+
+async def test_openai_provider_chat_reply_over_loopback_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with OpenAICompatibleServer([ChatReply("LOUD", usage=(8, 2))]) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            record = await host.invoke("talk.Shout", input="hi")
+    assert record.output == "LOUD"
+    assert (record.model, record.provider, record.model_id) == ("writer", "openai", "gpt-test")
+    assert (record.tokens_in, record.tokens_out) == (8, 2)
+    assert record.cost == pytest.approx((8 * 0.5 + 2 * 1.5) / 1000)
+    [body] = server.requests
+    assert body["model"] == "gpt-test"
+    assert body["messages"][-1]["content"] == "Say hi loudly"
+    assert server.request_headers[0]["authorization"] == "Bearer sk-loopback"
+
+
+async def test_openai_tool_call_runs_the_native_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    script = [ChatToolCall("clock-resolve_date", {"expression": "2026-06-21"}), ChatReply("done")]
+    async with OpenAICompatibleServer(script) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            record = await host.invoke("talk.DateToday", zone="UTC")
+    assert record.output == "done"
+    first, second = server.requests
+    assert "clock-resolve_date" in {tool["function"]["name"] for tool in first["tools"]}
+    tool_result = second["messages"][-1]
+    assert tool_result["role"] == "tool"
+    assert tool_result["content"] == "2026-06-21"
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(429, True), (503, True), (401, False), (400, False)]
+)
+async def test_provider_errors_are_translated_with_retry_meaning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, retryable: bool
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with OpenAICompatibleServer([HttpError(status)]) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            with pytest.raises(ProviderError) as raised:
+                await host.invoke("talk.Shout", input="hi")
+    assert raised.value.model == "writer"
+    assert raised.value.retryable is retryable
+    assert str(status) in str(raised.value)
+
+
+async def test_missing_secret_fails_only_the_model_that_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_OPENAI_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, SCRIPTED + openai_model("http://127.0.0.1:9/v1"))
+    scripted = ScriptedChatCompletion("main", [Reply("fine")])
+    async with AgentHost(config, models={"main": scripted}) as host:
+        assert (await host.invoke("talk.Shout", input="a")).output == "fine"
+        with pytest.raises(MissingSecretError) as by_argument:
+            await host.invoke("talk.Shout", input="a", model="writer")
+        with pytest.raises(MissingSecretError) as by_settings:
+            await host.invoke("talk.Poem", input="a")
+    for raised in (by_argument, by_settings):
+        assert (raised.value.variable, raised.value.model) == ("TEST_OPENAI_KEY", "writer")
+
+
+async def test_settings_keyed_by_a_model_name_select_that_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with OpenAICompatibleServer([ChatReply("roses")]) as server:
+        config = write_config(tmp_path, SCRIPTED + openai_model(server.base_url))
+        async with AgentHost(config, models={"main": ScriptedChatCompletion("main")}) as host:
+            record = await host.invoke("talk.Poem", input="June")
+    assert (record.output, record.model) == ("roses", "writer")
+    assert server.requests[0]["temperature"] == 0.0
