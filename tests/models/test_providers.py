@@ -62,7 +62,9 @@ def write_config(tmp_path: Path, models: str) -> Path:
     return config
 
 
-SCRIPTED = "  main:\n    provider: scripted\n    model: scripted-1\n    cost: {input: 1.0, output: 2.0}\n"
+SCRIPTED = (
+    "  main:\n    provider: scripted\n    model: scripted-1\n    cost: {input: 1.0, output: 2.0}\n"
+)
 
 
 def openai_model(base_url: str) -> str:
