@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from host.testing.network import loopback_only
+
 ROOT = Path(__file__).resolve().parent.parent
 SK_SAMPLES = ROOT / "tests" / "data" / "sk_prompt_samples"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_network() -> Iterator[None]:
+    """Every test may reach 127.0.0.1 only."""
+    with loopback_only():
+        yield
 
 
 @pytest.fixture

