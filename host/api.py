@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
     from host.invocation import Invoker
+    from host.models.services import ModelServices
     from host.state import StepRecord
 
 _log = logging.getLogger("agent_host")
@@ -61,6 +62,7 @@ class AgentHost:
         self._model_overrides = dict(models or {})
         self._clock = clock or SystemClock()
         self._invoker: Invoker | None = None
+        self._services: ModelServices | None = None
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
 
@@ -81,7 +83,8 @@ class AgentHost:
         from host.models.services import ModelServices
 
         loaded = _load(self._config_source)
-        selector = ModelSelector(ModelServices(loaded, self._model_overrides))
+        self._services = ModelServices(loaded, self._model_overrides)
+        selector = ModelSelector(self._services)
         kernel, report = build_kernel(
             loaded,
             selector,
@@ -96,8 +99,11 @@ class AgentHost:
         self._invoker = Invoker(kernel, selector, self._clock)
 
     async def close(self) -> None:
-        """Release the host; it may be started again."""
+        """Close model clients and release the host; it may be started again."""
+        if self._services is not None:
+            await self._services.close()
         self._invoker = None
+        self._services = None
 
     @property
     def catalogue(self) -> list[FunctionInfo]:

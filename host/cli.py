@@ -135,16 +135,15 @@ def _plugins(args: argparse.Namespace) -> int:
 def _argument(text: str) -> tuple[str, Any]:
     from host.errors import InvalidArgumentsError
 
-    if ":=" in text and text.index(":=") < text.find("=") + 1:
-        key, raw = text.split(":=", 1)
-        try:
-            return key, json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise InvalidArgumentsError("invoke", [f"{key}: invalid JSON ({error.msg})"]) from None
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.rstrip(":"):
         raise InvalidArgumentsError("invoke", [f"expected KEY=VALUE or KEY:=JSON, got {text!r}"])
-    return key, value
+    if not key.endswith(":"):
+        return key, value
+    try:
+        return key[:-1], json.loads(value)
+    except json.JSONDecodeError as error:
+        raise InvalidArgumentsError("invoke", [f"{key[:-1]}: invalid JSON ({error.msg})"]) from None
 
 
 def _print_json(data: Any) -> None:

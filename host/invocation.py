@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from semantic_kernel import Kernel
     from semantic_kernel.functions import FunctionResult, KernelFunction
 
-    from host.models.selection import ModelSelector
+    from host.models.selection import ModelChoice, ModelSelector
 
 
 class Invoker:
@@ -45,19 +45,16 @@ class Invoker:
         values = check_arguments(info, arguments, _parameter_types(function))
         settings = [PromptExecutionSettings(service_id=model)] if model else None
         kernel_arguments = KernelArguments(settings=settings, **values)
-        model_name = (
-            self._selector.model_for(function, kernel_arguments)[0]
-            if info.kind == "prompt"
-            else None
-        )
+        is_prompt = info.kind == "prompt"
+        choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         started_at = datetime.now(UTC)
         start = self._clock.now()
         try:
             result = await self._kernel.invoke(function, kernel_arguments)
         except Exception as error:  # translated into the host's error tree
-            raise _translate(error, info.name, model_name) from error
+            raise _translate(error, info.name, choice.name if choice else None) from error
         latency_ms = (self._clock.now() - start) * 1000
-        return self._record(info, values, step_id, started_at, latency_ms, result, model_name)
+        return self._record(info, values, step_id, started_at, latency_ms, result, choice)
 
     def _record(
         self,
@@ -67,12 +64,12 @@ class Invoker:
         started_at: datetime,
         latency_ms: float,
         result: FunctionResult | None,
-        model_name: str | None,
+        choice: ModelChoice | None,
     ) -> StepRecord:
         usage = _usage(result)
         provider = cost = None
-        if model_name is not None:
-            row = self._selector.services.config(model_name)
+        if choice is not None:
+            row = self._selector.services.config(choice.name)
             provider = row.provider
             if usage is not None:
                 cost = (usage[0] * row.cost.input + usage[1] * row.cost.output) / 1000
@@ -84,10 +81,10 @@ class Invoker:
             started_at=started_at,
             latency_ms=latency_ms,
             output=_output(result),
-            model=model_name,
+            model=choice.name if choice else None,
             provider=provider,
             model_id=_model_id(result),
-            route_reason="default model" if model_name else None,
+            route_reason=choice.reason if choice else None,
             tokens_in=usage[0] if usage else None,
             tokens_out=usage[1] if usage else None,
             cost=cost,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
 from semantic_kernel.const import DEFAULT_SERVICE_NAME
@@ -13,6 +13,14 @@ from host.models.services import ModelServices
 if TYPE_CHECKING:
     from semantic_kernel.functions import KernelArguments, KernelFunction
     from semantic_kernel.services.ai_service_client_base import AIServiceClientBase
+
+
+class ModelChoice(NamedTuple):
+    """A configured model name, the settings it gets, and the reason it was chosen."""
+
+    name: str
+    settings: PromptExecutionSettings
+    reason: str
 
 
 class ModelSelector(AIServiceSelector):
@@ -28,15 +36,15 @@ class ModelSelector(AIServiceSelector):
 
     def model_for(
         self, function: KernelFunction | None, arguments: KernelArguments | None
-    ) -> tuple[str, PromptExecutionSettings]:
-        """The model name and the execution settings a call will use."""
+    ) -> ModelChoice:
+        """The model a call will use, its execution settings, and why."""
         candidates = _settings(arguments, function)
         names = set(self.services.names())
         for key, settings in candidates.items():
             if key in names:
-                return key, settings
+                return ModelChoice(key, settings, f"execution settings name model {key!r}")
         settings = candidates.get(DEFAULT_SERVICE_NAME) or PromptExecutionSettings()
-        return self.services.default, settings
+        return ModelChoice(self.services.default, settings, "the default model")
 
     def select_ai_service(
         self,
@@ -46,7 +54,7 @@ class ModelSelector(AIServiceSelector):
         type_: Any = None,
     ) -> tuple[AIServiceClientBase, PromptExecutionSettings]:
         """SK's hook: the service of :meth:`model_for`, with settings in its own class."""
-        name, settings = self.model_for(function, arguments)
+        name, settings, _ = self.model_for(function, arguments)
         service = self.services.get(name)
         settings_class = service.get_prompt_execution_settings_class()
         if not isinstance(settings, settings_class):

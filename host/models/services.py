@@ -28,7 +28,8 @@ class ModelServices:
         overrides: Mapping[str, ChatCompletionClientBase] | None = None,
     ) -> None:
         self._loaded = loaded
-        self._services: dict[str, ChatCompletionClientBase] = dict(overrides or {})
+        self._overrides = dict(overrides or {})
+        self._services: dict[str, ChatCompletionClientBase] = dict(self._overrides)
 
     @property
     def default(self) -> str:
@@ -53,6 +54,15 @@ class ModelServices:
             service = self._build(name, self.config(name))
             self._services[name] = service
         return service
+
+    async def close(self) -> None:
+        """Close the HTTP clients of the services this table built (not the overrides)."""
+        built = {name: s for name, s in self._services.items() if name not in self._overrides}
+        for name, service in built.items():
+            close = getattr(getattr(service, "client", None), "close", None)
+            if close is not None:
+                await close()
+            del self._services[name]
 
     def _build(self, name: str, model: ModelConfig) -> ChatCompletionClientBase:
         secret = self._loaded.secret(name)

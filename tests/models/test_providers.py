@@ -99,6 +99,8 @@ async def test_openai_provider_chat_reply_over_loopback_http(
         config = write_config(tmp_path, openai_model(server.base_url))
         async with AgentHost(config) as host:
             record = await host.invoke("talk.Shout", input="hi")
+            client = host._services.get("writer").client  # type: ignore[union-attr, attr-defined]
+        assert client.is_closed()
     assert record.output == "LOUD"
     assert (record.model, record.provider, record.model_id) == ("writer", "openai", "gpt-test")
     assert (record.tokens_in, record.tokens_out) == (8, 2)
