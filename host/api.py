@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from host.invocation import Invoker
     from host.models.services import ModelServices
+    from host.resilience.guard import Guard
     from host.state import StepRecord
 
 _log = logging.getLogger("agent_host")
@@ -63,6 +64,9 @@ class AgentHost:
         self._clock = clock or SystemClock()
         self._invoker: Invoker | None = None
         self._services: ModelServices | None = None
+        self._deadline: float | None = None
+        self.guard: Guard | None = None
+        """Breakers, cache and policies shared by every call of this host (set on start)."""
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
 
@@ -81,13 +85,18 @@ class AgentHost:
         from host.kernel import build_kernel
         from host.models.selection import ModelSelector
         from host.models.services import ModelServices
+        from host.resilience.guard import Guard
+        from host.resilience.policies import PolicyBook
 
         loaded = _load(self._config_source)
         self._services = ModelServices(loaded, self._model_overrides)
         selector = ModelSelector(self._services)
+        self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
+        self._deadline = loaded.config.resilience.deadline
         kernel, report = build_kernel(
             loaded,
             selector,
+            self.guard,
             plugin_dirs=self._plugin_dirs,
             prompt_dirs=self._prompt_dirs,
             strict=self._strict,
@@ -132,22 +141,29 @@ class AgentHost:
         /,
         *,
         model: str | None = None,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> StepRecord:
         """Run one function through the kernel and return its :class:`StepRecord`.
 
         Arguments come from ``arguments`` and keyword arguments; they are checked
         against the function's parameters first. ``model`` names the configured
-        model a prompt function uses instead of its default. Raises an
-        :class:`~host.errors.AgentHostError` subclass when the call fails.
+        model a prompt function uses instead of its default; ``deadline`` bounds
+        the whole call in seconds (default: ``resilience.deadline``). Raises an
+        :class:`~host.errors.AgentHostError` subclass when the call fails, with
+        the failed step's record as ``error.step``.
         """
         info = self.function(function)
         assert self._invoker is not None
         return await self._invoker.invoke(
-            info, {**(arguments or {}), **kwargs}, step_id="s1", model=model
+            info,
+            {**(arguments or {}), **kwargs},
+            step_id="s1",
+            model=model,
+            deadline=deadline if deadline is not None else self._deadline,
         )
 
-    async def run(self, request: str) -> RunResult:
+    async def run(self, request: str, *, deadline: float | None = None) -> RunResult:
         """Answer ``request`` and return the output with every step's record.
 
         Until the planner lands, a run is one step: the function whose name and
@@ -160,9 +176,10 @@ class AgentHost:
         run_id = uuid.uuid4().hex
         try:
             choice = choose_function(request, self.catalogue)
-            record = await self.invoke(choice.function, choice.arguments)
+            record = await self.invoke(choice.function, choice.arguments, deadline=deadline)
         except AgentHostError as error:
-            return RunResult(run_id, request, "failed", None, error=str(error))
+            steps = (error.step,) if error.step is not None else ()
+            return RunResult(run_id, request, "failed", None, steps, error=str(error))
         return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
 
 

@@ -10,7 +10,11 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── FunctionNotFoundError  no loaded function has that name
     ├── InvalidArgumentsError  arguments do not fit the function's parameters
     ├── ProviderError          a model provider failed (translated at the edge)
-    └── FunctionFailedError    a function raised while running
+    ├── FunctionFailedError    a function raised while running
+    ├── AttemptTimeoutError    one attempt ran past its timeout (retryable)
+    ├── CircuitOpenError       the target's circuit breaker is open; not called
+    ├── RetriesExhaustedError  every attempt failed; ``attempts`` lists each error
+    └── DeadlineExceededError  the run's overall deadline passed
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
 Python API may rely on the class and its attributes, not on the message text.
@@ -18,11 +22,20 @@ Python API may rely on the class and its attributes, not on the message text.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from host.state import StepRecord
+
 
 class AgentHostError(Exception):
-    """Base of every error agent-host raises on purpose."""
+    """Base of every error agent-host raises on purpose.
+
+    ``step`` holds the failed step's record (attempts, hops) when a step failed.
+    """
 
     retryable: bool = False
+    step: StepRecord | None = None
 
 
 class ConfigError(AgentHostError):
@@ -75,12 +88,26 @@ class InvalidArgumentsError(AgentHostError):
 
 
 class ProviderError(AgentHostError):
-    """A model provider failed; ``retryable`` says whether a retry may help."""
+    """A model provider failed; ``retryable`` says whether a retry may help.
 
-    def __init__(self, model: str, reason: str, *, retryable: bool = False) -> None:
+    ``status`` is the HTTP status when there was one; ``retry_after`` the
+    server's requested wait in seconds (``Retry-After`` on 429/503).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        reason: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.model = model
         self.reason = reason
         self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
         super().__init__(f"model {model!r}: {reason}")
 
 
@@ -92,6 +119,44 @@ class FunctionFailedError(AgentHostError):
         self.reason = reason
         self.retryable = retryable
         super().__init__(f"{function} failed: {reason}")
+
+
+class AttemptTimeoutError(AgentHostError):
+    """One attempt at ``target`` took longer than ``seconds``; it was cancelled."""
+
+    retryable = True
+
+    def __init__(self, target: str, seconds: float) -> None:
+        self.target = target
+        self.seconds = seconds
+        super().__init__(f"{target} timed out after {seconds:g}s")
+
+
+class CircuitOpenError(AgentHostError):
+    """``target`` failed too often recently; calls skip it until ``retry_in`` passes."""
+
+    def __init__(self, target: str, retry_in: float) -> None:
+        self.target = target
+        self.retry_in = retry_in
+        super().__init__(f"{target}: circuit open, next probe in {retry_in:g}s")
+
+
+class RetriesExhaustedError(AgentHostError):
+    """Every attempt at ``target`` failed; ``attempts`` holds each attempt's error."""
+
+    def __init__(self, target: str, attempts: list[AgentHostError]) -> None:
+        self.target = target
+        self.attempts = attempts
+        listed = "; ".join(f"#{i} {describe_error(e)}" for i, e in enumerate(attempts, 1))
+        super().__init__(f"{target} failed after {len(attempts)} attempt(s): {listed}")
+
+
+class DeadlineExceededError(AgentHostError):
+    """The run's overall deadline of ``seconds`` passed; everything in flight was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"deadline of {seconds:g}s exceeded")
 
 
 def describe_error(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""One function call through the kernel, measured and recorded as a :class:`StepRecord`."""
+"""One step: a function call through the kernel and its filter chain, recorded as a StepRecord."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 from host.arguments import check_arguments
 from host.catalogue import FunctionInfo
 from host.clock import Clock
-from host.errors import AgentHostError, FunctionFailedError, ProviderError, describe_error
+from host.errors import AgentHostError
+from host.resilience.deadline import run_deadline
+from host.resilience.journal import CallEvent, step_journal
+from host.resilience.translation import translate
 from host.state import StepRecord
 
 if TYPE_CHECKING:
@@ -20,7 +23,11 @@ if TYPE_CHECKING:
 
 
 class Invoker:
-    """Checks arguments, calls ``kernel.invoke`` and records what happened."""
+    """Checks arguments, calls ``kernel.invoke`` and records what happened.
+
+    A failed step raises its :class:`AgentHostError` with the failed
+    :class:`StepRecord` (every attempt and hop included) as ``error.step``.
+    """
 
     def __init__(self, kernel: Kernel, selector: ModelSelector, clock: Clock) -> None:
         self._kernel = kernel
@@ -34,8 +41,9 @@ class Invoker:
         *,
         step_id: str,
         model: str | None = None,
+        deadline: float | None = None,
     ) -> StepRecord:
-        """Run ``info``'s function; raise an :class:`AgentHostError` if it fails."""
+        """Run ``info``'s function within ``deadline`` seconds, if given."""
         from semantic_kernel.connectors.ai.prompt_execution_settings import (
             PromptExecutionSettings,
         )
@@ -49,39 +57,44 @@ class Invoker:
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         started_at = datetime.now(UTC)
         start = self._clock.now()
+        bound = (start + deadline, deadline) if deadline is not None else None
+        token = run_deadline.set(bound)
+        step = _Step(step_id, info, values, started_at)
         try:
-            result = await self._kernel.invoke(function, kernel_arguments)
-        except Exception as error:  # translated into the host's error tree
-            raise _translate(error, info.name, choice.name if choice else None) from error
+            with step_journal() as journal:
+                result = await self._kernel.invoke(function, kernel_arguments)
+        except Exception as raised:  # every failure leaves as the host's error
+            error = translate(raised, info.name, model=choice.name if choice else None)
+            latency_ms = (self._clock.now() - start) * 1000
+            error.step = step.failed(error, latency_ms, journal.events, choice)
+            raise error from raised
+        finally:
+            run_deadline.reset(token)
         latency_ms = (self._clock.now() - start) * 1000
-        return self._record(info, values, step_id, started_at, latency_ms, result, choice)
+        return self._succeeded(step, latency_ms, result, journal.events, choice)
 
-    def _record(
+    def _succeeded(
         self,
-        info: FunctionInfo,
-        values: dict[str, Any],
-        step_id: str,
-        started_at: datetime,
+        step: _Step,
         latency_ms: float,
         result: FunctionResult | None,
+        events: list[CallEvent],
         choice: ModelChoice | None,
     ) -> StepRecord:
         usage = _usage(result)
+        served = _served_model(events, choice)
         provider = cost = None
-        if choice is not None:
-            row = self._selector.services.config(choice.name)
+        if served is not None:
+            row = self._selector.services.config(served)
             provider = row.provider
             if usage is not None:
                 cost = (usage[0] * row.cost.input + usage[1] * row.cost.output) / 1000
-        return StepRecord(
-            step_id=step_id,
-            function=info.name,
-            arguments=values,
-            status="ok",
-            started_at=started_at,
-            latency_ms=latency_ms,
+        return step.record(
+            "ok",
+            latency_ms,
+            events,
             output=_output(result),
-            model=choice.name if choice else None,
+            model=served,
             provider=provider,
             model_id=_model_id(result),
             route_reason=choice.reason if choice else None,
@@ -89,6 +102,62 @@ class Invoker:
             tokens_out=usage[1] if usage else None,
             cost=cost,
         )
+
+
+class _Step:
+    """What is known of a step before it runs."""
+
+    def __init__(
+        self, step_id: str, info: FunctionInfo, values: dict[str, Any], started_at: datetime
+    ) -> None:
+        self.step_id, self.info, self.values, self.started_at = step_id, info, values, started_at
+
+    def record(
+        self, status: str, latency_ms: float, events: list[CallEvent], **fields: Any
+    ) -> StepRecord:
+        own = [e for e in events if e.kind == "attempt" and e.target == self.info.name]
+        return StepRecord(
+            step_id=self.step_id,
+            function=self.info.name,
+            arguments=self.values,
+            status="ok" if status == "ok" else "failed",
+            started_at=self.started_at,
+            latency_ms=latency_ms,
+            attempts=len(own) or len([e for e in events if e.kind == "attempt" and e.model]),
+            cache_hit=any(e.kind == "cache_hit" for e in events),
+            degraded=any(e.kind == "stale_served" or _static_fallback(e) for e in events),
+            events=tuple(events),
+            **fields,
+        )
+
+    def failed(
+        self,
+        error: AgentHostError,
+        latency_ms: float,
+        events: list[CallEvent],
+        choice: ModelChoice | None,
+    ) -> StepRecord:
+        return self.record(
+            "failed",
+            latency_ms,
+            events,
+            error=str(error),
+            error_type=type(error).__name__,
+            model=choice.name if choice else None,
+            route_reason=choice.reason if choice else None,
+        )
+
+
+def _static_fallback(event: CallEvent) -> bool:
+    return event.kind == "fallback" and event.outcome == "ok" and event.target.startswith("value:")
+
+
+def _served_model(events: list[CallEvent], choice: ModelChoice | None) -> str | None:
+    """The model whose attempt produced the answer (a fallback model after a hop)."""
+    if choice is None:
+        return None
+    answered = [e.model for e in events if e.kind == "attempt" and e.model and e.outcome == "ok"]
+    return answered[-1] if answered else choice.name
 
 
 def _parameter_types(function: KernelFunction) -> dict[str, Any]:
@@ -122,32 +191,3 @@ def _usage(result: FunctionResult | None) -> tuple[int, int] | None:
 
 def _model_id(result: FunctionResult | None) -> str | None:
     return next((m.ai_model_id for m in _messages(result) if m.ai_model_id), None)
-
-
-def _translate(error: BaseException, function: str, model: str | None) -> AgentHostError:
-    """The host's error for ``error``: its own if it carries one, else a translation."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, AgentHostError):
-            return cause
-        if model is not None and _is_provider_error(cause):
-            return ProviderError(model, describe_error(cause), retryable=_is_retryable(cause))
-        if cause.__cause__ is None:
-            break
-        cause = cause.__cause__
-    root = cause or error
-    return FunctionFailedError(function, describe_error(root))
-
-
-def _is_provider_error(error: BaseException) -> bool:
-    import openai
-
-    return isinstance(error, openai.OpenAIError)
-
-
-def _is_retryable(error: BaseException) -> bool:
-    import openai
-
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code in (408, 409, 429) or error.status_code >= 500
-    return isinstance(error, openai.APIConnectionError)

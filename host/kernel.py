@@ -10,6 +10,8 @@ from host.config import LoadedConfig
 from host.models.selection import ModelSelector
 from host.plugins import PluginLoader
 from host.prompt_files import PromptLoader
+from host.resilience.chain import install
+from host.resilience.guard import Guard
 from host.sources import SourceReport
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 def build_kernel(
     loaded: LoadedConfig,
     selector: ModelSelector,
+    guard: Guard,
     *,
     plugin_dirs: Sequence[Path] = (),
     prompt_dirs: Sequence[Path] = (),
@@ -28,11 +31,13 @@ def build_kernel(
 
     Directories from config resolve against the config file; extra directories
     (``--plugins-dir``/``--prompts-dir``) against the current directory. Broken
-    sources are reported and skipped, or fatal with ``strict``.
+    sources are reported and skipped, or fatal with ``strict``. Every call goes
+    through the resilience filter chain guarded by ``guard``.
     """
     from semantic_kernel import Kernel
 
     kernel = Kernel(ai_service_selector=selector)
+    install(kernel, guard)
     report = SourceReport()
     config = loaded.config
     plugins = PluginLoader(kernel, config.tools, report)

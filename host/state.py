@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from host.resilience.journal import CallEvent
+
 StepStatus = Literal["ok", "failed"]
 RunStatus = Literal["ok", "failed"]
 
@@ -37,13 +39,18 @@ class StepRecord:
     tokens_out: int | None = None
     cost: float | None = None
     confidence: float | None = None
+    attempts: int = 0
     cache_hit: bool = False
     degraded: bool = False
+    """A stale cache entry or a fixed fallback value stands in for a real answer."""
+    events: tuple[CallEvent, ...] = ()
+    """Every attempt, fallback hop, cache serve and breaker change, in order."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the datetime as ISO text, the output as given)."""
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
+        data["events"] = [event.to_dict() for event in self.events]
         return data
 
 

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from host.config.environment import interpolate, read_environment
-from host.config.schema import HostConfig
+from host.config.schema import HostConfig, ModelConfig
 from host.errors import ConfigError, MissingSecretError
 
 
@@ -32,12 +32,13 @@ class LoadedConfig:
         candidate = Path(directory).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
-    def secret(self, model_name: str) -> str | None:
-        """The key of ``model_name``, or ``None`` when its provider needs none.
+    def secret(self, model_name: str, row: ModelConfig | None = None) -> str | None:
+        """The key of a model, or ``None`` when its provider needs none.
 
-        Raises :class:`MissingSecretError` only now, when the model is used.
+        ``row`` describes a model outside the table (a ``provider/model``
+        fallback). Raises :class:`MissingSecretError` only now, when it is used.
         """
-        variable = self.config.models[model_name].secret_variable
+        variable = (row or self.config.models[model_name]).secret_variable
         if variable is None:
             return None
         value = self.environment.get(variable, "")

@@ -30,6 +30,27 @@ def _as_chain(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+class StaticValue(_Strict):
+    """A fallback that is a fixed answer rather than another model or function."""
+
+    value: Any
+
+
+FallbackTarget = str | StaticValue
+"""A model name, ``provider/model``, ``plugin.function``, or ``{value: ...}``."""
+
+
+class CallPolicy(_Strict):
+    """How calls to one model or tool are guarded; unset fields take ``resilience`` defaults."""
+
+    timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0)
+    retry_on: list[str] | None = None
+    fallback: list[FallbackTarget] = Field(default_factory=list)
+
+    _chain = field_validator("fallback", mode="before")(_as_chain)
+
+
 class ModelCost(_Strict):
     """Price in currency units per 1,000 tokens."""
 
@@ -37,7 +58,7 @@ class ModelCost(_Strict):
     output: float = Field(default=0.0, ge=0)
 
 
-class ModelConfig(_Strict):
+class ModelConfig(CallPolicy):
     """One row of the model table: where a model is, what it is good at, what it costs."""
 
     provider: Provider
@@ -45,15 +66,10 @@ class ModelConfig(_Strict):
     api_key_env: str | None = None
     base_url: str | None = None
     api_version: str | None = None
-    timeout: Duration | None = None
-    retries: int = Field(default=0, ge=0)
-    fallback: list[str] = Field(default_factory=list)
     capabilities: list[str] = Field(default_factory=list)
     cost: ModelCost = ModelCost()
     latency: Duration | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-
-    _chain = field_validator("fallback", mode="before")(_as_chain)
 
     @property
     def secret_variable(self) -> str | None:
@@ -65,17 +81,32 @@ class ModelConfig(_Strict):
         return DEFAULT_API_KEY_ENV.get(self.provider)
 
 
-class ToolConfig(_Strict):
-    """Settings for one plugin: endpoint, call policies, and its constructor ``settings``."""
+class ToolConfig(CallPolicy):
+    """A plugin (``weather``) or one function (``weather.daily_temperatures``): policies, settings.
+
+    ``cache_ttl`` turns caching on; ``stale_ttl`` is how much longer an expired
+    entry may still be served when every call fails. ``endpoint`` and
+    ``settings`` are the plugin's constructor arguments (plugin keys only).
+    """
 
     endpoint: str | None = None
-    timeout: Duration | None = None
-    retries: int = Field(default=0, ge=0)
-    fallback: list[str] = Field(default_factory=list)
     cache_ttl: Duration | None = None
+    stale_ttl: Duration | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
 
-    _chain = field_validator("fallback", mode="before")(_as_chain)
+
+class ResilienceDefaults(_Strict):
+    """The one place defaults for every model and tool call are set."""
+
+    timeout: Duration | None = 60.0
+    retries: int = Field(default=0, ge=0)
+    backoff_initial: Duration = 0.5
+    backoff_multiplier: float = Field(default=2.0, ge=1.0)
+    backoff_max: Duration = 30.0
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown: Duration = 30.0
+    stale_ttl: Duration = 3600.0
+    deadline: Duration | None = None
 
 
 class PluginSources(_Strict):
@@ -110,6 +141,7 @@ class HostConfig(_Strict):
     plugins: PluginSources = PluginSources()
     prompts: PromptSources = PromptSources()
     telemetry: TelemetryConfig = TelemetryConfig()
+    resilience: ResilienceDefaults = ResilienceDefaults()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:
@@ -122,6 +154,8 @@ class HostConfig(_Strict):
             )
         for name, model in self.models.items():
             for target in model.fallback:
+                if isinstance(target, StaticValue):
+                    continue
                 provider = target.split("/", 1)[0] if "/" in target else None
                 if provider is None and target not in self.models:
                     raise ValueError(

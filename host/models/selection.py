@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
@@ -13,6 +14,10 @@ from host.models.services import ModelServices
 if TYPE_CHECKING:
     from semantic_kernel.functions import KernelArguments, KernelFunction
     from semantic_kernel.services.ai_service_client_base import AIServiceClientBase
+
+
+model_override: ContextVar[str | None] = ContextVar("agent_host_model_override", default=None)
+"""Set by the fallback filter: the model that serves the prompt functions called in its scope."""
 
 
 class ModelChoice(NamedTuple):
@@ -39,6 +44,10 @@ class ModelSelector(AIServiceSelector):
     ) -> ModelChoice:
         """The model a call will use, its execution settings, and why."""
         candidates = _settings(arguments, function)
+        override = model_override.get()
+        if override is not None:
+            settings = candidates.get(override) or candidates.get(DEFAULT_SERVICE_NAME)
+            return ModelChoice(override, settings or PromptExecutionSettings(), "fallback")
         names = set(self.services.names())
         for key, settings in candidates.items():
             if key in names:

@@ -29,6 +29,7 @@ class ModelServices:
     ) -> None:
         self._loaded = loaded
         self._overrides = dict(overrides or {})
+        self._ad_hoc: dict[str, ModelConfig] = {}
         self._services: dict[str, ChatCompletionClientBase] = dict(self._overrides)
 
     @property
@@ -41,11 +42,24 @@ class ModelServices:
         return list(self._loaded.config.models)
 
     def config(self, name: str) -> ModelConfig:
-        """The configured row of model ``name``."""
-        try:
-            return self._loaded.config.models[name]
-        except KeyError:
-            raise FunctionNotFoundError(name, self.names()) from None
+        """The row of model ``name``: configured, or made for a ``provider/model`` target."""
+        row = self._loaded.config.models.get(name) or self._ad_hoc.get(name)
+        if row is None:
+            raise FunctionNotFoundError(name, self.names())
+        return row
+
+    def ensure(self, target: str) -> None:
+        """Make ``target`` usable: a configured name, or ``provider/model`` (e.g. openai/gpt-4).
+
+        An ad-hoc ``provider/model`` row takes the provider's defaults (its key
+        variable, no base URL); its secret is only needed when it is called.
+        """
+        if target in self._loaded.config.models or target in self._ad_hoc:
+            return
+        provider, _, model = target.partition("/")
+        if not model:
+            raise ConfigError([f"fallback {target!r}: expected a model name or provider/model"])
+        self._ad_hoc[target] = ModelConfig.model_validate({"provider": provider, "model": model})
 
     def get(self, name: str) -> ChatCompletionClientBase:
         """The service of model ``name``, built now if this is its first use."""
@@ -65,7 +79,7 @@ class ModelServices:
             del self._services[name]
 
     def _build(self, name: str, model: ModelConfig) -> ChatCompletionClientBase:
-        secret = self._loaded.secret(name)
+        secret = self._loaded.secret(name, model)
         try:
             return FACTORIES[model.provider](name, model, secret)
         except AgentHostError:

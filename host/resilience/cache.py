@@ -1,0 +1,77 @@
+"""Cache: fresh hits skip the call; when every call below fails, a stale entry is served."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from host.errors import AgentHostError, describe_error
+from host.resilience.journal import CallEvent, record
+from host.resilience.response_cache import ResponseCache
+
+if TYPE_CHECKING:
+    from semantic_kernel.filters.functions.function_invocation_context import (
+        FunctionInvocationContext,
+    )
+    from semantic_kernel.functions import KernelFunction
+
+    from host.resilience.chain import Next
+    from host.resilience.guard import Guard
+
+SIDE_EFFECTS_ATTRIBUTE = "__agent_host_side_effects__"
+
+
+def side_effects(method: Any) -> Any:
+    """Mark a kernel function as acting on the world (sending, writing): never cached."""
+    setattr(method, SIDE_EFFECTS_ATTRIBUTE, True)
+    return method
+
+
+class CacheFilter:
+    """Opt-in per tool (``cache_ttl``); off for model calls and side-effecting functions.
+
+    A stale serve (the source failing, an entry within ``ttl + stale_ttl``) is
+    recorded as ``stale_served`` and makes the step degraded.
+    """
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+        from semantic_kernel.functions import FunctionResult
+
+        guard = self._guard
+        target = guard.target(context)
+        policy = target.policy.cache
+        if policy is None or target.model is not None or _has_side_effects(context.function):
+            await next(context)
+            return
+        key = ResponseCache.key(target.name, dict(context.arguments))
+        fresh = guard.cache.get(key, guard.clock.now(), policy.ttl)
+        if fresh is not None:
+            context.result = FunctionResult(function=context.function.metadata, value=fresh[0])
+            record(CallEvent(kind="cache_hit", target=target.name, outcome="ok"))
+            return
+        try:
+            await next(context)
+        except AgentHostError as error:
+            stale = guard.cache.get(key, guard.clock.now(), policy.ttl + policy.stale_ttl)
+            if stale is None:
+                raise
+            context.result = FunctionResult(function=context.function.metadata, value=stale[0])
+            record(
+                CallEvent(
+                    kind="stale_served",
+                    target=target.name,
+                    outcome="degraded",
+                    error_type=type(error).__name__,
+                    error=describe_error(error),
+                )
+            )
+            return
+        if context.result is not None:
+            guard.cache.put(key, context.result.value, guard.clock.now())
+
+
+def _has_side_effects(function: KernelFunction) -> bool:
+    method = getattr(function, "method", None)
+    return bool(getattr(method, SIDE_EFFECTS_ATTRIBUTE, False))

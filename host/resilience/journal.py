@@ -1,0 +1,67 @@
+"""The step journal: every attempt, fallback hop, cache serve and breaker change of one step.
+
+Filters record :class:`CallEvent` s into the journal of the step being run (a
+context variable), so nested calls — a tool the model called, a fallback
+function — land in the same step's record. Tracing turns these into spans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal["attempt", "fallback", "cache_hit", "stale_served", "breaker"]
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One thing that happened while running a step.
+
+    ``outcome`` is ``ok``/``error``/``timeout`` for attempts, the hop's result for
+    fallbacks, and the new state (``open``/``half_open``/``closed``) for breakers.
+    """
+
+    kind: EventKind
+    target: str
+    outcome: str
+    attempt: int | None = None
+    model: str | None = None
+    """The configured model, when the target is a model call."""
+    error_type: str | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass
+class Journal:
+    """The events of one step, in the order they happened."""
+
+    events: list[CallEvent] = field(default_factory=list)
+
+
+_current: ContextVar[Journal | None] = ContextVar("agent_host_journal", default=None)
+
+
+def record(event: CallEvent) -> None:
+    """Add ``event`` to the running step's journal (no-op outside a step)."""
+    journal = _current.get()
+    if journal is not None:
+        journal.events.append(event)
+
+
+@contextlib.contextmanager
+def step_journal() -> Iterator[Journal]:
+    """Collect the events of the calls made inside the block."""
+    journal = Journal()
+    token = _current.set(journal)
+    try:
+        yield journal
+    finally:
+        _current.reset(token)

@@ -1,0 +1,93 @@
+"""Errors from the openai client, aiohttp, SK and plugins, translated into the host's tree.
+
+Translation happens once, at the edge of each attempt, so everything above it
+(retry, breaker, fallback, the caller) sees only :class:`AgentHostError` and its
+``retryable`` flag.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+from host.errors import (
+    AgentHostError,
+    FunctionFailedError,
+    InvalidArgumentsError,
+    ProviderError,
+    describe_error,
+)
+
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+_TRANSIENT = (ConnectionError, TimeoutError)
+
+
+def translate(error: BaseException, target: str, *, model: str | None) -> AgentHostError:
+    """The host's error for ``error`` raised by a call to ``target`` (a model when ``model``)."""
+    for cause in _chain(error):
+        if isinstance(cause, AgentHostError):
+            return cause
+        status = _status(cause)
+        if status is not None or _is_connection_error(cause):
+            retryable = status is None or status in _RETRYABLE_STATUS or status >= 500
+            reason = describe_error(cause)
+            if model is not None:
+                return ProviderError(
+                    model,
+                    reason,
+                    retryable=retryable,
+                    status=status,
+                    retry_after=_retry_after(cause),
+                )
+            return FunctionFailedError(target, reason, retryable=retryable)
+        if _is_argument_error(cause):
+            return InvalidArgumentsError(target, [str(cause)])
+    root = list(_chain(error))[-1]
+    retryable = isinstance(root, _TRANSIENT)
+    if model is not None:
+        return ProviderError(model, describe_error(root), retryable=retryable)
+    return FunctionFailedError(target, describe_error(root), retryable=retryable)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _status(error: BaseException) -> int | None:
+    """The HTTP status of an openai/anthropic ``APIStatusError`` or aiohttp response error."""
+    for attribute in ("status_code", "status"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    return None
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"APIConnectionError", "ClientConnectionError", "ServerDisconnectedError"})
+
+
+def _is_argument_error(error: BaseException) -> bool:
+    return type(error).__name__ == "FunctionExecutionException" and "expected to be parsed" in str(
+        error
+    )
+
+
+def _retry_after(error: BaseException) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), if any."""
+    response: Any = getattr(error, "response", None)
+    headers: Any = getattr(response, "headers", None) or getattr(error, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(when.timestamp() - time.time(), 0.0) if when else None
