@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from host.api import AgentHost
     from host.catalogue import FunctionInfo, ParameterInfo
     from host.config import HostConfig, load_config
+    from host.effects import side_effects
     from host.errors import AgentHostError, ConfigError
     from host.state import RunResult, StepRecord
 
@@ -32,6 +33,7 @@ _EXPORTS = {
     "RunResult": "host.state",
     "StepRecord": "host.state",
     "load_config": "host.config",
+    "side_effects": "host.effects",
 }
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "StepRecord",
     "__version__",
     "load_config",
+    "side_effects",
 ]
 
 

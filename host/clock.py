@@ -1,14 +1,38 @@
-"""Time as an injected dependency: every wait and every latency goes through a clock."""
+"""Time as an injected dependency: every wait, timeout and latency goes through a clock."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
-from typing import Protocol
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+
+class TimeoutScope(Protocol):
+    """``async with clock.timeout(s):`` cancels the block after ``s`` seconds.
+
+    The block then raises :class:`TimeoutError`; ``expired()`` tells that timeout
+    apart from a ``TimeoutError`` the code inside raised itself.
+    """
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None: ...
+
+    def expired(self) -> bool:
+        """Whether this scope's time ran out."""
+        ...
 
 
 class Clock(Protocol):
-    """What the host needs of time: a monotonic reading and a way to wait."""
+    """What the host needs of time: a monotonic reading, waiting, and timeouts."""
 
     def now(self) -> float:
         """Monotonic seconds; only differences are meaningful."""
@@ -18,9 +42,69 @@ class Clock(Protocol):
         """Wait ``seconds`` (a virtual clock advances instead of waiting)."""
         ...
 
+    def timeout(self, seconds: float) -> TimeoutScope:
+        """A scope that cancels its block after ``seconds``."""
+        ...
+
+
+class CancelScope:
+    """A timeout scope: arm a timer on entry; if it fires, cancel the task, raise TimeoutError.
+
+    Subclasses say how to arm the timer (:meth:`_arm`): the event loop's for
+    real time, a virtual clock's in tests.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._expired = False
+        self._task: asyncio.Task[Any] | None = None
+        self._disarm: Callable[[], None] | None = None
+
+    def expired(self) -> bool:
+        """Whether the time ran out and the block was cancelled."""
+        return self._expired
+
+    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
+        """Call ``fire`` after ``seconds``; return what disarms it."""
+        raise NotImplementedError
+
+    def _fire(self) -> None:
+        self._expired = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def __aenter__(self) -> CancelScope:
+        self._task = asyncio.current_task()
+        self._disarm = self._arm(self._seconds, self._fire)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._disarm is not None:
+            self._disarm()
+        cancelled_by_us = self._expired and exc_type is asyncio.CancelledError
+        if cancelled_by_us and self._task is not None and self._task.uncancel() == 0:
+            raise TimeoutError from exc
+
+
+class _LoopTimeout(CancelScope):
+    """Real time on the running loop: one timer handle, no extra task."""
+
+    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+        return loop.call_at(loop.time() + seconds, fire, context=_BARE_CONTEXT).cancel
+
+
+_BARE_CONTEXT = contextvars.Context()
+"""The timeout callback needs no context variables; skipping the copy makes arming cheap."""
+
 
 class SystemClock:
-    """The real clock: ``time.monotonic`` and ``asyncio.sleep``."""
+    """The real clock: ``time.monotonic``, ``asyncio.sleep`` and ``asyncio.timeout``."""
 
     def now(self) -> float:
         """Monotonic seconds from ``time.monotonic``."""
@@ -29,3 +113,7 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Really wait."""
         await asyncio.sleep(seconds)
+
+    def timeout(self, seconds: float) -> TimeoutScope:
+        """A loop timer that cancels the block: no extra task, real cancellation."""
+        return _LoopTimeout(seconds)

@@ -22,6 +22,8 @@ from uuid import uuid4
 
 from semantic_kernel.functions import kernel_function
 
+from host.effects import side_effects
+
 _FORBIDDEN_IN_ADDRESS = set(",;<>\"'()[]\\")
 _RECEIPT_HEADERS = {"to": "To", "subject": "Subject", "message_id": "Message-ID"}
 
@@ -125,6 +127,7 @@ class EmailPlugin:
             }
         )
 
+    @side_effects
     @kernel_function(
         name="send",
         description=(

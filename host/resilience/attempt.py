@@ -6,8 +6,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError, describe_error
-from host.resilience.journal import CallEvent, record
-from host.resilience.timing import TimedOut, within
+from host.resilience.journal import CallEvent, record, recording
 from host.resilience.translation import translate
 
 if TYPE_CHECKING:
@@ -46,17 +45,20 @@ class AttemptFilter:
                 latency_ms=(guard.clock.now() - start) * 1000,
             )
 
+        scope = guard.clock.timeout(timeout) if timeout is not None else None
         try:
-            if timeout is None:
+            if scope is None:
                 await next(context)
             else:
-                await within(guard.clock, next(context), timeout)
-        except TimedOut:
-            timed_out = AttemptTimeoutError(target.name, timeout or 0.0)
-            record(event("timeout", timed_out))
-            raise timed_out from None
+                async with scope:
+                    await next(context)
         except Exception as raised:  # every failure leaves this filter translated
+            if scope is not None and scope.expired():
+                timed_out = AttemptTimeoutError(target.name, timeout or 0.0)
+                record(event("timeout", timed_out))
+                raise timed_out from None
             error = translate(raised, target.name, model=target.model)
             record(event("error", error))
             raise error from raised
-        record(event("ok"))
+        if recording():
+            record(event("ok"))

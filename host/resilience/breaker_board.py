@@ -37,8 +37,8 @@ class BreakerBoard:
 
     def admit(self, target: str, policy: BreakerPolicy, now: float) -> tuple[float | None, bool]:
         """``(None, moved_to_half_open)`` to call now, or ``(seconds_to_wait, False)``."""
-        breaker = self._breakers.setdefault(target, Breaker())
-        if breaker.state == "closed":
+        breaker = self._breakers.get(target)
+        if breaker is None or breaker.state == "closed":
             return None, False
         if breaker.state == "open":
             remaining = breaker.opened_at + policy.cooldown - now
@@ -53,7 +53,9 @@ class BreakerBoard:
 
     def succeeded(self, target: str) -> BreakerState | None:
         """Record a success; ``closed`` if that closed the breaker."""
-        breaker = self._breakers.setdefault(target, Breaker())
+        breaker = self._breakers.get(target)
+        if breaker is None:
+            return None
         changed = breaker.state != "closed"
         breaker.state, breaker.failures, breaker.probing = "closed", 0, False
         return "closed" if changed else None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from host.effects import has_side_effects
 from host.errors import AgentHostError, describe_error
 from host.resilience.journal import CallEvent, record
 from host.resilience.response_cache import ResponseCache
@@ -12,18 +13,9 @@ if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
     )
-    from semantic_kernel.functions import KernelFunction
 
     from host.resilience.chain import Next
     from host.resilience.guard import Guard
-
-SIDE_EFFECTS_ATTRIBUTE = "__agent_host_side_effects__"
-
-
-def side_effects(method: Any) -> Any:
-    """Mark a kernel function as acting on the world (sending, writing): never cached."""
-    setattr(method, SIDE_EFFECTS_ATTRIBUTE, True)
-    return method
 
 
 class CacheFilter:
@@ -42,7 +34,7 @@ class CacheFilter:
         guard = self._guard
         target = guard.target(context)
         policy = target.policy.cache
-        if policy is None or target.model is not None or _has_side_effects(context.function):
+        if policy is None or target.model is not None or has_side_effects(context.function):
             await next(context)
             return
         key = ResponseCache.key(target.name, dict(context.arguments))
@@ -70,8 +62,3 @@ class CacheFilter:
             return
         if context.result is not None:
             guard.cache.put(key, context.result.value, guard.clock.now())
-
-
-def _has_side_effects(function: KernelFunction) -> bool:
-    method = getattr(function, "method", None)
-    return bool(getattr(method, SIDE_EFFECTS_ATTRIBUTE, False))

@@ -6,7 +6,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from host.errors import DeadlineExceededError
-from host.resilience.timing import TimedOut, within
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -40,9 +39,13 @@ class DeadlineFilter:
         if remaining <= 0:
             raise DeadlineExceededError(total)
         token = _bounded.set(True)
+        scope = self._guard.clock.timeout(remaining)
         try:
-            await within(self._guard.clock, next(context), remaining)
-        except TimedOut:
-            raise DeadlineExceededError(total) from None
+            async with scope:
+                await next(context)
+        except Exception:
+            if scope.expired():
+                raise DeadlineExceededError(total) from None
+            raise
         finally:
             _bounded.reset(token)

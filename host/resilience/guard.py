@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
     )
+    from semantic_kernel.functions import KernelFunction
 
     from host.models.selection import ModelSelector
 
@@ -38,13 +39,22 @@ class Guard:
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     cache: ResponseCache = field(default_factory=ResponseCache)
     rng: random.Random = field(default_factory=random.Random)
+    _native: dict[int, tuple[KernelFunction, Target]] = field(default_factory=dict)
 
     def target(self, context: FunctionInvocationContext) -> Target:
-        """The target of the call in ``context`` and its policy."""
+        """The target of the call in ``context`` and its policy.
+
+        A native function's target never changes, so it is looked up once (every
+        filter asks); a prompt function's depends on its arguments and fallbacks.
+        """
         function = context.function
+        known = self._native.get(id(function))
+        if known is not None and known[0] is function:
+            return known[1]
         if function.is_prompt:
             name = self.selector.model_for(function, context.arguments).name
             return Target(name, self.policies.for_model(name), name)
-        plugin = function.plugin_name or ""
-        policy = self.policies.for_tool(plugin, function.name)
-        return Target(policy.target, policy, None)
+        policy = self.policies.for_tool(function.plugin_name or "", function.name)
+        target = Target(policy.target, policy, None)
+        self._native[id(function)] = (function, target)
+        return target

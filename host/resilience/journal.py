@@ -56,6 +56,11 @@ def record(event: CallEvent) -> None:
         journal.events.append(event)
 
 
+def recording() -> bool:
+    """Whether a step journal is open (filters skip building events when not)."""
+    return _current.get() is not None
+
+
 @contextlib.contextmanager
 def step_journal() -> Iterator[Journal]:
     """Collect the events of the calls made inside the block."""

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures measured as ratios within one run (machines are noisy)."""
