@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import time
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -91,20 +93,54 @@ class CancelScope:
             raise TimeoutError from exc
 
 
-class _LoopTimeout(CancelScope):
-    """Real time on the running loop: one timer handle, no extra task."""
+class _TimerBuckets:
+    """Loop timers shared by every timeout due in the same 10 ms (timer coalescing).
 
-    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
+    Arming a timeout is then a set insertion, not a timer of its own; a call
+    timeout fires at most 10 ms late.
+    """
+
+    resolution = 0.01
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[int, int], set[Callable[[], None]]] = {}
+
+    def arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
         loop = asyncio.get_running_loop()
-        return loop.call_at(loop.time() + seconds, fire, context=_BARE_CONTEXT).cancel
+        tick = math.ceil((loop.time() + seconds) / self.resolution)
+        key = (id(loop), tick)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = set()
+            loop.call_at(tick * self.resolution, self._fire, key, context=_BARE_CONTEXT)
+        bucket.add(fire)
+        return partial(bucket.discard, fire)
+
+    def _fire(self, key: tuple[int, int]) -> None:
+        for fire in self._buckets.pop(key, ()):
+            fire()
 
 
 _BARE_CONTEXT = contextvars.Context()
-"""The timeout callback needs no context variables; skipping the copy makes arming cheap."""
+"""Bucket callbacks need no context variables; skipping the copy makes arming cheap."""
+
+
+class _LoopTimeout(CancelScope):
+    """Real time on the running loop, through the clock's shared timer buckets."""
+
+    def __init__(self, seconds: float, buckets: _TimerBuckets) -> None:
+        super().__init__(seconds)
+        self._buckets = buckets
+
+    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
+        return self._buckets.arm(seconds, fire)
 
 
 class SystemClock:
-    """The real clock: ``time.monotonic``, ``asyncio.sleep`` and ``asyncio.timeout``."""
+    """The real clock: ``time.monotonic``, ``asyncio.sleep``, and coalesced loop timers."""
+
+    def __init__(self) -> None:
+        self._buckets = _TimerBuckets()
 
     def now(self) -> float:
         """Monotonic seconds from ``time.monotonic``."""
@@ -116,4 +152,4 @@ class SystemClock:
 
     def timeout(self, seconds: float) -> TimeoutScope:
         """A loop timer that cancels the block: no extra task, real cancellation."""
-        return _LoopTimeout(seconds)
+        return _LoopTimeout(seconds, self._buckets)

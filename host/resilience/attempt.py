@@ -15,37 +15,31 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
-    from host.resilience.guard import Guard
+    from host.resilience.guard import Guard, Target
 
 attempt_number: ContextVar[int] = ContextVar("agent_host_attempt", default=1)
 """Which attempt of the current call this is; set by the retry filter."""
 
 
 class AttemptFilter:
-    """Runs the call once, cancels it at the policy's timeout, turns any error into the host's."""
+    """Runs the call once within the policy's timeout; turns any error into the host's.
+
+    An async call is cancelled when its timeout passes. A synchronous native
+    function cannot be interrupted (it holds the event loop until it returns),
+    so its result is discarded as late instead, with the same timeout error.
+    """
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
     async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
-        guard = self._guard
-        target = guard.target(context)
+        clock = self._guard.clock
+        target = self._guard.target(context)
         timeout = target.policy.timeout
-        start = guard.clock.now()
-
-        def event(outcome: str, error: BaseException | None = None) -> CallEvent:
-            return CallEvent(
-                kind="attempt",
-                target=target.name,
-                outcome=outcome,
-                attempt=attempt_number.get(),
-                model=target.model,
-                error_type=type(error).__name__ if error else None,
-                error=describe_error(error) if error else None,
-                latency_ms=(guard.clock.now() - start) * 1000,
-            )
-
-        scope = guard.clock.timeout(timeout) if timeout is not None else None
+        start = clock.now()
+        scope = None
+        if timeout is not None and context.function.metadata.is_asynchronous is not False:
+            scope = clock.timeout(timeout)
         try:
             if scope is None:
                 await next(context)
@@ -54,11 +48,32 @@ class AttemptFilter:
                     await next(context)
         except Exception as raised:  # every failure leaves this filter translated
             if scope is not None and scope.expired():
-                timed_out = AttemptTimeoutError(target.name, timeout or 0.0)
-                record(event("timeout", timed_out))
-                raise timed_out from None
+                raise self._timed_out(target, start) from None
             error = translate(raised, target.name, model=target.model)
-            record(event("error", error))
+            record(_event(target, "error", clock.now() - start, error))
             raise error from raised
+        if timeout is not None and scope is None and clock.now() - start > timeout:
+            context.result = None
+            raise self._timed_out(target, start)
         if recording():
-            record(event("ok"))
+            record(_event(target, "ok", clock.now() - start))
+
+    def _timed_out(self, target: Target, start: float) -> AttemptTimeoutError:
+        error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)
+        record(_event(target, "timeout", self._guard.clock.now() - start, error))
+        return error
+
+
+def _event(
+    target: Target, outcome: str, seconds: float, error: BaseException | None = None
+) -> CallEvent:
+    return CallEvent(
+        kind="attempt",
+        target=target.name,
+        outcome=outcome,
+        attempt=attempt_number.get(),
+        model=target.model,
+        error_type=type(error).__name__ if error else None,
+        error=describe_error(error) if error else None,
+        latency_ms=seconds * 1000,
+    )
