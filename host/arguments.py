@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from host.catalogue import FunctionInfo
 from host.errors import InvalidArgumentsError
+
+if TYPE_CHECKING:
+    from semantic_kernel.functions import KernelFunction
 
 
 def check_arguments(
@@ -52,3 +55,8 @@ def check_arguments(
 @lru_cache(maxsize=256)
 def _adapter(expected: Any) -> TypeAdapter[Any]:
     return TypeAdapter(expected)
+
+
+def parameter_types(function: KernelFunction) -> dict[str, Any]:
+    """The Python type of each parameter of an SK function, where it declares one."""
+    return {str(p.name): p.type_object for p in function.metadata.parameters if p.type_object}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from host.arguments import check_arguments
+from host.arguments import check_arguments, parameter_types
 from host.catalogue import FunctionInfo
 from host.clock import Clock
 from host.errors import AgentHostError
@@ -17,7 +17,7 @@ from host.state import StepRecord
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import FunctionResult, KernelFunction
+    from semantic_kernel.functions import FunctionResult
 
     from host.models.selection import ModelChoice, ModelSelector
 
@@ -50,7 +50,7 @@ class Invoker:
         from semantic_kernel.functions import KernelArguments
 
         function = self._kernel.get_function(info.plugin, info.function)
-        values = check_arguments(info, arguments, _parameter_types(function))
+        values = check_arguments(info, arguments, parameter_types(function))
         settings = [PromptExecutionSettings(service_id=model)] if model else None
         kernel_arguments = KernelArguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
@@ -158,10 +158,6 @@ def _served_model(events: list[CallEvent], choice: ModelChoice | None) -> str | 
         return None
     answered = [e.model for e in events if e.kind == "attempt" and e.model and e.outcome == "ok"]
     return answered[-1] if answered else choice.name
-
-
-def _parameter_types(function: KernelFunction) -> dict[str, Any]:
-    return {str(p.name): p.type_object for p in function.metadata.parameters if p.type_object}
 
 
 def _messages(result: FunctionResult | None) -> list[Any]:

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError, describe_error
+from host.resilience.effects_ledger import note_effect
 from host.resilience.journal import CallEvent, record, recording
 from host.resilience.translation import translate
 
@@ -55,6 +56,8 @@ class AttemptFilter:
         if timeout is not None and scope is None and clock.now() - start > timeout:
             context.result = None
             raise self._timed_out(target, start)
+        if target.side_effects:
+            note_effect(target.name)
         if recording():
             record(_event(target, "ok", clock.now() - start))
 

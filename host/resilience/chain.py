@@ -25,6 +25,7 @@ from host.resilience.cache import CacheFilter
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
+from host.resilience.tool_calls import ToolCallArgumentsFilter
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -52,7 +53,8 @@ class ResilienceChain:
 
 
 def install(kernel: Kernel, guard: Guard) -> None:
-    """Add the chain to ``kernel`` as one function-invocation filter."""
+    """Add the chain to ``kernel``, and the argument check for tools a model calls."""
     from semantic_kernel.filters.filter_types import FilterTypes
 
     kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, ResilienceChain(guard))
+    kernel.add_filter(FilterTypes.AUTO_FUNCTION_INVOCATION, ToolCallArgumentsFilter())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from host.config.schema import FallbackTarget, StaticValue
 from host.errors import AgentHostError, ConfigError, describe_error
 from host.models.selection import model_override
+from host.resilience.effects_ledger import effects_ledger
 from host.resilience.journal import CallEvent, record
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ class FallbackFilter:
     A model fallback re-runs a prompt function on another model (a name in the
     table or ``provider/model``); a ``plugin.function`` fallback calls that
     function with the arguments it accepts; ``{value: ...}`` answers with a
-    fixed value. If every hop fails, the last error is raised.
+    fixed value. If every hop fails, the last error is raised. A call during
+    which a side-effecting tool already ran is not sent elsewhere.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -32,11 +34,14 @@ class FallbackFilter:
 
     async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
         target = self._guard.target(context)
-        try:
-            await next(context)
-            return
-        except AgentHostError as error:
-            failure = error
+        with effects_ledger() as effects:
+            try:
+                await next(context)
+                return
+            except AgentHostError as error:
+                failure = error
+        if effects:
+            raise failure
         for hop in target.policy.fallback:
             name = _describe(hop)
             try:

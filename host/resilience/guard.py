@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from host.clock import Clock
+from host.effects import has_side_effects
 from host.resilience.breaker_board import BreakerBoard
 from host.resilience.policies import Policy, PolicyBook
 from host.resilience.response_cache import ResponseCache
@@ -27,6 +28,7 @@ class Target:
     name: str
     policy: Policy
     model: str | None
+    side_effects: bool = False
 
 
 @dataclass
@@ -55,6 +57,6 @@ class Guard:
             name = self.selector.model_for(function, context.arguments).name
             return Target(name, self.policies.for_model(name), name)
         policy = self.policies.for_tool(function.plugin_name or "", function.name)
-        target = Target(policy.target, policy, None)
+        target = Target(policy.target, policy, None, has_side_effects(function))
         self._native[id(function)] = (function, target)
         return target

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["attempt", "fallback", "cache_hit", "stale_served", "breaker"]
+EventKind = Literal["attempt", "fallback", "cache_hit", "stale_served", "breaker", "rejected"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class CallEvent:
     """One thing that happened while running a step.
 
     ``outcome`` is ``ok``/``error``/``timeout`` for attempts, the hop's result for
-    fallbacks, and the new state (``open``/``half_open``/``closed``) for breakers.
+    fallbacks, the new state (``open``/``half_open``/``closed``) for breakers,
+    and ``invalid_arguments`` for a model's tool call that was rejected.
     """
 
     kind: EventKind

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from host.errors import AgentHostError, ProviderError, RetriesExhaustedError
 from host.resilience.attempt import attempt_number
+from host.resilience.effects_ledger import effects_done
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -21,8 +22,9 @@ class RetryFilter:
 
     Waits full-jitter exponential backoff, or the server's ``Retry-After``.
     Errors that cannot succeed (bad arguments, most 4xx, cancellation) are not
-    retried. When more than one attempt failed, the error is a
-    :class:`RetriesExhaustedError` naming the target and every attempt's error.
+    retried, nor is a call during which a side-effecting tool already ran. When
+    more than one attempt failed, the error is a :class:`RetriesExhaustedError`
+    naming the target and every attempt's error.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -40,7 +42,7 @@ class RetryFilter:
                 return
             except AgentHostError as error:
                 errors.append(error)
-                if attempt > policy.retries or not policy.should_retry(error):
+                if attempt > policy.retries or not policy.should_retry(error) or effects_done():
                     break
             finally:
                 attempt_number.reset(token)

@@ -8,6 +8,7 @@ Translation happens once, at the edge of each attempt, so everything above it
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from typing import Any
 
@@ -46,6 +47,8 @@ def translate(error: BaseException, target: str, *, model: str | None) -> AgentH
     root = list(_chain(error))[-1]
     retryable = isinstance(root, _TRANSIENT)
     if model is not None:
+        # A reply that does not parse is a glitch of that response, not of the request.
+        retryable = retryable or isinstance(root, json.JSONDecodeError)
         return ProviderError(model, describe_error(root), retryable=retryable)
     return FunctionFailedError(target, describe_error(root), retryable=retryable)
 

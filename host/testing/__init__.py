@@ -2,8 +2,12 @@
 
 ``ScriptedChatCompletion`` is an in-process SK chat service that plays back a
 script of steps; ``OpenAICompatibleServer`` is a loopback HTTP server that
-answers real OpenAI clients from a queue of responses. Importing this package
-starts nothing and imports neither SK nor aiohttp until a name is used.
+answers real OpenAI clients from a queue of responses, faults included
+(``Hang``, ``SlowStream``, ``ConnectionReset``, ``MalformedBody``,
+``HttpError``); ``FaultyTool`` is a native plugin that fails, hangs or returns
+the wrong type on cue; ``VirtualClock`` makes waits take no real time.
+Importing this package starts nothing and imports neither SK nor aiohttp until
+a name is used.
 """
 
 from __future__ import annotations
@@ -12,13 +16,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from host.testing.clock import VirtualClock
+    from host.testing.faults import (
+        Behaviour,
+        Fail,
+        FaultyTool,
+        Return,
+        Stall,
+        fails_then_succeeds,
+        hangs,
+        raises,
+        returns_wrong_type,
+    )
     from host.testing.openai_server import (
         ChatReply,
         ChatRequest,
         ChatToolCall,
+        ConnectionReset,
+        Hang,
         HttpError,
+        MalformedBody,
         OpenAICompatibleServer,
         ServerResponse,
+        SlowStream,
     )
     from host.testing.scripted import (
         Delay,
@@ -32,39 +52,81 @@ if TYPE_CHECKING:
         ToolCalls,
     )
 
+_MODULES = {
+    "clock": ["VirtualClock"],
+    "faults": [
+        "Behaviour",
+        "Fail",
+        "FaultyTool",
+        "Return",
+        "Stall",
+        "fails_then_succeeds",
+        "hangs",
+        "raises",
+        "returns_wrong_type",
+    ],
+    "openai_server": [
+        "ChatReply",
+        "ChatRequest",
+        "ChatToolCall",
+        "ConnectionReset",
+        "Hang",
+        "HttpError",
+        "MalformedBody",
+        "OpenAICompatibleServer",
+        "ServerResponse",
+        "SlowStream",
+    ],
+    "scripted": [
+        "Delay",
+        "Raise",
+        "RecordedRequest",
+        "Reply",
+        "ScriptExhaustedError",
+        "ScriptedChatCompletion",
+        "Step",
+        "ToolCall",
+        "ToolCalls",
+    ],
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
 __all__ = [
+    "Behaviour",
     "ChatReply",
     "ChatRequest",
     "ChatToolCall",
+    "ConnectionReset",
     "Delay",
+    "Fail",
+    "FaultyTool",
+    "Hang",
     "HttpError",
+    "MalformedBody",
     "OpenAICompatibleServer",
     "Raise",
     "RecordedRequest",
     "Reply",
+    "Return",
     "ScriptExhaustedError",
     "ScriptedChatCompletion",
     "ServerResponse",
+    "SlowStream",
+    "Stall",
     "Step",
     "ToolCall",
     "ToolCalls",
+    "VirtualClock",
+    "fails_then_succeeds",
+    "hangs",
+    "raises",
+    "returns_wrong_type",
 ]
-
-_SERVER_NAMES = frozenset(
-    {
-        "ChatReply",
-        "ChatRequest",
-        "ChatToolCall",
-        "HttpError",
-        "OpenAICompatibleServer",
-        "ServerResponse",
-    }
-)
 
 
 def __getattr__(name: str) -> Any:
     """Import the defining module on first use of one of its names."""
-    if name not in __all__:
+    module = _MODULE_OF.get(name)
+    if module is None:
         raise AttributeError(f"module 'host.testing' has no attribute {name!r}")
-    module = "openai_server" if name in _SERVER_NAMES else "scripted"
     return getattr(importlib.import_module(f"host.testing.{module}"), name)

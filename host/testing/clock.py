@@ -9,11 +9,17 @@ microseconds while keeping the order real time would give.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from host.clock import CancelScope
+
+T = TypeVar("T")
 
 
 class _Timer:
@@ -25,6 +31,37 @@ class _Timer:
         self.deadline = deadline
         self.callback = callback
         self.cancelled = False
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    """The loop's default executor, counting the work in flight for the clock's driver."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="virtual-clock-worker")
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with self._lock:
+            self.in_flight += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+def _anyio_threads_busy() -> bool:
+    try:
+        from anyio import to_thread
+    except ImportError:
+        return False
+    try:
+        return to_thread.current_default_thread_limiter().borrowed_tokens > 0
+    except RuntimeError:
+        return False
 
 
 class VirtualClock:
@@ -43,6 +80,8 @@ class VirtualClock:
         self._quiet_rounds = quiet_rounds
         self.slept: list[float] = []
         """Every requested wait, in order (tests assert backoff schedules on it)."""
+        with contextlib.suppress(RuntimeError):  # outside a loop, counting starts later
+            self._counting_executor(asyncio.get_running_loop())
 
     def now(self) -> float:
         """Virtual seconds since the clock's start value."""
@@ -77,6 +116,7 @@ class VirtualClock:
         heapq.heappush(self._timers, (timer.deadline, next(self._order), timer))
         if self._driver is None or self._driver.done():
             loop = asyncio.get_running_loop()
+            self._counting_executor(loop)
             self._driver = loop.create_task(self._drive(), name="virtual-clock")
         return timer
 
@@ -92,13 +132,28 @@ class VirtualClock:
             self._fire_due()
 
     async def _settle(self) -> None:
-        """Yield until the loop has had ``quiet_rounds`` iterations with nothing else to do."""
+        """Yield until the loop has had ``quiet_rounds`` iterations with nothing else to do.
+
+        Work in threads counts as something to do: the loop's default executor
+        (``asyncio.to_thread``) and anyio's worker threads (the openai client's
+        ``asyncify``). While such work runs, the driver waits on the loop's
+        selector in 1 ms steps, so the thread is not starved of the GIL.
+        """
         loop = asyncio.get_running_loop()
+        executor = self._counting_executor(loop)
         quiet = 0
         while quiet < self._quiet_rounds:
-            await asyncio.sleep(0)
-            busy = len(getattr(loop, "_ready", ())) > 0
+            threads_busy = executor.in_flight > 0 or _anyio_threads_busy()
+            await asyncio.sleep(0.001 if threads_busy else 0)
+            busy = threads_busy or len(getattr(loop, "_ready", ())) > 0
             quiet = 0 if busy else quiet + 1
+
+    def _counting_executor(self, loop: asyncio.AbstractEventLoop) -> _CountingExecutor:
+        executor = getattr(loop, "_default_executor", None)
+        if not isinstance(executor, _CountingExecutor):
+            executor = _CountingExecutor()
+            loop.set_default_executor(executor)
+        return executor
 
     def _fire_due(self) -> None:
         while self._timers and self._timers[0][0] <= self._now:

@@ -7,15 +7,35 @@ scripted :class:`ServerResponse` from a queue; when the queue is empty the
 ``default`` answers. Request bodies and headers are recorded in order.
 
 A response is anything with ``async respond(request) -> web.StreamResponse``,
-so a new fault (a hang, a slow stream, a reset connection) is one small class.
+so a new fault is one small class. Shipped faults, and what the real
+``openai.AsyncOpenAI`` client (``max_retries=0``) raises for each:
+
+==========================  ============================================
+response                    ``openai`` client raises
+==========================  ============================================
+``HttpError.rate_limited``  ``openai.RateLimitError`` (429, Retry-After)
+``HttpError.unavailable``   ``openai.InternalServerError`` (503)
+``HttpError(500)``          ``openai.InternalServerError``
+``ConnectionReset()``       ``openai.APIConnectionError``
+``MalformedBody()``         ``json.JSONDecodeError`` -- not an ``openai`` error
+``Hang()``                  nothing: the request stays pending until the
+                            caller gives up or the server stops
+``SlowStream(...)``         nothing: a reply, late by the clock's reckoning
+==========================  ============================================
+
+A streamed ``MalformedBody`` raises the same ``json.JSONDecodeError`` while the
+stream is read, not when it is opened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import struct
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -25,11 +45,16 @@ from aiohttp import web
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat-completion request as the server received it; ``number`` counts from 1."""
+    """One chat-completion request as the server received it; ``number`` counts from 1.
+
+    ``stopping`` is set when the server begins to stop: a response that waits
+    must end when it is set, or stopping waits for aiohttp's shutdown timeout.
+    """
 
     number: int
     body: dict[str, Any]
     http: web.Request
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     @property
     def model(self) -> str:
@@ -38,6 +63,12 @@ class ChatRequest:
     @property
     def stream(self) -> bool:
         return bool(self.body.get("stream"))
+
+
+class Sleeper(Protocol):
+    """Anything with ``async sleep(seconds)``: a :class:`host.clock.Clock`, a virtual clock."""
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class ServerResponse(Protocol):
@@ -110,6 +141,81 @@ class HttpError:
         body = self.body if self.body is not None else {"error": error}
         return web.json_response(dict(body), status=self.status, headers=headers)
 
+    @classmethod
+    def rate_limited(cls, retry_after: float) -> HttpError:
+        """429 Too Many Requests, asking the client to wait ``retry_after`` seconds."""
+        return cls(429, headers={"Retry-After": _seconds(retry_after)})
+
+    @classmethod
+    def unavailable(cls, retry_after: float | None = None) -> HttpError:
+        """503 Service Unavailable, with a Retry-After header when ``retry_after`` is given."""
+        headers = None if retry_after is None else {"Retry-After": _seconds(retry_after)}
+        return cls(503, headers=headers)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Never answer; when the server stops, drop the connection.
+
+    The client sees nothing until it gives up (a timeout on the caller's
+    clock) or the server stops, when it gets a connection error.
+    """
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        await request.stopping.wait()
+        return _drop_connection(request)
+
+
+@dataclass(frozen=True)
+class SlowStream:
+    """An assistant text message that takes ``chunk_delay`` seconds per piece on ``clock``.
+
+    Streamed, the headers and the role chunk go out at once and each piece of
+    text (a word) follows ``chunk_delay`` later. Not streamed, the whole reply
+    comes after ``chunk_delay`` times the number of pieces.
+    """
+
+    text: str
+    chunk_delay: float
+    clock: Sleeper
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        pieces = _pieces(self.text)
+        if not request.stream:
+            await self.clock.sleep(self.chunk_delay * len(pieces))
+            return await ChatReply(self.text).respond(request)
+        deltas = [{"role": "assistant", "content": ""}, *({"content": p} for p in pieces)]
+        usage = _estimated_usage(request, self.text)
+        return await _stream(request, deltas, "stop", usage, self._pause)
+
+    async def _pause(self, index: int) -> None:
+        if index > 0:
+            await self.clock.sleep(self.chunk_delay)
+
+
+@dataclass(frozen=True)
+class ConnectionReset:
+    """Reset the TCP connection without sending any HTTP response."""
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        return _drop_connection(request)
+
+
+@dataclass(frozen=True)
+class MalformedBody:
+    """200 OK whose body is not JSON: ``application/json``, or one SSE event when streamed."""
+
+    body: str = "{not json"
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        if not request.stream:
+            return web.Response(text=self.body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request.http)
+        await response.write(f"data: {self.body}\n\n".encode())
+        await response.write_eof()
+        return response
+
 
 class OpenAICompatibleServer:
     """A scripted OpenAI-compatible HTTP server; use as ``async with``."""
@@ -129,6 +235,7 @@ class OpenAICompatibleServer:
         self._default = default
         self._models = list(models)
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
         self._port = 0
 
     def enqueue(self, *responses: ServerResponse) -> None:
@@ -143,6 +250,7 @@ class OpenAICompatibleServer:
         return f"http://127.0.0.1:{self._port}/v1"
 
     async def start(self) -> None:
+        self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
@@ -154,7 +262,9 @@ class OpenAICompatibleServer:
         self._runner = runner
 
     async def stop(self) -> None:
+        """Stop listening; responses still waiting (a :class:`Hang`) drop their connection."""
         if self._runner is not None:
+            self._stopping.set()
             await self._runner.cleanup()
             self._runner = None
 
@@ -183,7 +293,7 @@ class OpenAICompatibleServer:
             return web.json_response({"error": error}, status=400)
         self.requests.append(body)
         self.request_headers.append({k.lower(): v for k, v in http.headers.items()})
-        request = ChatRequest(number=len(self.requests), body=body, http=http)
+        request = ChatRequest(len(self.requests), body, http, self._stopping)
         if self._responses:
             return await self._responses.popleft().respond(request)
         if self._default is not None:
@@ -226,9 +336,16 @@ def _completion(
 
 
 async def _stream(
-    request: ChatRequest, deltas: list[dict[str, Any]], finish_reason: str, usage: tuple[int, int]
+    request: ChatRequest,
+    deltas: list[dict[str, Any]],
+    finish_reason: str,
+    usage: tuple[int, int],
+    pause: Callable[[int], Awaitable[None]] | None = None,
 ) -> web.StreamResponse:
-    """Send deltas as SSE chunks, then the finish reason, usage if asked for, and ``[DONE]``."""
+    """Send deltas as SSE chunks, then the finish reason, usage if asked for, and ``[DONE]``.
+
+    ``pause(i)`` is awaited before the i-th delta is sent.
+    """
     envelope = _envelope(request, "chat.completion.chunk")
     chunks = [
         {**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
@@ -241,11 +358,29 @@ async def _stream(
         chunks.append({**envelope, "choices": [], "usage": _usage(usage)})
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request.http)
-    for chunk in chunks:
+    for index, chunk in enumerate(chunks):
+        if pause is not None and index < len(deltas):
+            await pause(index)
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
+
+
+def _drop_connection(request: ChatRequest) -> web.StreamResponse:
+    """Abort the connection with a TCP reset; the returned response is never sent."""
+    transport = request.http.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return web.Response()
+
+
+def _seconds(seconds: float) -> str:
+    """A Retry-After value: whole seconds as an integer, else the decimal."""
+    return f"{seconds:g}"
 
 
 def _pieces(text: str) -> list[str]:

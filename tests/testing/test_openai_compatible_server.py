@@ -1,5 +1,7 @@
 """OpenAICompatibleServer: a loopback OpenAI API that real clients talk to over HTTP."""
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import openai
@@ -17,8 +19,14 @@ from host.testing import (
     ChatReply,
     ChatRequest,
     ChatToolCall,
+    ConnectionReset,
+    Hang,
     HttpError,
+    MalformedBody,
     OpenAICompatibleServer,
+    ServerResponse,
+    SlowStream,
+    VirtualClock,
 )
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello"}]
@@ -237,3 +245,250 @@ async def test_sk_openai_connector_invokes_a_native_function_over_the_loop(
         "content": "noted: milk",
         "tool_call_id": "call_1",
     }
+
+
+async def _create(client: AsyncOpenAI, stream: bool) -> None:
+    """One chat request; a streamed one is read to the end."""
+    if stream:
+        async for _ in await client.chat.completions.create(
+            model="gpt-test", messages=HELLO, stream=True
+        ):
+            pass
+    else:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+
+async def _until(condition: Callable[[], bool], rounds: int = 10_000) -> None:
+    """Let the event loop run (no real wait) until ``condition`` holds."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached while the loop ran")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(
+    ("response", "error_type"),
+    [
+        (HttpError.rate_limited(2), openai.RateLimitError),
+        (HttpError.unavailable(), openai.InternalServerError),
+        (HttpError(500), openai.InternalServerError),
+        (ConnectionReset(), openai.APIConnectionError),
+        (MalformedBody(), json.JSONDecodeError),
+    ],
+    ids=["429", "503", "500", "connection-reset", "malformed-body"],
+)
+async def test_a_fault_reaches_the_openai_client_as_exactly_this_error(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    response: ServerResponse,
+    error_type: type[Exception],
+    stream: bool,
+) -> None:
+    server.enqueue(response)
+
+    with pytest.raises(error_type) as raised:
+        await _create(client, stream)
+
+    assert raised.type is error_type
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "status", "retry_after"),
+    [
+        (HttpError.rate_limited(7), 429, "7"),
+        (HttpError.rate_limited(0.5), 429, "0.5"),
+        (HttpError.unavailable(30), 503, "30"),
+        (HttpError.unavailable(), 503, None),
+    ],
+    ids=["429-whole-seconds", "429-fraction", "503-retry-after", "503-bare"],
+)
+async def test_rate_limited_and_unavailable_carry_their_retry_after(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    response: HttpError,
+    status: int,
+    retry_after: str | None,
+) -> None:
+    server.enqueue(response)
+
+    with pytest.raises(openai.APIStatusError) as raised:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert raised.value.status_code == status
+    assert raised.value.response.headers.get("retry-after") == retry_after
+
+
+async def test_the_next_request_after_a_connection_reset_is_answered(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(ConnectionReset(), ChatReply("back"))
+
+    with pytest.raises(openai.APIConnectionError):
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert completion.choices[0].message.content == "back"
+
+
+class Outcome:
+    """Wraps a response and records how its ``respond`` ended."""
+
+    def __init__(self, inner: ServerResponse) -> None:
+        self.inner = inner
+        self.ended: str | None = None
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        try:
+            response = await self.inner.respond(request)
+        except asyncio.CancelledError:
+            self.ended = "cancelled"
+            raise
+        self.ended = "returned"
+        return response
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_hung_request_stays_pending_until_the_caller_cancels_it(
+    client: AsyncOpenAI, server: OpenAICompatibleServer, stream: bool
+) -> None:
+    hang = Outcome(Hang())
+    server.enqueue(hang)
+
+    request = asyncio.create_task(_create(client, stream))
+    await _until(lambda: len(server.requests) == 1)
+    for _ in range(100):
+        await asyncio.sleep(0)
+    done, _ = await asyncio.wait({request}, timeout=0)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    await server.stop()
+
+    assert done == set()
+    assert hang.ended == "returned"
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_stopping_the_server_drops_a_hung_request_with_a_connection_error(
+    client: AsyncOpenAI, server: OpenAICompatibleServer
+) -> None:
+    hang = Outcome(Hang())
+    server.enqueue(hang)
+    request = asyncio.create_task(_create(client, stream=False))
+    await _until(lambda: len(server.requests) == 1)
+
+    await server.stop()
+
+    with pytest.raises(openai.APIConnectionError):
+        await request
+    assert hang.ended == "returned"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(
+    ("arguments", "sent"),
+    [
+        ({"days": "many"}, '{"days": "many"}'),
+        ({"days": 2.5, "city": ["Oslo"]}, '{"days": 2.5, "city": ["Oslo"]}'),
+        ({}, "{}"),
+    ],
+    ids=["string-for-int", "float-and-list", "missing-required"],
+)
+async def test_tool_call_arguments_of_the_wrong_type_arrive_unchanged(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    arguments: dict[str, object],
+    sent: str,
+    stream: bool,
+) -> None:
+    server.enqueue(ChatToolCall("weather-forecast", arguments))
+
+    if stream:
+        chunks = [
+            chunk
+            async for chunk in await client.chat.completions.create(
+                model="gpt-test", messages=HELLO, stream=True
+            )
+        ]
+        deltas = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
+        received = "".join(d.function.arguments or "" for d in deltas if d.function)
+    else:
+        completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+        [call] = completion.choices[0].message.tool_calls or []
+        assert call.type == "function"
+        received = call.function.arguments
+
+    assert received == sent
+    assert json.loads(received) == arguments
+
+
+async def test_a_tool_call_may_name_a_function_that_does_not_exist(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(ChatToolCall("nowhere-nothing", {"x": 1}))
+
+    completion = await client.chat.completions.create(
+        model="gpt-test",
+        messages=HELLO,
+        tools=[{"type": "function", "function": {"name": "notebook-write"}}],
+    )
+
+    [call] = completion.choices[0].message.tool_calls or []
+    assert call.type == "function"
+    assert call.function.name == "nowhere-nothing"
+
+
+@pytest.mark.parametrize(("text", "pieces"), [("one two three", 3), ("single", 1)])
+async def test_a_slow_stream_waits_its_delay_on_the_clock_before_each_piece(
+    server: OpenAICompatibleServer, client: AsyncOpenAI, text: str, pieces: int
+) -> None:
+    clock = VirtualClock()
+    server.enqueue(SlowStream(text, chunk_delay=2.0, clock=clock))
+
+    stream = await client.chat.completions.create(model="gpt-test", messages=HELLO, stream=True)
+    received = [(c.choices[0].delta.content, clock.now()) async for c in stream if c.choices]
+
+    assert "".join(content or "" for content, _ in received) == text
+    assert clock.slept == [2.0] * pieces
+    assert [at for content, at in received if content] == [2.0 * i for i in range(1, pieces + 1)]
+
+
+async def test_a_slow_reply_not_streamed_comes_after_the_whole_delay(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    clock = VirtualClock()
+    server.enqueue(SlowStream("one two three", chunk_delay=2.0, clock=clock))
+
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert completion.choices[0].message.content == "one two three"
+    assert clock.slept == [6.0]
+    assert clock.now() == 6.0
+
+
+async def test_a_shorter_timeout_on_the_same_clock_overtakes_a_slow_stream(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    clock = VirtualClock()
+    server.enqueue(SlowStream("one two three", chunk_delay=2.0, clock=clock))
+    received: list[str] = []
+    await client.models.list()  # a client's first request hops to a thread the clock can't see
+
+    async def read() -> None:
+        stream = await client.chat.completions.create(model="gpt-test", messages=HELLO, stream=True)
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                received.append(chunk.choices[0].delta.content)
+
+    reading = asyncio.create_task(read())
+    timeout = asyncio.create_task(clock.sleep(3.0))
+    done, _ = await asyncio.wait({reading, timeout}, return_when=asyncio.FIRST_COMPLETED)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+    assert done == {timeout}
+    assert received == ["one "]
