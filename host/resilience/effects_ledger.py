@@ -7,22 +7,24 @@ already made a tool send an email is then neither retried nor sent elsewhere.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _ledgers: ContextVar[tuple[list[str], ...]] = ContextVar("agent_host_effects", default=())
 
 
-@contextlib.contextmanager
-def effects_ledger() -> Iterator[list[str]]:
-    """A ledger for the call made inside the block (nested calls report into it too)."""
+def open_ledger() -> tuple[list[str], Token[tuple[list[str], ...]]]:
+    """A ledger for the call about to run (nested calls report into it too).
+
+    Pass the token to :func:`close_ledger` when the call is over. A plain pair
+    of functions rather than a context manager: this is on every call's path.
+    """
     ledger: list[str] = []
-    token = _ledgers.set((*_ledgers.get(), ledger))
-    try:
-        yield ledger
-    finally:
-        _ledgers.reset(token)
+    return ledger, _ledgers.set((*_ledgers.get(), ledger))
+
+
+def close_ledger(token: Token[tuple[list[str], ...]]) -> None:
+    """Close the ledger opened with ``token``."""
+    _ledgers.reset(token)
 
 
 def note_effect(target: str) -> None:

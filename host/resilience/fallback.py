@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from host.config.schema import FallbackTarget, StaticValue
 from host.errors import AgentHostError, ConfigError, describe_error
 from host.models.selection import model_override
-from host.resilience.effects_ledger import effects_ledger
+from host.resilience.effects_ledger import close_ledger, open_ledger
 from host.resilience.journal import CallEvent, record
 
 if TYPE_CHECKING:
@@ -34,15 +34,21 @@ class FallbackFilter:
 
     async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
         target = self._guard.target(context)
-        with effects_ledger() as effects:
-            try:
-                await next(context)
-                return
-            except AgentHostError as error:
-                failure = error
+        policy = target.policy
+        if not policy.fallback and not policy.retry.retries:
+            await next(context)  # nothing could repeat a side effect: no ledger needed
+            return
+        effects, token = open_ledger()
+        try:
+            await next(context)
+            return
+        except AgentHostError as error:
+            failure = error
+        finally:
+            close_ledger(token)
         if effects:
             raise failure
-        for hop in target.policy.fallback:
+        for hop in policy.fallback:
             name = _describe(hop)
             try:
                 await self._hop(context, next, target, hop)
