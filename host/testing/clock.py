@@ -12,9 +12,8 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import threading
+import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from host.clock import CancelScope
@@ -33,24 +32,44 @@ class _Timer:
         self.cancelled = False
 
 
-class _CountingExecutor(ThreadPoolExecutor):
-    """The loop's default executor, counting the work in flight for the clock's driver."""
+class _ThreadWork:
+    """Counts a loop's executor work (``asyncio.to_thread``) from submission until the
+    loop has received its result, so the clock's driver never sees a gap between."""
 
-    def __init__(self) -> None:
-        super().__init__(thread_name_prefix="virtual-clock-worker")
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.in_flight = 0
-        self._lock = threading.Lock()
+        self._submit = loop.run_in_executor
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        with self._lock:
-            self.in_flight += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._done)
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        future = self._submit(executor, func, *args)
+        self.in_flight += 1
+        future.add_done_callback(self._finished)
         return future
 
-    def _done(self, _: Future[Any]) -> None:
-        with self._lock:
-            self.in_flight -= 1
+    def _finished(self, _: object) -> None:
+        self.in_flight -= 1
+
+
+_thread_work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ThreadWork] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _watch_threads(loop: asyncio.AbstractEventLoop) -> _ThreadWork:
+    """The loop's thread-work counter, installed on first use."""
+    work = _thread_work.get(loop)
+    if work is None:
+        work = _thread_work[loop] = _ThreadWork(loop)
+        loop.run_in_executor = work.run_in_executor  # type: ignore[method-assign, assignment]
+    return work
+
+
+_parked_drivers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[int]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per loop, how many clock drivers are parked in ``sleep(0)`` right now."""
 
 
 def _anyio_threads_busy() -> bool:
@@ -81,7 +100,7 @@ class VirtualClock:
         self.slept: list[float] = []
         """Every requested wait, in order (tests assert backoff schedules on it)."""
         with contextlib.suppress(RuntimeError):  # outside a loop, counting starts later
-            self._counting_executor(asyncio.get_running_loop())
+            _watch_threads(asyncio.get_running_loop())
 
     def now(self) -> float:
         """Virtual seconds since the clock's start value."""
@@ -116,7 +135,7 @@ class VirtualClock:
         heapq.heappush(self._timers, (timer.deadline, next(self._order), timer))
         if self._driver is None or self._driver.done():
             loop = asyncio.get_running_loop()
-            self._counting_executor(loop)
+            _watch_threads(loop)
             self._driver = loop.create_task(self._drive(), name="virtual-clock")
         return timer
 
@@ -134,26 +153,28 @@ class VirtualClock:
     async def _settle(self) -> None:
         """Yield until the loop has had ``quiet_rounds`` iterations with nothing else to do.
 
-        Work in threads counts as something to do: the loop's default executor
+        Work in threads counts as something to do: the loop's executors
         (``asyncio.to_thread``) and anyio's worker threads (the openai client's
         ``asyncify``). While such work runs, the driver waits on the loop's
         selector in 1 ms steps, so the thread is not starved of the GIL.
         """
         loop = asyncio.get_running_loop()
-        executor = self._counting_executor(loop)
+        threads = _watch_threads(loop)
         quiet = 0
+        parked = _parked_drivers.setdefault(loop, [0])
         while quiet < self._quiet_rounds:
-            threads_busy = executor.in_flight > 0 or _anyio_threads_busy()
-            await asyncio.sleep(0.001 if threads_busy else 0)
-            busy = threads_busy or len(getattr(loop, "_ready", ())) > 0
+            threads_busy = threads.in_flight > 0 or _anyio_threads_busy()
+            if threads_busy:
+                await asyncio.sleep(0.001)
+            else:
+                parked[0] += 1
+                try:
+                    await asyncio.sleep(0)
+                finally:
+                    parked[0] -= 1
+            # Other clocks' drivers waiting their turn here are not work.
+            busy = threads_busy or len(getattr(loop, "_ready", ())) > parked[0]
             quiet = 0 if busy else quiet + 1
-
-    def _counting_executor(self, loop: asyncio.AbstractEventLoop) -> _CountingExecutor:
-        executor = getattr(loop, "_default_executor", None)
-        if not isinstance(executor, _CountingExecutor):
-            executor = _CountingExecutor()
-            loop.set_default_executor(executor)
-        return executor
 
     def _fire_due(self) -> None:
         while self._timers and self._timers[0][0] <= self._now:
