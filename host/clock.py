@@ -13,15 +13,15 @@ from typing import Any, Protocol
 
 
 class TimeoutScope(Protocol):
-    """``async with clock.timeout(s):`` cancels the block after ``s`` seconds.
+    """``with clock.timeout(s):`` cancels the block after ``s`` seconds (inside a task).
 
     The block then raises :class:`TimeoutError`; ``expired()`` tells that timeout
     apart from a ``TimeoutError`` the code inside raised itself.
     """
 
-    async def __aenter__(self) -> object: ...
+    def __enter__(self) -> object: ...
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -52,6 +52,9 @@ class Clock(Protocol):
 class CancelScope:
     """A timeout scope: arm a timer on entry; if it fires, cancel the task, raise TimeoutError.
 
+    A plain (not async) context manager, like trio's cancel scopes: entering and
+    leaving need no awaiting, which keeps it cheap on every call's path.
+
     Subclasses say how to arm the timer (:meth:`_arm`): the event loop's for
     real time, a virtual clock's in tests.
     """
@@ -75,12 +78,12 @@ class CancelScope:
         if self._task is not None:
             self._task.cancel()
 
-    async def __aenter__(self) -> CancelScope:
+    def __enter__(self) -> CancelScope:
         self._task = asyncio.current_task()
         self._disarm = self._arm(self._seconds, self._fire)
         return self
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,

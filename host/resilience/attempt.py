@@ -45,7 +45,7 @@ class AttemptFilter:
             if scope is None:
                 await next(context)
             else:
-                async with scope:
+                with scope:
                     await next(context)
         except Exception as raised:  # every failure leaves this filter translated
             if scope is not None and scope.expired():

@@ -41,7 +41,7 @@ class DeadlineFilter:
         token = _bounded.set(True)
         scope = self._guard.clock.timeout(remaining)
         try:
-            async with scope:
+            with scope:
                 await next(context)
         except Exception:
             if scope.expired():

@@ -188,7 +188,7 @@ class VirtualClock:
 
 
 class VirtualTimeout(CancelScope):
-    """``async with clock.timeout(s):`` on virtual time, like :func:`asyncio.timeout`."""
+    """``with clock.timeout(s):`` on virtual time, like :func:`asyncio.timeout`."""
 
     def __init__(self, clock: VirtualClock, seconds: float) -> None:
         super().__init__(seconds)

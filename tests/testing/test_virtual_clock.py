@@ -148,9 +148,8 @@ async def test_a_timeout_cancels_its_block_when_virtual_time_runs_out() -> None:
     clock = VirtualClock()
     scope = clock.timeout(5)
 
-    with pytest.raises(TimeoutError):
-        async with scope:
-            await clock.sleep(10)
+    with pytest.raises(TimeoutError), scope:
+        await clock.sleep(10)
 
     assert scope.expired()
     assert clock.now() == 5.0
@@ -159,7 +158,7 @@ async def test_a_timeout_cancels_its_block_when_virtual_time_runs_out() -> None:
 async def test_a_timeout_whose_block_finishes_in_time_never_fires() -> None:
     clock = VirtualClock()
 
-    async with clock.timeout(5) as scope:
+    with clock.timeout(5) as scope:
         await clock.sleep(1)
     await clock.sleep(10)
 
@@ -171,9 +170,8 @@ async def test_a_timeout_error_raised_inside_the_block_is_not_the_scopes() -> No
     clock = VirtualClock()
     scope = clock.timeout(5)
 
-    with pytest.raises(TimeoutError, match="the block's own"):
-        async with scope:
-            raise TimeoutError("the block's own")
+    with pytest.raises(TimeoutError, match="the block's own"), scope:
+        raise TimeoutError("the block's own")
 
     assert not scope.expired()
 
