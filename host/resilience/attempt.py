@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from host.errors import AttemptTimeoutError, describe_error
+from host.errors import AttemptTimeoutError
 from host.resilience.effects_ledger import note_effect
 from host.resilience.journal import CallEvent, record, recording
 from host.resilience.translation import translate
@@ -70,13 +70,11 @@ class AttemptFilter:
 def _event(
     target: Target, outcome: str, seconds: float, error: BaseException | None = None
 ) -> CallEvent:
-    return CallEvent(
-        kind="attempt",
-        target=target.name,
-        outcome=outcome,
-        attempt=attempt_number.get(),
-        model=target.model,
-        error_type=type(error).__name__ if error else None,
-        error=describe_error(error) if error else None,
-        latency_ms=seconds * 1000,
-    )
+    fields: dict[str, Any] = {
+        "attempt": attempt_number.get(),
+        "model": target.model,
+        "latency_ms": seconds * 1000,
+    }
+    if error is None:
+        return CallEvent(kind="attempt", target=target.name, outcome=outcome, **fields)
+    return CallEvent.failed("attempt", target.name, outcome, error, **fields)

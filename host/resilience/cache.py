@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.effects import has_side_effects
-from host.errors import AgentHostError, describe_error
+from host.errors import AgentHostError
 from host.resilience.journal import CallEvent, record
 from host.resilience.response_cache import ResponseCache
 
@@ -50,15 +50,7 @@ class CacheFilter:
             if stale is None:
                 raise
             context.result = FunctionResult(function=context.function.metadata, value=stale[0])
-            record(
-                CallEvent(
-                    kind="stale_served",
-                    target=target.name,
-                    outcome="degraded",
-                    error_type=type(error).__name__,
-                    error=describe_error(error),
-                )
-            )
+            record(CallEvent.failed("stale_served", target.name, "degraded", error))
             return
         if context.result is not None:
             guard.cache.put(key, context.result.value, guard.clock.now())

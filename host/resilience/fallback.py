@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
-from host.errors import AgentHostError, ConfigError, describe_error
+from host.errors import AgentHostError, ConfigError
 from host.models.selection import model_override
 from host.resilience.effects_ledger import close_ledger, open_ledger
 from host.resilience.journal import CallEvent, record
@@ -54,11 +54,7 @@ class FallbackFilter:
                 await self._hop(context, next, target, hop)
             except AgentHostError as error:
                 failure = error
-                record(
-                    CallEvent(
-                        kind="fallback", target=name, outcome="error", error=describe_error(error)
-                    )
-                )
+                record(CallEvent.failed("fallback", name, "error", error))
                 continue
             record(CallEvent(kind="fallback", target=name, outcome="ok"))
             return

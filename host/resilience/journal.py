@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from host.errors import describe_error
+
 EventKind = Literal["attempt", "fallback", "cache_hit", "stale_served", "breaker", "rejected"]
 
 
@@ -34,6 +36,20 @@ class CallEvent:
     error_type: str | None = None
     error: str | None = None
     latency_ms: float | None = None
+
+    @classmethod
+    def failed(
+        cls, kind: EventKind, target: str, outcome: str, error: BaseException, **fields: Any
+    ) -> CallEvent:
+        """An event caused by ``error``: its class name and one-line description filled in."""
+        return cls(
+            kind=kind,
+            target=target,
+            outcome=outcome,
+            error_type=type(error).__name__,
+            error=describe_error(error),
+            **fields,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from host.arguments import check_arguments, parameter_types
 from host.catalogue import describe_function
-from host.errors import InvalidArgumentsError, describe_error
+from host.errors import InvalidArgumentsError
 from host.resilience.journal import CallEvent, record
 
 if TYPE_CHECKING:
@@ -39,15 +39,7 @@ class ToolCallArgumentsFilter:
         try:
             values = check_arguments(info, given, parameter_types(function))
         except InvalidArgumentsError as error:
-            record(
-                CallEvent(
-                    kind="rejected",
-                    target=info.name,
-                    outcome="invalid_arguments",
-                    error_type=type(error).__name__,
-                    error=describe_error(error),
-                )
-            )
+            record(CallEvent.failed("rejected", info.name, "invalid_arguments", error))
             message = f"Invalid arguments for {info.name}: {'; '.join(error.problems)}"
             context.function_result = FunctionResult(function=function.metadata, value=message)
             return
