@@ -6,6 +6,7 @@ that apply them read these objects and never parse YAML themselves.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -70,6 +71,12 @@ class ModelConfig(CallPolicy):
     cost: ModelCost = ModelCost()
     latency: Duration | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        """``api_version: 2024-10-21`` unquoted is a YAML date; Azure wants the text."""
+        return value.isoformat() if isinstance(value, date) else value
 
     @property
     def secret_variable(self) -> str | None:

@@ -243,6 +243,11 @@ class OpenAICompatibleServer:
         self._responses.extend(responses)
 
     @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``: the endpoint an Azure OpenAI client is given."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1``; only while the server runs."""
         if self._runner is None:
@@ -253,6 +258,10 @@ class OpenAICompatibleServer:
         self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        # Azure OpenAI's path for the same call; the deployment name is in the URL.
+        app.router.add_post(
+            "/openai/deployments/{deployment}/chat/completions", self._chat_completions
+        )
         app.router.add_get("/v1/models", self._list_models)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()

@@ -172,3 +172,19 @@ async def test_settings_keyed_by_a_model_name_select_that_model(
             record = await host.invoke("talk.Poem", input="June")
     assert (record.output, record.model) == ("roses", "writer")
     assert server.requests[0]["temperature"] == 0.0
+
+
+async def test_azure_openai_provider_over_loopback_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-loopback")
+    async with OpenAICompatibleServer([ChatReply("AZURE", usage=(3, 1))]) as server:
+        azure = (
+            f"  writer:\n    provider: azure_openai\n    model: my-deployment\n"
+            f"    base_url: {server.origin}\n    api_version: 2024-10-21\n"
+        )
+        async with AgentHost(write_config(tmp_path, azure)) as host:
+            record = await host.invoke("talk.Shout", input="hi")
+    assert (record.output, record.provider, record.tokens_in) == ("AZURE", "azure_openai", 3)
+    assert server.request_headers[0]["api-key"] == "az-loopback"
+    assert server.requests[0]["messages"][-1]["content"] == "Say hi loudly"
