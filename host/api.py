@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from host.models.services import ModelServices
     from host.resilience.guard import Guard
     from host.state import StepRecord
+    from planners.plan import Plan
 
 _log = logging.getLogger("agent_host")
 
@@ -65,6 +66,7 @@ class AgentHost:
         self._invoker: Invoker | None = None
         self._services: ModelServices | None = None
         self._deadline: float | None = None
+        self._config: HostConfig | None = None
         self.guard: Guard | None = None
         """Breakers, cache and policies shared by every call of this host (set on start)."""
         self._catalogue: dict[str, FunctionInfo] = {}
@@ -93,6 +95,7 @@ class AgentHost:
         selector = ModelSelector(self._services)
         self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
         self._deadline = loaded.config.resilience.deadline
+        self._config = loaded.config
         kernel, report = build_kernel(
             loaded,
             selector,
@@ -160,6 +163,42 @@ class AgentHost:
             {**(arguments or {}), **kwargs},
             step_id="s1",
             model=model,
+            deadline=deadline if deadline is not None else self._deadline,
+        )
+
+    async def execute(
+        self,
+        plan: Plan | Mapping[str, Any],
+        request: str = "",
+        *,
+        values: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> RunResult:
+        """Run a plan (a :class:`~planners.plan.Plan` or its JSON form) over one run state.
+
+        Independent steps run concurrently; prompt steps are routed by the
+        capability they need; ``values`` are what ``state.<key>`` references
+        read. A bad plan or a failed step gives a ``failed`` result naming why.
+        """
+        from host.executor import Executor, RunState
+        from host.routing import Router
+        from planners.plan import Plan, PlanError, PlanProblem
+
+        self.start()
+        assert self._invoker is not None and self.guard is not None and self._config is not None
+        run_id = uuid.uuid4().hex
+        try:
+            parsed = plan if isinstance(plan, Plan) else Plan.model_validate(plan)
+        except ValueError as error:
+            problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
+            return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
+        router = Router(self._config.models, self.guard.breakers)
+        executor = Executor(self._invoker, self._catalogue, router)
+        return await executor.run(
+            parsed,
+            request=request,
+            run_id=run_id,
+            state=RunState(values),
             deadline=deadline if deadline is not None else self._deadline,
         )
 

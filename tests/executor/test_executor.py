@@ -1,0 +1,200 @@
+"""Executing plans: references, format adaptation, routing, concurrency and failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host import AgentHost
+from host.testing import Delay, Reply, ScriptedChatCompletion
+from host.testing.clock import VirtualClock
+from tests.conftest import ROOT
+
+PROMPT = """\
+name: Echo
+template: "Say {{$input}}"
+description: Say something.
+"""
+
+
+def write_config(tmp_path: Path, models: str) -> Path:
+    prompts = tmp_path / "prompts" / "talk"
+    prompts.mkdir(parents=True)
+    (prompts / "echo.yaml").write_text(PROMPT)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        f"models:\n{models}"
+        "tools:\n  weather:\n    settings: {use_network: false}\n"
+        f"plugins:\n  directories: [{ROOT / 'plugins'}]\n"
+        f"prompts:\n  directories: [prompts, {ROOT / 'prompts'}]\n"
+    )
+    return config
+
+
+ONE_MODEL = "  local:\n    provider: scripted\n    model: s\n"
+TWO_MODELS = (
+    ONE_MODEL + "    capabilities: [fetch, write]\n"
+    "  writer:\n    provider: scripted\n    model: big\n    capabilities: [write]\n"
+    "    cost: {input: 1, output: 2}\n"
+)
+
+WEATHER_TO_COPY: dict[str, Any] = {
+    "steps": [
+        {
+            "id": "weather",
+            "function": "weather.daily_temperatures",
+            "arguments": {"city": "Shanghai", "date": "2026-06-21"},
+            "capability": "fetch",
+        },
+        {
+            "id": "copy",
+            "function": "marketing.promo_copy",
+            "arguments": {
+                "input": "iced tea",
+                "facts": {"$ref": "steps.weather.output.max_c"},
+            },
+            "capability": "write",
+        },
+    ]
+}
+
+
+async def test_weather_then_copy_reads_the_observed_temperature(tmp_path: Path) -> None:
+    local = ScriptedChatCompletion("local", [Reply("Iced tea for a hot day!")])
+    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": local}) as host:
+        result = await host.execute(WEATHER_TO_COPY, "weather then copy")
+    assert result.status == "ok", result.error
+    weather, copy = result.steps
+    max_c = json.loads(weather.output)["max_c"]
+    assert copy.arguments["facts"] == str(max_c)
+    assert str(max_c) in local.requests[0].messages[-1]["content"]
+    assert result.output == "Iced tea for a hot day!"
+    assert (copy.model, weather.model) == ("local", None)
+
+
+async def test_prompt_steps_are_routed_by_capability(tmp_path: Path) -> None:
+    local = ScriptedChatCompletion("local", [])
+    writer = ScriptedChatCompletion("writer", [Reply("Big copy")])
+    config = write_config(tmp_path, TWO_MODELS)
+    async with AgentHost(config, models={"local": local, "writer": writer}) as host:
+        result = await host.execute(WEATHER_TO_COPY)
+    copy = result.steps[1]
+    assert (result.status, copy.model) == ("ok", "writer")
+    assert copy.route_reason is not None and copy.route_reason.startswith("write →")
+    assert local.requests == []
+
+
+async def test_independent_steps_run_concurrently(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    model = ScriptedChatCompletion("local", default=Delay(0.1, Reply("x")), clock=clock)
+    plan = {
+        "steps": [
+            {
+                "id": f"s{i}",
+                "function": "talk.Echo",
+                "arguments": {"input": str(i)},
+                "capability": "write",
+            }
+            for i in range(10)
+        ]
+    }
+    config = write_config(tmp_path, ONE_MODEL)
+    async with AgentHost(config, models={"local": model}, clock=clock) as host:
+        result = await host.execute(plan)
+    assert result.status == "ok"
+    assert len(result.steps) == 10
+    assert clock.now() == pytest.approx(0.1), "ten 100 ms steps in parallel take 100 ms"
+
+
+async def test_a_failed_step_stops_its_dependents(tmp_path: Path) -> None:
+    model = ScriptedChatCompletion("local", [])
+    plan = {
+        "steps": [
+            {
+                "id": "bad",
+                "function": "weather.daily_temperatures",
+                "capability": "fetch",
+                "arguments": {"city": "Atlantis", "date": "2026-06-21"},
+            },
+            {
+                "id": "copy",
+                "function": "talk.Echo",
+                "capability": "write",
+                "arguments": {"input": {"$ref": "steps.bad.output"}},
+            },
+        ]
+    }
+    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
+        result = await host.execute(plan)
+    assert result.status == "failed"
+    assert result.error is not None and "Atlantis" in result.error
+    assert [step.step_id for step in result.steps] == ["bad"]
+    assert result.steps[0].status == "failed"
+    assert model.requests == []
+
+
+@pytest.mark.parametrize(
+    ("plan", "fragment"),
+    [
+        (
+            {
+                "steps": [
+                    {"id": "a", "function": "nope.nothing", "arguments": {}, "capability": "fetch"}
+                ]
+            },
+            "nope.nothing",
+        ),
+        ({"steps": []}, "Plan schema"),
+        (
+            {
+                "steps": [
+                    {
+                        "id": "a",
+                        "function": "talk.Echo",
+                        "capability": "write",
+                        "arguments": {"input": {"$ref": "steps.a.output"}},
+                    }
+                ]
+            },
+            "'a'",
+        ),
+    ],
+    ids=["unknown function", "empty plan", "self reference"],
+)
+async def test_a_bad_plan_fails_with_its_problems(
+    tmp_path: Path, plan: dict[str, Any], fragment: str
+) -> None:
+    model = ScriptedChatCompletion("local", [])
+    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
+        result = await host.execute(plan)
+    assert result.status == "failed"
+    assert result.error is not None and fragment in result.error
+    assert result.steps == ()
+
+
+async def test_json_output_is_adapted_to_a_text_parameter(tmp_path: Path) -> None:
+    model = ScriptedChatCompletion.echo("local")
+    plan = {
+        "steps": [
+            {
+                "id": "cities",
+                "function": "weather.known_cities",
+                "arguments": {},
+                "capability": "fetch",
+            },
+            {
+                "id": "first",
+                "function": "talk.Echo",
+                "capability": "write",
+                "arguments": {"input": {"$ref": "steps.cities.output.0"}},
+            },
+        ]
+    }
+    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
+        result = await host.execute(plan)
+    assert result.status == "ok", result.error
+    first_city = json.loads(result.steps[0].output)[0]
+    assert result.output == f"Say {json.dumps(first_city, ensure_ascii=False)}"
