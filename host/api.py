@@ -65,7 +65,6 @@ class AgentHost:
         self._clock = clock or SystemClock()
         self._invoker: Invoker | None = None
         self._services: ModelServices | None = None
-        self._deadline: float | None = None
         self._config: HostConfig | None = None
         self.guard: Guard | None = None
         """Breakers, cache and policies shared by every call of this host (set on start)."""
@@ -94,7 +93,6 @@ class AgentHost:
         self._services = ModelServices(loaded, self._model_overrides)
         selector = ModelSelector(self._services)
         self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
-        self._deadline = loaded.config.resilience.deadline
         self._config = loaded.config
         kernel, report = build_kernel(
             loaded,
@@ -109,6 +107,12 @@ class AgentHost:
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
         self._invoker = Invoker(kernel, selector, self._clock)
+
+    def _deadline(self, given: float | None) -> float | None:
+        """``given``, else the config's ``resilience.deadline``."""
+        if given is not None or self._config is None:
+            return given
+        return self._config.resilience.deadline
 
     async def close(self) -> None:
         """Close model clients and release the host; it may be started again."""
@@ -163,7 +167,7 @@ class AgentHost:
             {**(arguments or {}), **kwargs},
             step_id="s1",
             model=model,
-            deadline=deadline if deadline is not None else self._deadline,
+            deadline=self._deadline(deadline),
         )
 
     async def execute(
@@ -199,7 +203,7 @@ class AgentHost:
             request=request,
             run_id=run_id,
             state=RunState(values),
-            deadline=deadline if deadline is not None else self._deadline,
+            deadline=self._deadline(deadline),
         )
 
     async def run(self, request: str, *, deadline: float | None = None) -> RunResult:
