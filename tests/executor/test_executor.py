@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from host import AgentHost
+from host import AgentHost, RunResult
 from host.testing import Delay, Reply, ScriptedChatCompletion
 from host.testing.clock import VirtualClock
 from tests.conftest import ROOT
@@ -40,6 +40,13 @@ TWO_MODELS = (
     "  writer:\n    provider: scripted\n    model: big\n    capabilities: [write]\n"
     "    cost: {input: 1, output: 2}\n"
 )
+
+
+async def execute(tmp_path: Path, plan: dict[str, Any], model: ScriptedChatCompletion) -> RunResult:
+    """Run ``plan`` on a host whose one model is ``model``."""
+    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
+        return await host.execute(plan)
+
 
 WEATHER_TO_COPY: dict[str, Any] = {
     "steps": [
@@ -127,8 +134,7 @@ async def test_a_failed_step_stops_its_dependents(tmp_path: Path) -> None:
             },
         ]
     }
-    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
-        result = await host.execute(plan)
+    result = await execute(tmp_path, plan, model)
     assert result.status == "failed"
     assert result.error is not None and "Atlantis" in result.error
     assert [step.step_id for step in result.steps] == ["bad"]
@@ -168,8 +174,7 @@ async def test_a_bad_plan_fails_with_its_problems(
     tmp_path: Path, plan: dict[str, Any], fragment: str
 ) -> None:
     model = ScriptedChatCompletion("local", [])
-    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
-        result = await host.execute(plan)
+    result = await execute(tmp_path, plan, model)
     assert result.status == "failed"
     assert result.error is not None and fragment in result.error
     assert result.steps == ()
@@ -193,8 +198,7 @@ async def test_json_output_is_adapted_to_a_text_parameter(tmp_path: Path) -> Non
             },
         ]
     }
-    async with AgentHost(write_config(tmp_path, ONE_MODEL), models={"local": model}) as host:
-        result = await host.execute(plan)
+    result = await execute(tmp_path, plan, model)
     assert result.status == "ok", result.error
     first_city = json.loads(result.steps[0].output)[0]
     assert result.output == f"Say {json.dumps(first_city, ensure_ascii=False)}"
