@@ -206,16 +206,30 @@ class AgentHost:
             deadline=self._deadline(deadline),
         )
 
+    def plan(self, request: str) -> Plan:
+        """The plan for ``request`` from the deterministic clause planner (no model needed).
+
+        Raises :class:`~planners.keyword.CannotPlanError` naming what is missing.
+        """
+        from planners.clauses import plan_by_clauses
+
+        return plan_by_clauses(request, self.catalogue)
+
     async def run(self, request: str, *, deadline: float | None = None) -> RunResult:
         """Answer ``request`` and return the output with every step's record.
 
-        Until the planner lands, a run is one step: the function whose name and
-        description best match the request, given the request as its text input
-        (see :mod:`planners.keyword`). A failing step gives a ``failed`` result
-        naming the error rather than raising.
+        The clause planner (:mod:`planners.clauses`) turns the request into a
+        plan that :meth:`execute` runs. A request it cannot plan falls back to
+        the single best-matching function given the request as its text input
+        (:mod:`planners.keyword`). The LLM planner arrives with issue #5. A
+        failing step gives a ``failed`` result naming the error, not a raise.
         """
-        from planners.keyword import choose_function
+        from planners.keyword import CannotPlanError, choose_function
 
+        try:
+            return await self.execute(self.plan(request), request, deadline=deadline)
+        except CannotPlanError:
+            pass
         run_id = uuid.uuid4().hex
         try:
             choice = choose_function(request, self.catalogue)

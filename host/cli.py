@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     run.set_defaults(command=_run)
 
+    plan = commands.add_parser("plan", parents=[common], help="show the plan for a request")
+    plan.add_argument("request", help="what to plan, as for run")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(command=_plan)
+
     invoke = commands.add_parser("invoke", parents=[common], help="run one function")
     invoke.add_argument("function", help="plugin.function")
     invoke.add_argument(
@@ -101,6 +106,23 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(go())
+
+
+def _plan(args: argparse.Namespace) -> int:
+    plan = _host(args).plan(args.request)
+    written = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if args.json:
+        _print_json(written)
+        return 0
+    for step in written["steps"]:
+        arguments = ", ".join(
+            f"{name}={json.dumps(value, ensure_ascii=False)}"
+            for name, value in step["arguments"].items()
+        )
+        after = sorted(plan.dependencies(step["id"]))
+        waits = f"  (after {', '.join(after)})" if after else ""
+        print(f"{step['id']}: {step['function']}({arguments})  [{step['capability']}]{waits}")
+    return 0
 
 
 def _invoke(args: argparse.Namespace) -> int:

@@ -7,20 +7,14 @@ error. Words are compared by their first letters (``promotion`` matches
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from host.catalogue import FunctionInfo
 from host.errors import AgentHostError
+from planners.matching import shared_stems, stems
 
-_STEM = 6
-_COMMON = frozenset(
-    {"a", "an", "and", "the", "of", "for", "to", "in", "on", "at", "by", "with", "from", "into"}
-    | {"is", "are", "be", "it", "its", "this", "that", "please", "me", "my", "our", "your"}
-    | {"i", "we", "you", "some", "any", "then", "also", "get", "check"}
-)
 _TEXT_PARAMETERS = ("input", "request", "text", "query", "message")
 
 
@@ -39,16 +33,15 @@ class FunctionChoice:
 
 def choose_function(request: str, catalogue: Sequence[FunctionInfo]) -> FunctionChoice:
     """Pick the best-matching function that can take the request as its text input."""
-    wanted = _stems(_words(request))
+    wanted = stems(request)
     if not wanted:
         raise CannotPlanError("cannot plan an empty request")
     scored = []
     for info in catalogue:
-        parameter = _text_parameter(info)
+        parameter = text_parameter(info)
         if parameter is None:
             continue
-        offered = _stems(_words(f"{info.function} {info.plugin} {info.description}"))
-        matched = sorted(wanted & offered)
+        matched = shared_stems(wanted, info)
         if matched:
             scored.append((len(matched), info.name, info, parameter, matched))
     if not scored:
@@ -66,7 +59,7 @@ def choose_function(request: str, catalogue: Sequence[FunctionInfo]) -> Function
     )
 
 
-def _text_parameter(info: FunctionInfo) -> str | None:
+def text_parameter(info: FunctionInfo) -> str | None:
     """The parameter that takes the request: a known text name, or the only required one."""
     required = [p for p in info.parameters if p.required and p.default is None]
     for name in _TEXT_PARAMETERS:
@@ -76,11 +69,3 @@ def _text_parameter(info: FunctionInfo) -> str | None:
     if len(required) == 1 and required[0].type in ("str", "string"):
         return required[0].name
     return None
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _COMMON]
-
-
-def _stems(words: Iterable[str]) -> set[str]:
-    return {word[:_STEM] for word in words if len(word) > 1}

@@ -92,9 +92,15 @@ class DailyTemperatures:
     mean_c: float
     source: str
 
+    @property
+    def summary(self) -> str:
+        """One line a writing step can quote, whole degrees: ``Shanghai 24°C on 2026-06-21``."""
+        return f"{self.city} {self.max_c:.0f}°C on {self.date}"
+
     def to_json(self) -> str:
-        """Compact JSON with the field names above."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """Compact JSON with the field names above, plus ``summary``."""
+        data = {**asdict(self), "summary": self.summary}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class _ArchiveDaily(BaseModel):
@@ -173,7 +179,7 @@ class WeatherPlugin:
         name="daily_temperatures",
         description=(
             "Get a city's observed daily temperatures (max/min/mean, °C) for a past date. "
-            "Returns JSON {city, date, max_c, min_c, mean_c, source}; source is "
+            "Returns JSON {city, date, max_c, min_c, mean_c, source, summary}; source is "
             "'open-meteo' for an observation, or 'offline sample (monthly normal)' when "
             "the archive is unreachable or has no data yet and the month's climate "
             "normal is given instead."
@@ -183,7 +189,7 @@ class WeatherPlugin:
         self,
         city: Annotated[str, "city name, e.g. 'Shanghai', '上海' or 'New York'"],
         date: Annotated[str, "the day as YYYY-MM-DD (see clock.resolve_date)"],
-    ) -> Annotated[str, "JSON {city, date, max_c, min_c, mean_c, source}"]:
+    ) -> Annotated[str, "JSON {city, date, max_c, min_c, mean_c, source, summary}"]:
         """The day's temperatures, observed if possible, else the monthly normal."""
         place = self.city(city)
         day = parse_iso_date(date, "date")

@@ -32,8 +32,10 @@ class ModelSelector(AIServiceSelector):
     """Pick the model named by the call's or the function's execution settings, else the default.
 
     Settings keyed by a configured model name win (call settings before the
-    function's); ``default`` settings then apply to the chosen model. Services are
-    built on first use, so a missing key fails only the function that needs it.
+    function's); ``default`` settings then apply to the chosen model. Call
+    settings are laid over the function's own (a call naming a model keeps the
+    function's ``max_tokens``, grammar, response format). Services are built on
+    first use, so a missing key fails only the function that needs it.
     """
 
     def __init__(self, services: ModelServices) -> None:
@@ -43,17 +45,28 @@ class ModelSelector(AIServiceSelector):
         self, function: KernelFunction | None, arguments: KernelArguments | None
     ) -> ModelChoice:
         """The model a call will use, its execution settings, and why."""
-        candidates = _settings(arguments, function)
+        call = dict(arguments.execution_settings or {}) if arguments is not None else {}
+        own = dict(getattr(function, "prompt_execution_settings", None) or {})
+
+        def settings_for(key: str) -> PromptExecutionSettings:
+            base = own.get(key) or own.get(DEFAULT_SERVICE_NAME)
+            extra = call.get(key) or call.get(DEFAULT_SERVICE_NAME)
+            return (
+                _overlay(base, extra)
+                if base and extra
+                else base or extra or PromptExecutionSettings()
+            )
+
         override = model_override.get()
         if override is not None:
-            settings = candidates.get(override) or candidates.get(DEFAULT_SERVICE_NAME)
-            return ModelChoice(override, settings or PromptExecutionSettings(), "fallback")
+            return ModelChoice(override, settings_for(override), "fallback")
         names = set(self.services.names())
-        for key, settings in candidates.items():
+        for key in [*call, *own]:
             if key in names:
-                return ModelChoice(key, settings, f"execution settings name model {key!r}")
-        settings = candidates.get(DEFAULT_SERVICE_NAME) or PromptExecutionSettings()
-        return ModelChoice(self.services.default, settings, "the default model")
+                return ModelChoice(key, settings_for(key), f"execution settings name model {key!r}")
+        return ModelChoice(
+            self.services.default, settings_for(DEFAULT_SERVICE_NAME), "the default model"
+        )
 
     def select_ai_service(
         self,
@@ -71,12 +84,12 @@ class ModelSelector(AIServiceSelector):
         return service, settings
 
 
-def _settings(
-    arguments: KernelArguments | None, function: KernelFunction | None
-) -> dict[str, PromptExecutionSettings]:
-    merged: dict[str, PromptExecutionSettings] = {}
-    if arguments is not None and arguments.execution_settings:
-        merged.update(arguments.execution_settings)
-    for key, settings in (getattr(function, "prompt_execution_settings", None) or {}).items():
-        merged.setdefault(key, settings)
-    return merged
+def _overlay(
+    base: PromptExecutionSettings, extra: PromptExecutionSettings
+) -> PromptExecutionSettings:
+    """``base`` with ``extra``'s values on top (the call's settings over the function's)."""
+    return PromptExecutionSettings(
+        service_id=extra.service_id or base.service_id,
+        extension_data={**base.extension_data, **extra.extension_data},
+        function_choice_behavior=extra.function_choice_behavior or base.function_choice_behavior,
+    )

@@ -188,3 +188,11 @@ async def test_azure_openai_provider_over_loopback_http(
     assert (record.output, record.provider, record.tokens_in) == ("AZURE", "azure_openai", 3)
     assert server.request_headers[0]["api-key"] == "az-loopback"
     assert server.requests[0]["messages"][-1]["content"] == "Say hi loudly"
+
+
+async def test_a_call_naming_a_model_keeps_the_functions_own_settings(tmp_path: Path) -> None:
+    service = ScriptedChatCompletion("main", [Reply("ok")])
+    async with AgentHost(write_config(tmp_path, SCRIPTED), models={"main": service}) as host:
+        record = await host.invoke("talk.Shout", input="hi", model="main")
+    assert (record.model, record.route_reason) == ("main", "execution settings name model 'main'")
+    assert service.requests[0].settings["max_tokens"] == 20

@@ -66,7 +66,10 @@ def weather(archive: FakeArchive) -> WeatherPlugin:
 
 
 async def temperatures(plugin: WeatherPlugin, city: str, day: str = DAY) -> dict[str, Any]:
+    """The reading without its ``summary``, after checking the summary quotes it."""
     reading: dict[str, Any] = json.loads(await plugin.daily_temperatures(city, day))
+    summary = reading.pop("summary")
+    assert summary == f"{reading['city']} {reading['max_c']:.0f}°C on {reading['date']}"
     return reading
 
 

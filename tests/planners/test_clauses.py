@@ -1,0 +1,93 @@
+"""The deterministic clause planner, and run() executing its plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host import AgentHost
+from host.testing import Reply, ScriptedChatCompletion
+from planners.keyword import CannotPlanError
+from tests.conftest import ROOT
+
+MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_HOST_WEATHER_NETWORK", "false")
+    monkeypatch.chdir(ROOT)
+
+
+def dumped(host: AgentHost, request: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = host.plan(request).model_dump(mode="json", by_alias=True)["steps"]
+    return steps
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_main_job_plans_date_weather_and_copy() -> None:
+    steps = dumped(AgentHost(), MAIN_JOB)
+    assert [(s["function"], s["capability"]) for s in steps] == [
+        ("clock.resolve_date", "fetch"),
+        ("weather.daily_temperatures", "fetch"),
+        ("marketing.promo_copy", "write"),
+    ]
+    date, weather, copy = steps
+    assert date["arguments"] == {"expression": "yesterday"}
+    assert weather["arguments"] == {
+        "city": "Shanghai",
+        "date": {"$ref": f"steps.{date['id']}.output"},
+    }
+    assert copy["arguments"] == {
+        "input": "write a promotion copy",
+        "facts": {"$ref": f"steps.{weather['id']}.output.summary"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fragment"),
+    [
+        ("frobnicate the zorblax", "no loaded function matches it"),
+        ("check the temperature", "needs 'city'"),
+        ("", "empty request"),
+    ],
+    ids=["nothing matches", "missing argument", "empty"],
+)
+@pytest.mark.usefixtures("offline")
+def test_what_cannot_be_planned_says_what_is_missing(request_text: str, fragment: str) -> None:
+    with pytest.raises(CannotPlanError, match=fragment):
+        AgentHost().plan(request_text)
+
+
+@pytest.mark.usefixtures("offline")
+async def test_run_states_the_observed_temperature_from_the_weather_step() -> None:
+    model = ScriptedChatCompletion("local", [Reply("Shanghai is warm, grab an iced tea!")])
+    async with AgentHost(models={"local": model}) as host:
+        result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    date, weather, copy = result.steps
+    summary = json.loads(weather.output)["summary"]
+    assert summary == f"Shanghai {json.loads(weather.output)['max_c']:.0f}°C on {date.output}"
+    assert copy.arguments["facts"] == summary
+    assert summary in model.requests[0].messages[-1]["content"]
+    assert result.output == "Shanghai is warm, grab an iced tea!"
+    assert copy.route_reason is not None and copy.route_reason.startswith("write →")
+
+
+def test_plan_cli_prints_the_steps(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "host", "plan", MAIN_JOB, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    steps = json.loads(result.stdout)["steps"]
+    assert [s["function"] for s in steps][-1] == "marketing.promo_copy"
