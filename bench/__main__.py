@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import resilience
+from bench import executor, resilience
 
 
 async def main(quick: bool) -> None:
-    for module in (resilience,):
+    for module in (resilience, executor):
         for name, value in (await module.run(quick)).items():
             print(f"{name}: {value:.3f}", flush=True)
 

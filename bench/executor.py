@@ -1,0 +1,114 @@
+"""Cost of running plans: per-step overhead, 1000 concurrent runs, and a 10-way fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from semantic_kernel.functions import KernelArguments
+
+from bench.timing import ratio
+from host import AgentHost
+
+PLUGIN = """
+import asyncio
+from semantic_kernel.functions import kernel_function
+
+
+class Bench:
+    plugin_name = "bench"
+
+    @kernel_function(description="Return the value.")
+    async def noop(self, value: str = "x") -> str:
+        return value
+
+    @kernel_function(description="Wait 100 ms.")
+    async def wait(self, value: str = "x") -> str:
+        await asyncio.sleep(0.1)
+        return value
+"""
+
+CONFIG = "models:\n  m:\n    provider: scripted\n    model: s\nplugins:\n  directories: [plugins]\n"
+
+
+def _chain(length: int) -> dict[str, Any]:
+    steps = [{"id": "s0", "function": "bench.noop", "arguments": {}, "capability": "fetch"}]
+    for index in range(1, length):
+        reference = {"$ref": f"steps.s{index - 1}.output"}
+        steps.append(
+            {
+                "id": f"s{index}",
+                "function": "bench.noop",
+                "arguments": {"value": reference},
+                "capability": "fetch",
+            }
+        )
+    return {"steps": steps}
+
+
+def _fan_out(width: int) -> dict[str, Any]:
+    steps = [
+        {"id": f"w{i}", "function": "bench.wait", "arguments": {}, "capability": "fetch"}
+        for i in range(width)
+    ]
+    return {"steps": steps}
+
+
+async def run(quick: bool) -> dict[str, float]:
+    """``step_overhead_ratio``, ``concurrent_1000_wall_ms``, ``memory_per_run_kib``,
+    ``fanout_wall_ratio``: each against its baseline measured in the same run."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "plugins").mkdir()
+        (root / "plugins" / "bench.py").write_text(PLUGIN)
+        (root / "host.yaml").write_text(CONFIG)
+        async with AgentHost(root / "host.yaml") as host:
+            return await _measure(host, quick)
+
+
+async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
+    kernel = host._invoker._kernel  # type: ignore[union-attr]  # the bare baseline
+    function = kernel.get_function("bench", "noop")
+    arguments = KernelArguments(value="x")
+    three = _chain(3)
+
+    async def bare() -> object:
+        return await kernel.invoke(function, arguments)
+
+    async def planned_step() -> object:
+        return await host.execute(three)
+
+    calls, rounds = (100, 3) if quick else (400, 7)
+    per_run = await ratio(planned_step, bare, calls=calls, rounds=rounds)
+
+    runs = 1000
+    await asyncio.gather(*(host.execute(three) for _ in range(50)))
+    started = time.perf_counter()
+    results = await asyncio.gather(*(host.execute(three) for _ in range(runs)))
+    wall_ms = (time.perf_counter() - started) * 1000
+    assert all(result.status == "ok" for result in results)
+    tracemalloc.start()  # a second round, traced: tracing slows the first's wall time
+    start_memory, _ = tracemalloc.get_traced_memory()
+    await asyncio.gather(*(host.execute(three) for _ in range(runs)))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    one = await _wall(host, _fan_out(1))
+    ten = await _wall(host, _fan_out(10))
+    return {
+        "step_overhead_ratio": per_run / 3,
+        "concurrent_1000_wall_ms": wall_ms,
+        "memory_per_run_kib": (peak - start_memory) / runs / 1024,
+        "fanout_wall_ratio": ten / one,
+    }
+
+
+async def _wall(host: AgentHost, plan: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    result = await host.execute(plan)
+    assert result.status == "ok", result.error
+    return time.perf_counter() - started
