@@ -13,7 +13,7 @@ from host.errors import AgentHostError
 from host.resilience.deadline import run_deadline
 from host.resilience.journal import CallEvent, step_journal
 from host.resilience.translation import translate
-from host.state import StepRecord
+from host.state import StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -113,14 +113,14 @@ class _Step:
         self.step_id, self.info, self.values, self.started_at = step_id, info, values, started_at
 
     def record(
-        self, status: str, latency_ms: float, events: list[CallEvent], **fields: Any
+        self, status: StepStatus, latency_ms: float, events: list[CallEvent], **fields: Any
     ) -> StepRecord:
         own = [e for e in events if e.kind == "attempt" and e.target == self.info.name]
         return StepRecord(
             step_id=self.step_id,
             function=self.info.name,
             arguments=self.values,
-            status="ok" if status == "ok" else "failed",
+            status=status,
             started_at=self.started_at,
             latency_ms=latency_ms,
             attempts=len(own) or len([e for e in events if e.kind == "attempt" and e.model]),
