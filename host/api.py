@@ -184,8 +184,10 @@ class AgentHost:
         capability they need; ``values`` are what ``state.<key>`` references
         read. A bad plan or a failed step gives a ``failed`` result naming why.
         """
-        from host.executor import Executor, RunState
+        from host.executor import Executor
         from host.routing import Router
+        from host.state import RunState
+        from host.steps import StepRunner
         from planners.plan import Plan, PlanError, PlanProblem
 
         self.start()
@@ -197,7 +199,7 @@ class AgentHost:
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
         router = Router(self._config.models, self.guard.breakers)
-        executor = Executor(self._invoker, self._catalogue, router)
+        executor = Executor(StepRunner(self._invoker, self._catalogue, router))
         return await executor.run(
             parsed,
             request=request,

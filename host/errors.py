@@ -14,7 +14,8 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── AttemptTimeoutError    one attempt ran past its timeout (retryable)
     ├── CircuitOpenError       the target's circuit breaker is open; not called
     ├── RetriesExhaustedError  every attempt failed; ``attempts`` lists each error
-    └── DeadlineExceededError  the run's overall deadline passed
+    ├── DeadlineExceededError  the run's overall deadline passed
+    └── HumanNeeded            a step hands off to a person; the run pauses until resumed
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
 Python API may rely on the class and its attributes, not on the message text.
@@ -157,6 +158,19 @@ class DeadlineExceededError(AgentHostError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(f"deadline of {seconds:g}s exceeded")
+
+
+class HumanNeeded(AgentHostError):
+    """Step ``step_id`` needs a person's answer to ``question``; the run pauses as ``needs_human``.
+
+    Raised by a hand-off (a validation's ``human`` path or a workflow's
+    approval node); ``AgentHost.resume(run_id, answer)`` continues the run.
+    """
+
+    def __init__(self, step_id: str, question: str) -> None:
+        self.step_id = step_id
+        self.question = question
+        super().__init__(f"step {step_id!r} needs a person: {question}")
 
 
 def describe_error(error: BaseException) -> str:

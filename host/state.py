@@ -7,14 +7,21 @@ the same record.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from host.resilience.journal import CallEvent
 
+if TYPE_CHECKING:
+    from planners.plan import RefTarget
+
 StepStatus = Literal["ok", "failed"]
-RunStatus = Literal["ok", "failed"]
+RunStatus = Literal["ok", "failed", "needs_human", "round_limit"]
+"""``needs_human``: paused for a person's answer (``AgentHost.resume``); ``round_limit``:
+a workflow hit its cap on rounds."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,13 @@ class RunResult:
     plan: str | None = None
     """Why these steps were chosen, in one line."""
     error: str | None = None
+    question: str | None = None
+    """What the person is asked when the run is ``needs_human``."""
+
+    @property
+    def degraded(self) -> bool:
+        """Whether any step's output is a stand-in (template, stale cache, fixed value)."""
+        return any(step.degraded for step in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (``run --json`` prints this)."""
@@ -74,7 +88,41 @@ class RunResult:
             "request": self.request,
             "status": self.status,
             "output": self.output,
+            "degraded": self.degraded,
             "plan": self.plan,
             "error": self.error,
+            "question": self.question,
             "steps": [step.to_dict() for step in self.steps],
         }
+
+
+class RunState:
+    """One run's shared state: named input values, each step's output and record.
+
+    Downstream steps read it through references (``steps.<id>.output.<field>``,
+    ``state.<key>``); conditions and validations read the records' metadata.
+    """
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
+        self.outputs: dict[str, Any] = {}
+        self.records: dict[str, StepRecord] = {}
+
+    def resolve(self, target: RefTarget) -> Any:
+        """The value a reference points at: a step's output (or a field of it) or a state value."""
+        if target.source == "state":
+            value, path = self.values[target.path[0]], target.path[1:]
+        else:
+            value, path = self.outputs[str(target.step)], target.path
+        for key in path:
+            value = field_of(value, key)
+        return value
+
+
+def field_of(value: Any, key: str) -> Any:
+    """``value[key]``, reading JSON text first and indexing lists by number."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, list):
+        return value[int(key)]
+    return value[key]
