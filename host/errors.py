@@ -5,7 +5,8 @@ knows whether retrying the same call could succeed (``retryable``)::
 
     AgentHostError
     ├── ConfigError            bad configuration; ``problems`` lists each one
-    │   └── MissingSecretError a model's secret variable is not set
+    │   ├── MissingSecretError a model's secret variable is not set
+    │   └── WorkflowError      a workflow definition is invalid
     ├── LoadError              a plugin or prompt file could not be loaded
     ├── FunctionNotFoundError  no loaded function has that name
     ├── InvalidArgumentsError  arguments do not fit the function's parameters
@@ -15,7 +16,8 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── CircuitOpenError       the target's circuit breaker is open; not called
     ├── RetriesExhaustedError  every attempt failed; ``attempts`` lists each error
     ├── DeadlineExceededError  the run's overall deadline passed
-    └── HumanNeeded            a step hands off to a person; the run pauses until resumed
+    ├── HumanNeeded            a step hands off to a person; the run pauses until resumed
+    └── TransitionError        a workflow node asked for a move its graph does not allow
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
 Python API may rely on the class and its attributes, not on the message text.
@@ -171,6 +173,29 @@ class HumanNeeded(AgentHostError):
         self.step_id = step_id
         self.question = question
         super().__init__(f"step {step_id!r} needs a person: {question}")
+
+
+class WorkflowError(ConfigError):
+    """A workflow definition is invalid; ``problems`` holds one line per problem."""
+
+
+class TransitionError(AgentHostError):
+    """Workflow node ``node`` cannot move on: what it asked for is not an edge, or no edge applies.
+
+    ``wanted`` is the value the node's ``next_from`` gave (as ``repr``), or
+    ``None`` when the node names nothing and no edge's condition held;
+    ``allowed`` describes the moves its edges permit.
+    """
+
+    def __init__(self, node: str, allowed: list[str], *, wanted: str | None = None) -> None:
+        self.node = node
+        self.wanted = wanted
+        self.allowed = allowed
+        if wanted is None:
+            reason = f"no edge from node {node!r} applies"
+        else:
+            reason = f"node {node!r} asked for {wanted}, which is not an edge of the graph"
+        super().__init__(f"{reason} (allowed from {node}: {', '.join(allowed) or 'none'})")
 
 
 def describe_error(error: BaseException) -> str:

@@ -66,6 +66,18 @@ Argument = Annotated[Ref | JsonValue, Field(union_mode="left_to_right")]
 """A literal JSON value, or a :class:`Ref` (tried first)."""
 
 
+def reject_malformed_refs(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` unchanged; a literal object with a ``$ref`` key is a reference that
+    failed its pattern, and raises ValueError naming the argument."""
+    for name, value in arguments.items():
+        if isinstance(value, dict) and "$ref" in value:
+            raise ValueError(
+                f"argument {name!r}: malformed reference {value['$ref']!r} (expected "
+                "steps.<id>.output, steps.<id>.output.<field>, or state.<key>)"
+            )
+    return arguments
+
+
 class Step(BaseModel):
     """One call of a loaded function, with its arguments and what it waits for."""
 
@@ -81,17 +93,7 @@ class Step(BaseModel):
     )
     validation: dict[str, JsonValue] | None = None
 
-    @field_validator("arguments", mode="after")
-    @classmethod
-    def _no_malformed_refs(cls, arguments: dict[str, Any]) -> dict[str, Any]:
-        """A literal object with a ``$ref`` key is a reference that failed its pattern."""
-        for name, value in arguments.items():
-            if isinstance(value, dict) and "$ref" in value:
-                raise ValueError(
-                    f"argument {name!r}: malformed reference {value['$ref']!r} (expected "
-                    "steps.<id>.output, steps.<id>.output.<field>, or state.<key>)"
-                )
-        return arguments
+    _refs = field_validator("arguments", mode="after")(reject_malformed_refs)
 
     def references(self) -> Iterator[tuple[str, RefTarget]]:
         """Each argument that is a reference, with its parsed target."""
@@ -176,11 +178,7 @@ def validate_plan(plan: Plan, catalogue: Sequence[FunctionInfo]) -> list[PlanPro
     functions = {info.name: info for info in catalogue}
     problems: list[PlanProblem] = []
     for step in plan.steps:
-        info = functions.get(step.function)
-        if info is None:
-            problems.append(PlanProblem(step.id, _unknown_function(step.function, functions)))
-        else:
-            problems.extend(PlanProblem(step.id, m) for m in _argument_problems(step, info))
+        problems.extend(PlanProblem(step.id, m) for m in call_problems(step, functions))
     problems.extend(_graph_problems(plan))
     ids = {step.id for step in plan.steps}
     if plan.output is not None and plan.output not in ids:
@@ -196,6 +194,15 @@ def ensure_valid(plan: Plan, catalogue: Sequence[FunctionInfo]) -> Plan:
     if problems:
         raise PlanError(problems)
     return plan
+
+
+def call_problems(step: Step, functions: Mapping[str, FunctionInfo]) -> list[str]:
+    """What is wrong with ``step``'s call alone: an unknown function, unknown, missing or
+    mistyped literal arguments. References are not followed (that needs the whole graph)."""
+    info = functions.get(step.function)
+    if info is None:
+        return [_unknown_function(step.function, functions)]
+    return list(_argument_problems(step, info))
 
 
 def _unknown_function(name: str, functions: Mapping[str, FunctionInfo]) -> str:

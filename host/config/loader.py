@@ -55,23 +55,7 @@ def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> Loaded
     the key path, the value found and what was expected.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{file}: config file not found"]) from None
-    except OSError as error:
-        raise ConfigError([f"{file}: cannot read config file ({error.strerror})"]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError([f"{where}: YAML syntax error: {reason}"]) from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError([f"{file}: expected a mapping at the top level, got {_kind(raw)}"])
+    raw, text = read_yaml_mapping(file)
     environment = read_environment(Path(dotenv) if dotenv is not None else Path(".env"))
     return LoadedConfig(
         parse_config(raw, environment, source=str(file), text=text), file, environment
@@ -89,8 +73,40 @@ def parse_config(
     try:
         return HostConfig.model_validate(data)
     except ValidationError as error:
-        lines = _key_lines(text) if text is not None else {}
-        raise ConfigError([_describe(item, source, lines) for item in error.errors()]) from None
+        raise ConfigError(validation_problems(error, source, text)) from None
+
+
+def read_yaml_mapping(
+    file: Path, *, kind: str = "config", error: type[ConfigError] = ConfigError
+) -> tuple[dict[str, Any], str]:
+    """The top-level mapping of a YAML ``kind`` file (empty when blank) and its text.
+
+    Raises ``error`` naming the file, and the line of a syntax error.
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error([f"{file}: {kind} file not found"]) from None
+    except OSError as problem:
+        raise error([f"{file}: cannot read {kind} file ({problem.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
+        reason = getattr(problem, "problem", None) or str(problem)
+        raise error([f"{where}: YAML syntax error: {reason}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise error([f"{file}: expected a mapping at the top level, got {_kind(raw)}"])
+    return raw, text
+
+
+def validation_problems(error: ValidationError, source: str, text: str | None) -> list[str]:
+    """One ``source:line: key.path: problem (got value)`` line per item of ``error``."""
+    lines = key_lines(text) if text is not None else {}
+    return [_describe(item, source, lines) for item in error.errors()]
 
 
 def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
@@ -98,20 +114,21 @@ def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
     message = str(item["msg"]).removeprefix("Value error, ")
     if not path:
         key = message.split(":", 1)[0]
-        return f"{_where(source, lines, key)}: {message}"
+        return f"{where(source, lines, key)}: {message}"
     if item["type"] == "extra_forbidden":
-        return f"{_where(source, lines, path)}: {path}: unknown key"
+        return f"{where(source, lines, path)}: {path}: unknown key"
     if item["type"] == "missing":
-        return f"{_where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
-    return f"{_where(source, lines, path)}: {path}: {message} (got {item['input']!r})"
+        return f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
+    return f"{where(source, lines, path)}: {path}: {message} (got {item['input']!r})"
 
 
-def _where(source: str, lines: dict[str, int], path: str) -> str:
+def where(source: str, lines: dict[str, int], path: str) -> str:
+    """``source:line`` for a key path found in ``lines``, else just ``source``."""
     line = lines.get(path)
     return f"{source}:{line}" if line is not None else source
 
 
-def _key_lines(text: str) -> dict[str, int]:
+def key_lines(text: str) -> dict[str, int]:
     """Map each key path (``models.writer.timeout``) to its 1-based line in the YAML text."""
     lines: dict[str, int] = {}
 
