@@ -15,7 +15,9 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── CircuitOpenError       the target's circuit breaker is open; not called
     ├── RetriesExhaustedError  every attempt failed; ``attempts`` lists each error
     ├── DeadlineExceededError  the run's overall deadline passed
-    └── HumanNeeded            a step hands off to a person; the run pauses until resumed
+    ├── ValidationFailedError  a step's output failed its checks and no on_fail path helped
+    ├── HumanNeeded            a step hands off to a person; the run pauses until resumed
+    └── UnknownRunError        no paused run has that id
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
 Python API may rely on the class and its attributes, not on the message text.
@@ -160,6 +162,15 @@ class DeadlineExceededError(AgentHostError):
         super().__init__(f"deadline of {seconds:g}s exceeded")
 
 
+class ValidationFailedError(AgentHostError):
+    """Step ``step_id``'s output failed its validation; ``problems`` lists each failed check."""
+
+    def __init__(self, step_id: str, problems: list[str]) -> None:
+        self.step_id = step_id
+        self.problems = problems
+        super().__init__(f"step {step_id!r} failed validation: " + "; ".join(problems))
+
+
 class HumanNeeded(AgentHostError):
     """Step ``step_id`` needs a person's answer to ``question``; the run pauses as ``needs_human``.
 
@@ -171,6 +182,15 @@ class HumanNeeded(AgentHostError):
         self.step_id = step_id
         self.question = question
         super().__init__(f"step {step_id!r} needs a person: {question}")
+
+
+class UnknownRunError(AgentHostError):
+    """``resume`` named a run that is not waiting for a person on this host."""
+
+    def __init__(self, run_id: str, waiting: list[str]) -> None:
+        self.run_id = run_id
+        listed = ", ".join(sorted(waiting)) or "none"
+        super().__init__(f"no run {run_id!r} is waiting for a person (waiting: {listed})")
 
 
 def describe_error(error: BaseException) -> str:
