@@ -244,7 +244,7 @@ async def test_the_route_fallback_serves_when_the_routed_model_fails(tmp_path: P
     [
         ("Shanghai 18°C on 2026-11-24", "18°C in Shanghai", []),
         ("Shanghai 18°C on 2026-11-24", "19°C in Shanghai", ["18"]),
-        ("Zurich -3°C at 06:00", "Zurich −3°C!", []),
+        ("Zurich -3°C at 06:00", "Zurich \u22123°C!", []),
         ("18.5 and 20", "it is 18.5", ["20"]),
         ("free delivery", "Free Delivery today", []),
         ("free delivery", "delivery", ["'free delivery'"]),
