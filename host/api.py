@@ -5,24 +5,26 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
-from host.errors import AgentHostError, FunctionNotFoundError
+from host.errors import AgentHostError, FunctionNotFoundError, UnknownRunError
 from host.sources import LoadProblem
 from host.state import RunResult
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.services import ModelServices
     from host.resilience.guard import Guard
-    from host.state import StepRecord
+    from host.state import RunState, StepRecord
+    from host.steps import StepRunner
     from planners.plan import Plan
 
 _log = logging.getLogger("agent_host")
@@ -70,6 +72,9 @@ class AgentHost:
         """Breakers, cache and policies shared by every call of this host (set on start)."""
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
+        self._effects: IdempotencyStore | None = None
+        self._paused: dict[str, Callable[[Any], Awaitable[RunResult]]] = {}
+        """Runs waiting for a person: run id → continuation taking the answer."""
 
     async def __aenter__(self) -> AgentHost:
         self.start()
@@ -82,6 +87,7 @@ class AgentHost:
         """Load config, models table, plugins and prompt functions (idempotent)."""
         if self._invoker is not None:
             return
+        from host.idempotency import IdempotencyStore
         from host.invocation import Invoker
         from host.kernel import build_kernel
         from host.models.selection import ModelSelector
@@ -107,6 +113,10 @@ class AgentHost:
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
         self._invoker = Invoker(kernel, selector, self._clock)
+        database = loaded.config.runs.database
+        self._effects = IdempotencyStore(
+            database if database == ":memory:" else loaded.resolve(database)
+        )
 
     def _deadline(self, given: float | None) -> float | None:
         """``given``, else the config's ``resilience.deadline``."""
@@ -118,8 +128,11 @@ class AgentHost:
         """Close model clients and release the host; it may be started again."""
         if self._services is not None:
             await self._services.close()
+        if self._effects is not None:
+            self._effects.close()
         self._invoker = None
         self._services = None
+        self._effects = None
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -177,35 +190,70 @@ class AgentHost:
         *,
         values: Mapping[str, Any] | None = None,
         deadline: float | None = None,
+        run_id: str | None = None,
     ) -> RunResult:
         """Run a plan (a :class:`~planners.plan.Plan` or its JSON form) over one run state.
 
         Independent steps run concurrently; prompt steps are routed by the
         capability they need; ``values`` are what ``state.<key>`` references
-        read. A bad plan or a failed step gives a ``failed`` result naming why.
+        read. A bad plan or a failed step gives a ``failed`` result naming why;
+        a hand-off gives ``needs_human`` (continue it with :meth:`resume`).
+        Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
+        same ``run_id`` again replays their recorded output instead of acting twice.
         """
-        from host.executor import Executor
-        from host.routing import Router
-        from host.state import RunState
-        from host.steps import StepRunner
         from planners.plan import Plan, PlanError, PlanProblem
 
         self.start()
-        assert self._invoker is not None and self.guard is not None and self._config is not None
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         try:
             parsed = plan if isinstance(plan, Plan) else Plan.model_validate(plan)
         except ValueError as error:
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
-        router = Router(self._config.models, self.guard.breakers)
-        executor = Executor(StepRunner(self._invoker, self._catalogue, router))
-        return await executor.run(
-            parsed,
-            request=request,
-            run_id=run_id,
-            state=RunState(values),
-            deadline=self._deadline(deadline),
+        from host.state import RunState
+
+        state = RunState(values, run_id=run_id)
+        return await self._continue(parsed, request, state, self._deadline(deadline))
+
+    async def _continue(
+        self, plan: Plan, request: str, state: RunState, deadline: float | None
+    ) -> RunResult:
+        """Run what is left of ``plan`` over ``state``; remember it if it pauses for a person."""
+        from host.executor import Executor, answer
+
+        result = await Executor(self._step_runner()).run(
+            plan, request=request, run_id=state.run_id, state=state, deadline=deadline
+        )
+        if result.status == "needs_human" and result.waiting_step is not None:
+            waiting = plan.step(result.waiting_step)
+
+            async def resume(text: Any) -> RunResult:
+                answer(state, waiting, text)
+                return await self._continue(plan, request, state, deadline)
+
+            self._paused[state.run_id] = resume
+        return result
+
+    async def resume(self, run_id: str, answer: Any) -> RunResult:
+        """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output."""
+        continuation = self._paused.pop(run_id, None)
+        if continuation is None:
+            raise UnknownRunError(run_id, list(self._paused))
+        return await continuation(answer)
+
+    def _step_runner(self) -> StepRunner:
+        """A step runner over this host's invoker, router, validations and idempotency store."""
+        from host.routing import Router
+        from host.steps import StepRunner
+
+        self.start()
+        assert self._invoker is not None and self.guard is not None and self._config is not None
+        return StepRunner(
+            self._invoker,
+            self._catalogue,
+            Router(self._config.models, self.guard.breakers),
+            validations=self._config.validation,
+            effects=self._effects,
         )
 
     def plan(self, request: str) -> Plan:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from host.effects import has_side_effects
+
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
     from semantic_kernel.functions import KernelFunction
@@ -34,6 +36,8 @@ class FunctionInfo:
     description: str
     parameters: tuple[ParameterInfo, ...]
     source: str | None
+    side_effects: bool = False
+    """Marked with :func:`host.effects.side_effects`: never cached, repeated or replayed twice."""
 
     def parameter(self, name: str) -> ParameterInfo | None:
         """The parameter called ``name``, if the function has one."""
@@ -65,6 +69,7 @@ def describe_function(function: KernelFunction, source: Path | None) -> Function
         description=meta.description or "",
         parameters=parameters,
         source=str(source) if source is not None else None,
+        side_effects=has_side_effects(function),
     )
 
 

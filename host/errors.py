@@ -16,7 +16,9 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── CircuitOpenError       the target's circuit breaker is open; not called
     ├── RetriesExhaustedError  every attempt failed; ``attempts`` lists each error
     ├── DeadlineExceededError  the run's overall deadline passed
+    ├── ValidationFailedError  a step's output failed its checks and no on_fail path helped
     ├── HumanNeeded            a step hands off to a person; the run pauses until resumed
+    ├── UnknownRunError        no paused run has that id
     └── TransitionError        a workflow node asked for a move its graph does not allow
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
@@ -162,6 +164,15 @@ class DeadlineExceededError(AgentHostError):
         super().__init__(f"deadline of {seconds:g}s exceeded")
 
 
+class ValidationFailedError(AgentHostError):
+    """Step ``step_id``'s output failed its validation; ``problems`` lists each failed check."""
+
+    def __init__(self, step_id: str, problems: list[str]) -> None:
+        self.step_id = step_id
+        self.problems = problems
+        super().__init__(f"step {step_id!r} failed validation: " + "; ".join(problems))
+
+
 class HumanNeeded(AgentHostError):
     """Step ``step_id`` needs a person's answer to ``question``; the run pauses as ``needs_human``.
 
@@ -173,6 +184,15 @@ class HumanNeeded(AgentHostError):
         self.step_id = step_id
         self.question = question
         super().__init__(f"step {step_id!r} needs a person: {question}")
+
+
+class UnknownRunError(AgentHostError):
+    """``resume`` named a run that is not waiting for a person on this host."""
+
+    def __init__(self, run_id: str, waiting: list[str]) -> None:
+        self.run_id = run_id
+        listed = ", ".join(sorted(waiting)) or "none"
+        super().__init__(f"no run {run_id!r} is waiting for a person (waiting: {listed})")
 
 
 class WorkflowError(ConfigError):

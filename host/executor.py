@@ -1,19 +1,25 @@
 """Runs a validated plan: each step as soon as its dependencies are done, over one run state.
 
 Independent steps run concurrently (a run takes about as long as its slowest
-branch), up to a concurrency limit. Arguments that reference earlier outputs
-are resolved from the :class:`RunState` and adapted to the parameter's type.
-When a step fails, the steps still running are cancelled and the run ends
-``failed`` with every record so far.
+branch), up to a concurrency limit. Steps already done in the state (a resumed
+run) are not run again. When a step fails, the steps still running are
+cancelled, completed steps with a ``compensate`` call are undone in reverse
+order (saga), and the run ends ``failed`` with every record. When a step hands
+off to a person, steps already running finish, nothing new starts, and the run
+ends ``needs_human`` until it is resumed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
-from host.errors import AgentHostError
-from host.state import RunResult, RunState
+from host.errors import AgentHostError, HumanNeeded, describe_error
+from host.resilience.journal import CallEvent
+from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 from planners.plan import Plan, Step, ensure_valid
 
@@ -35,41 +41,132 @@ class Executor:
         deadline: float | None = None,
     ) -> RunResult:
         """Run ``plan``; a bad plan or a failed step gives a ``failed`` result, never a raise."""
-        state = state or RunState()
+        state = state or RunState(run_id=run_id)
+        outline = _outline(plan)
         try:
             ensure_valid(plan, list(self._steps.catalogue.values()))
         except AgentHostError as error:
-            return RunResult(run_id, request, "failed", None, plan=_outline(plan), error=str(error))
-        done = {step.id: asyncio.Event() for step in plan.steps}
-        slots = asyncio.Semaphore(self._limit)
+            return RunResult(run_id, request, "failed", None, plan=outline, error=str(error))
+        run = _Run(plan, state, asyncio.Semaphore(self._limit), deadline)
         failures: list[AgentHostError] = []
         try:
             async with asyncio.TaskGroup() as group:
                 for step in plan.steps:
-                    group.create_task(self._step(plan, step, state, done, slots, deadline))
+                    if step.id not in state.outputs:
+                        group.create_task(self._step(run, step))
         except* AgentHostError as group_error:
             failures.extend(e for e in group_error.exceptions if isinstance(e, AgentHostError))
         records = tuple(state.records[s.id] for s in plan.steps if s.id in state.records)
         if failures:
+            undone = await self._compensate(plan, state)
             reason = str(failures[0])
-            return RunResult(run_id, request, "failed", None, records, _outline(plan), reason)
+            broken = [r for r in undone if r.status == "failed"]
+            if broken:
+                reason += "; compensation failed for " + ", ".join(r.step_id for r in broken)
+            return RunResult(
+                run_id, request, "failed", None, records, outline, reason, compensations=undone
+            )
+        if run.asks:
+            asked = run.asks[0]
+            return RunResult(
+                run_id,
+                request,
+                "needs_human",
+                None,
+                records,
+                outline,
+                question=asked.question,
+                waiting_step=asked.step_id,
+            )
         output = state.outputs[plan.output_step]
-        return RunResult(run_id, request, "ok", output, records, _outline(plan))
+        return RunResult(run_id, request, "ok", output, records, outline)
 
-    async def _step(
-        self,
-        plan: Plan,
-        step: Step,
-        state: RunState,
-        done: Mapping[str, asyncio.Event],
-        slots: asyncio.Semaphore,
-        deadline: float | None,
+    async def _step(self, run: _Run, step: Step) -> None:
+        for dependency in run.plan.dependencies(step.id):
+            await run.done[dependency].wait()
+        async with run.slots:
+            if run.asks:
+                return
+            try:
+                await self._steps.run(step, run.state, deadline=run.deadline)
+            except HumanNeeded as asked:
+                run.pause(asked)
+                return
+        run.done[step.id].set()
+
+    async def _compensate(self, plan: Plan, state: RunState) -> tuple[StepRecord, ...]:
+        """Undo completed steps that declare ``compensate``, latest first; record each."""
+        undone: list[StepRecord] = []
+        for step_id in reversed(state.completed):
+            step = plan.step(step_id)
+            if step.compensate is None:
+                continue
+            undo = Step(
+                id=f"{step_id}_undo",
+                function=step.compensate.function,
+                arguments=step.compensate.arguments,
+                capability=step.capability,
+            )
+            try:
+                undone.append(await self._steps.run(undo, state))
+            except AgentHostError as error:
+                undone.append(error.step or _unrecorded(undo, error))
+        return tuple(undone)
+
+
+class _Run:
+    """One execution's coordination: finished steps, slots, deadline and pending hand-offs."""
+
+    def __init__(
+        self, plan: Plan, state: RunState, slots: asyncio.Semaphore, deadline: float | None
     ) -> None:
-        for dependency in plan.dependencies(step.id):
-            await done[dependency].wait()
-        async with slots:
-            await self._steps.run(step, state, deadline=deadline)
-        done[step.id].set()
+        self.plan, self.state, self.slots, self.deadline = plan, state, slots, deadline
+        self.done: Mapping[str, asyncio.Event] = {s.id: asyncio.Event() for s in plan.steps}
+        for step_id in state.outputs:
+            if step_id in self.done:
+                self.done[step_id].set()
+        self.asks: list[HumanNeeded] = []
+
+    def pause(self, asked: HumanNeeded) -> None:
+        """Stop starting steps: every waiter wakes, sees the hand-off and returns."""
+        self.asks.append(asked)
+        for event in self.done.values():
+            event.set()
+
+
+def _unrecorded(step: Step, error: AgentHostError) -> StepRecord:
+    """A failed record for a step that failed before its call was recorded (bad arguments)."""
+    return StepRecord(
+        step_id=step.id,
+        function=step.function,
+        arguments=step.model_dump(by_alias=True)["arguments"],
+        status="failed",
+        started_at=datetime.now(UTC),
+        latency_ms=0.0,
+        error=describe_error(error),
+        error_type=type(error).__name__,
+    )
+
+
+def answer(state: RunState, step: Step, text: Any) -> StepRecord:
+    """Record a person's answer as ``step``'s output (the rejected record's events kept)."""
+    asked = state.records.get(step.id)
+    event = CallEvent("answered", "human", "ok")
+    if asked is not None:
+        record = replace(asked, output=text, events=(*asked.events, event), confidence=None)
+    else:
+        record = StepRecord(
+            step_id=step.id,
+            function=step.function,
+            arguments={},
+            status="ok",
+            started_at=datetime.now(UTC),
+            latency_ms=0.0,
+            output=text,
+            events=(event,),
+        )
+    state.succeed(record)
+    return record
 
 
 def _outline(plan: Plan) -> str:

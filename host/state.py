@@ -75,6 +75,10 @@ class RunResult:
     error: str | None = None
     question: str | None = None
     """What the person is asked when the run is ``needs_human``."""
+    waiting_step: str | None = None
+    """The step whose output the person's answer becomes (``needs_human`` runs)."""
+    compensations: tuple[StepRecord, ...] = ()
+    """Undo calls of completed steps after a terminal failure, in the order they ran."""
 
     @property
     def degraded(self) -> bool:
@@ -92,7 +96,9 @@ class RunResult:
             "plan": self.plan,
             "error": self.error,
             "question": self.question,
+            "waiting_step": self.waiting_step,
             "steps": [step.to_dict() for step in self.steps],
+            "compensations": [step.to_dict() for step in self.compensations],
         }
 
 
@@ -103,10 +109,19 @@ class RunState:
     ``state.<key>``); conditions and validations read the records' metadata.
     """
 
-    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, values: Mapping[str, Any] | None = None, *, run_id: str = "") -> None:
+        self.run_id = run_id
         self.values: dict[str, Any] = dict(values or {})
         self.outputs: dict[str, Any] = {}
         self.records: dict[str, StepRecord] = {}
+        self.completed: list[str] = []
+        """Ids of the steps that succeeded, in the order they finished."""
+
+    def succeed(self, record: StepRecord) -> None:
+        """Store a step's successful record and output."""
+        self.records[record.step_id] = record
+        self.outputs[record.step_id] = record.output
+        self.completed.append(record.step_id)
 
     def resolve(self, target: RefTarget) -> Any:
         """The value a reference points at: a step's output (or a field of it) or a state value."""

@@ -1,9 +1,11 @@
-"""One plan or workflow step: arguments resolved from run state, routed, invoked, recorded.
+"""One plan or workflow step: arguments resolved from run state, routed, invoked, validated.
 
-:class:`StepRunner` is what the plan executor and the workflow engine share: it
+:class:`StepRunner` is what the plan executor and the workflow engine share. It
 resolves a step's references against the :class:`~host.state.RunState`, adapts
-each value to its parameter's type, routes a prompt step to a model by the
-capability it needs, and stores the step's output and record in the state.
+each value to its parameter's type, routes a prompt step by the capability it
+needs (the route's other models become its fallbacks), checks the output
+against the step's validation and walks ``on_fail`` when it fails, and replays
+a side-effecting step that already ran under the same idempotency key.
 """
 
 from __future__ import annotations
@@ -11,18 +13,26 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from host.catalogue import FunctionInfo, ParameterInfo
-from host.errors import AgentHostError, InvalidArgumentsError
+from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
+from host.models.selection import route_fallbacks
+from host.resilience.journal import CallEvent
 from host.state import RunState, StepRecord
+from host.validation.checks import Verdict, check, judgement, render
 
 if TYPE_CHECKING:
+    from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.routing import Router
+    from host.validation.spec import Validation
     from planners.plan import Step
 
 _JSON_TYPES = ("dict", "list", "object", "array")
+FEEDBACK_PARAMETER = "feedback"
+"""A function with this parameter gets a failed validation's problems when it is retried."""
 
 
 class StepRunner:
@@ -33,20 +43,61 @@ class StepRunner:
         invoker: Invoker,
         catalogue: Mapping[str, FunctionInfo],
         router: Router | None = None,
+        *,
+        validations: Mapping[str, Validation] | None = None,
+        effects: IdempotencyStore | None = None,
     ) -> None:
         self._invoker = invoker
         self.catalogue = catalogue
         self._router = router
+        self._validations = dict(validations or {})
+        self._effects = effects
 
     async def run(
         self, step: Step, state: RunState, *, deadline: float | None = None
     ) -> StepRecord:
-        """Run ``step`` and record it in ``state``; a failure raises with ``error.step`` set."""
+        """Run ``step`` and record it in ``state``.
+
+        A failure raises its :class:`AgentHostError` with ``error.step`` set; a
+        hand-off raises :class:`HumanNeeded` after storing the rejected record.
+        """
         info = self.catalogue[step.function]
         arguments = resolve_arguments(step, info, state)
+        key = f"{state.run_id}/{step.id}" if info.side_effects and self._effects else None
+        if key is not None and self._effects is not None:
+            done, output = self._effects.get(key)
+            if done:
+                record = _replayed(step, info, arguments, output)
+                state.succeed(record)
+                return record
+        try:
+            record = await self._call(step, info, arguments, deadline)
+            validation = step.validation or self._validations.get(step.function)
+            if validation is not None:
+                record = await self._validated(step, info, arguments, record, validation, state)
+        except HumanNeeded:
+            raise
+        except AgentHostError as error:
+            if error.step is not None:
+                state.records[step.id] = error.step
+            raise
+        if key is not None and self._effects is not None:
+            self._effects.put(key, step.function, record.output)
+        state.succeed(record)
+        return record
+
+    async def _call(
+        self,
+        step: Step,
+        info: FunctionInfo,
+        arguments: Mapping[str, Any],
+        deadline: float | None,
+        capability: str | None = None,
+    ) -> StepRecord:
         route = None
         if info.kind == "prompt" and self._router is not None:
-            route = self._router.choose(step.capability)
+            route = self._router.choose(capability or step.capability)
+        token = route_fallbacks.set(route.fallbacks if route else ())
         try:
             record = await self._invoker.invoke(
                 info,
@@ -55,15 +106,119 @@ class StepRunner:
                 model=route.model if route else None,
                 deadline=deadline,
             )
-        except AgentHostError as error:
-            if error.step is not None:
-                state.records[step.id] = error.step
-            raise
+        finally:
+            route_fallbacks.reset(token)
         if route is not None:
             record = dataclasses.replace(record, route_reason=route.reason)
-        state.records[step.id] = record
-        state.outputs[step.id] = record.output
         return record
+
+    async def _validated(
+        self,
+        step: Step,
+        info: FunctionInfo,
+        arguments: Mapping[str, Any],
+        record: StepRecord,
+        validation: Validation,
+        state: RunState,
+    ) -> StepRecord:
+        """``record`` when its output passes; else the first ``on_fail`` path that helps."""
+        named = {
+            **{p.name: p.default for p in info.parameters if p.default is not None},
+            **arguments,
+        }
+        facts = [render(m, named, state, step.id) for m in validation.mentions]
+        trail = list(record.events)
+        attempts = record.attempts
+
+        async def judge(function: str, text: str, wanted: str) -> tuple[bool, str]:
+            judged = await self._judge(step, function, text, wanted)
+            trail.extend(judged.events)
+            return judgement(judged.output)
+
+        async def verdict_on(output: Any) -> Verdict:
+            verdict = await check(validation, output, facts, judge)
+            outcome = "ok" if verdict.passed else "failed"
+            problems = "; ".join(verdict.problems) or None
+            trail.append(CallEvent("validation", step.function, outcome, error=problems))
+            return verdict
+
+        def finished(**fields: Any) -> StepRecord:
+            return dataclasses.replace(record, events=tuple(trail), attempts=attempts, **fields)
+
+        verdict = await verdict_on(record.output)
+        if verdict.passed:
+            return finished(confidence=verdict.confidence)
+        for path in validation.on_fail:
+            if path == "retry" and not info.side_effects:
+                for _ in range(validation.retries):
+                    retried = {**arguments}
+                    if info.parameter(FEEDBACK_PARAMETER) is not None:
+                        retried[FEEDBACK_PARAMETER] = _feedback(verdict)
+                    record = await self._call(step, info, retried, None)
+                    trail.extend(record.events)
+                    attempts += record.attempts
+                    verdict = await verdict_on(record.output)
+                    if verdict.passed:
+                        trail.append(CallEvent("on_fail", "retry", "ok"))
+                        return finished(confidence=verdict.confidence)
+                trail.append(CallEvent("on_fail", "retry", "failed"))
+            elif path == "alternative" and validation.alternative is not None:
+                output, events = await self._alternative(step, named, validation, state)
+                trail.extend(events)
+                trail.append(CallEvent("on_fail", "alternative", "ok"))
+                return finished(output=output, degraded=True, confidence=None)
+            elif path == "human":
+                trail.append(CallEvent("on_fail", "human", "waiting"))
+                state.records[step.id] = finished(confidence=verdict.confidence)
+                question = self._question(step, named, validation, verdict, state)
+                raise HumanNeeded(step.id, question)
+            elif path == "abort":
+                break
+        trail.append(CallEvent("on_fail", "abort", "failed"))
+        error = ValidationFailedError(step.id, list(verdict.problems))
+        error.step = finished(
+            status="failed",
+            error=str(error),
+            error_type=type(error).__name__,
+            confidence=verdict.confidence,
+        )
+        raise error
+
+    @staticmethod
+    def _question(
+        step: Step,
+        arguments: Mapping[str, Any],
+        validation: Validation,
+        verdict: Verdict,
+        state: RunState,
+    ) -> str:
+        if validation.question:
+            return render(validation.question, arguments, state, step.id)
+        return (
+            f"step {step.id!r} ({step.function}) failed validation: "
+            f"{'; '.join(verdict.problems)}. Reply with the output to use."
+        )
+
+    async def _alternative(
+        self, step: Step, arguments: Mapping[str, Any], validation: Validation, state: RunState
+    ) -> tuple[Any, list[CallEvent]]:
+        """The alternative path's output: a rendered template, or another function's answer."""
+        alternative = validation.alternative
+        assert alternative is not None
+        if alternative.template is not None:
+            text = render(alternative.template, arguments, state, step.id)
+            return text, [CallEvent(kind="fallback", target="template", outcome="ok")]
+        assert alternative.function is not None
+        other = self.catalogue[alternative.function]
+        given = {k: v for k, v in arguments.items() if other.parameter(k) is not None}
+        answer = await self._call(step, other, {**given, **alternative.arguments}, None)
+        return answer.output, [*answer.events, CallEvent("fallback", other.name, "ok")]
+
+    async def _judge(self, step: Step, function: str, text: str, facts: str) -> StepRecord:
+        info = self.catalogue[function]
+        offered = {"input": text, "facts": facts}
+        arguments = {k: v for k, v in offered.items() if info.parameter(k) is not None}
+        return await self._call(step, info, arguments, None, capability="review")
 
 
 def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[str, Any]:
@@ -97,3 +252,21 @@ def _adapt(value: Any, parameter: ParameterInfo, step: Step) -> Any:
     if kind in ("str", "string") and not isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def _feedback(verdict: Verdict) -> str:
+    return "The previous answer was rejected: " + "; ".join(verdict.problems)
+
+
+def _replayed(step: Step, info: FunctionInfo, arguments: dict[str, Any], output: Any) -> StepRecord:
+    """The record of a side effect answered from the idempotency store, not repeated."""
+    return StepRecord(
+        step_id=step.id,
+        function=info.name,
+        arguments=arguments,
+        status="ok",
+        started_at=datetime.now(UTC),
+        latency_ms=0.0,
+        output=output,
+        events=(CallEvent("replayed", info.name, "ok"),),
+    )

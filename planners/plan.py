@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from host.catalogue import FunctionInfo, ParameterInfo
 from host.errors import AgentHostError
+from host.validation import Validation
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _REF = re.compile(
@@ -78,6 +79,22 @@ def reject_malformed_refs(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
+class Compensation(BaseModel):
+    """The call that undoes a completed step when a later step fails terminally (saga).
+
+    Its arguments may reference the step's own output (``steps.<own id>.output``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    function: str = Field(pattern=rf"^{_NAME}\.{_NAME}$", description="plugin.function")
+    arguments: dict[str, Argument] = Field(default_factory=dict)
+
+    def references(self) -> Iterator[tuple[str, RefTarget]]:
+        """Each argument that is a reference, with its parsed target."""
+        return _references(self.arguments)
+
+
 class Step(BaseModel):
     """One call of a loaded function, with its arguments and what it waits for."""
 
@@ -91,15 +108,20 @@ class Step(BaseModel):
         pattern=r"^[a-z][a-z0-9_ -]*$",
         description="what the step needs from a model: fetch, extract, classify, write, review…",
     )
-    validation: dict[str, JsonValue] | None = None
+    validation: Validation | None = None
+    compensate: Compensation | None = None
 
     _refs = field_validator("arguments", mode="after")(reject_malformed_refs)
 
     def references(self) -> Iterator[tuple[str, RefTarget]]:
         """Each argument that is a reference, with its parsed target."""
-        for name, value in self.arguments.items():
-            if isinstance(value, Ref):
-                yield name, value.target()
+        return _references(self.arguments)
+
+
+def _references(arguments: Mapping[str, Any]) -> Iterator[tuple[str, RefTarget]]:
+    for name, value in arguments.items():
+        if isinstance(value, Ref):
+            yield name, value.target()
 
 
 class Plan(BaseModel):
@@ -179,6 +201,7 @@ def validate_plan(plan: Plan, catalogue: Sequence[FunctionInfo]) -> list[PlanPro
     problems: list[PlanProblem] = []
     for step in plan.steps:
         problems.extend(PlanProblem(step.id, m) for m in call_problems(step, functions))
+        problems.extend(PlanProblem(step.id, m) for m in _attached_problems(step, functions, plan))
     problems.extend(_graph_problems(plan))
     ids = {step.id for step in plan.steps}
     if plan.output is not None and plan.output not in ids:
@@ -202,7 +225,7 @@ def call_problems(step: Step, functions: Mapping[str, FunctionInfo]) -> list[str
     info = functions.get(step.function)
     if info is None:
         return [_unknown_function(step.function, functions)]
-    return list(_argument_problems(step, info))
+    return list(_argument_problems(step.arguments, info))
 
 
 def _unknown_function(name: str, functions: Mapping[str, FunctionInfo]) -> str:
@@ -211,18 +234,43 @@ def _unknown_function(name: str, functions: Mapping[str, FunctionInfo]) -> str:
     return f"unknown function {name!r} ({hint})"
 
 
-def _argument_problems(step: Step, info: FunctionInfo) -> Iterator[str]:
+def _attached_problems(
+    step: Step, functions: Mapping[str, FunctionInfo], plan: Plan
+) -> Iterator[str]:
+    """Problems with the functions a step's compensation and validation name."""
+    if step.compensate is not None:
+        info = functions.get(step.compensate.function)
+        if info is None:
+            yield "compensate: " + _unknown_function(step.compensate.function, functions)
+        else:
+            for message in _argument_problems(step.compensate.arguments, info):
+                yield f"compensate: {message}"
+        ids = {s.id for s in plan.steps}
+        for name, target in step.compensate.references():
+            if target.step is not None and target.step not in ids:
+                yield f"compensate: argument {name!r} refers to unknown step {target.step!r}"
+    if step.validation is None:
+        return
+    named: list[tuple[str, str | None]] = [("judge", step.validation.judge)]
+    if step.validation.alternative is not None:
+        named.append(("alternative", step.validation.alternative.function))
+    for role, function in named:
+        if function is not None and function not in functions:
+            yield f"validation {role}: " + _unknown_function(function, functions)
+
+
+def _argument_problems(arguments: Mapping[str, Any], info: FunctionInfo) -> Iterator[str]:
     """Unknown, missing and mistyped arguments: the rules of ``host.arguments.check_arguments``."""
     known = {p.name for p in info.parameters}
-    for name in step.arguments:
+    for name in arguments:
         if name not in known:
             yield f"unknown argument {name!r} for {info.name} (accepted: {_listed(known)})"
     for parameter in info.parameters:
-        if parameter.name not in step.arguments:
+        if parameter.name not in arguments:
             if parameter.required and parameter.default is None:
                 yield f"missing required argument {parameter.name!r} ({parameter.type})"
             continue
-        value = step.arguments[parameter.name]
+        value = arguments[parameter.name]
         if not isinstance(value, Ref) and not _fits(value, parameter):
             yield f"argument {parameter.name!r}: expected {parameter.type}, got {value!r}"
 

@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from host.config.durations import Duration
+from host.validation.spec import Validation
 
 Provider = Literal["openai", "azure_openai", "anthropic", "local", "scripted"]
 
@@ -116,6 +117,13 @@ class ResilienceDefaults(_Strict):
     deadline: Duration | None = None
 
 
+class RunsConfig(_Strict):
+    """Where runs keep what must outlive a step: idempotency keys of side effects."""
+
+    database: str = ":memory:"
+    """SQLite file (relative to the config file), or ``:memory:`` for this process only."""
+
+
 class PluginSources(_Strict):
     """Where native plugins come from: directories of modules and importable module names."""
 
@@ -149,6 +157,9 @@ class HostConfig(_Strict):
     prompts: PromptSources = PromptSources()
     telemetry: TelemetryConfig = TelemetryConfig()
     resilience: ResilienceDefaults = ResilienceDefaults()
+    runs: RunsConfig = RunsConfig()
+    validation: dict[str, Validation] = Field(default_factory=dict)
+    """Validation for every step calling ``plugin.function``, unless the step has its own."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:

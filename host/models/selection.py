@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 model_override: ContextVar[str | None] = ContextVar("agent_host_model_override", default=None)
 """Set by the fallback filter: the model that serves the prompt functions called in its scope."""
 
+route_fallbacks: ContextVar[tuple[str, ...]] = ContextVar("agent_host_route_fallbacks", default=())
+"""Set by the step runner: the routed step's fallback models, tried after the policy's own."""
+
 
 class ModelChoice(NamedTuple):
     """A configured model name, the settings it gets, and the reason it was chosen."""

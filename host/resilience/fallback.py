@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
 from host.errors import AgentHostError, ConfigError
-from host.models.selection import model_override
+from host.models.selection import model_override, route_fallbacks
 from host.resilience.effects_ledger import close_ledger, open_ledger
 from host.resilience.journal import CallEvent, record
 
@@ -25,7 +25,8 @@ class FallbackFilter:
     A model fallback re-runs a prompt function on another model (a name in the
     table or ``provider/model``); a ``plugin.function`` fallback calls that
     function with the arguments it accepts; ``{value: ...}`` answers with a
-    fixed value. If every hop fails, the last error is raised. A call during
+    fixed value. A routed step's remaining capable models follow the policy's
+    own fallbacks. If every hop fails, the last error is raised. A call during
     which a side-effecting tool already ran is not sent elsewhere.
     """
 
@@ -35,7 +36,11 @@ class FallbackFilter:
     async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
         target = self._guard.target(context)
         policy = target.policy
-        if not policy.fallback and not policy.retry.retries:
+        hops = policy.fallback
+        if target.model is not None:
+            routed = route_fallbacks.get()
+            hops += tuple(m for m in routed if m != target.model and m not in hops)
+        if not hops and not policy.retry.retries:
             await next(context)  # nothing could repeat a side effect: no ledger needed
             return
         effects, token = open_ledger()
@@ -48,7 +53,7 @@ class FallbackFilter:
             close_ledger(token)
         if effects:
             raise failure
-        for hop in policy.fallback:
+        for hop in hops:
             name = _describe(hop)
             try:
                 await self._hop(context, next, target, hop)

@@ -15,7 +15,18 @@ from typing import Any, Literal
 
 from host.errors import describe_error
 
-EventKind = Literal["attempt", "fallback", "cache_hit", "stale_served", "breaker", "rejected"]
+EventKind = Literal[
+    "attempt",
+    "fallback",
+    "cache_hit",
+    "stale_served",
+    "breaker",
+    "rejected",
+    "validation",
+    "on_fail",
+    "replayed",
+    "answered",
+]
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,10 @@ class CallEvent:
 
     ``outcome`` is ``ok``/``error``/``timeout`` for attempts, the hop's result for
     fallbacks, the new state (``open``/``half_open``/``closed``) for breakers,
-    and ``invalid_arguments`` for a model's tool call that was rejected.
+    ``invalid_arguments`` for a model's tool call that was rejected, ``ok``/``failed``
+    for a validation, the path's result for an ``on_fail`` step (retry, alternative,
+    human, abort), and ``ok`` for an idempotent ``replayed`` effect and a person's
+    ``answered`` hand-off.
     """
 
     kind: EventKind

@@ -7,9 +7,12 @@ is in the result, in order; the n-th run of a node (n ≥ 2) is recorded as
 ``node#n``. A round is one node run, hand-offs included: the run stops as
 ``round_limit`` before a node would exceed ``max_rounds``.
 
-A hand-off node (or a step raising :class:`~host.errors.HumanNeeded`) pauses the
-run as ``needs_human``. The engine keeps the paused run; :meth:`WorkflowEngine.resume`
-records the answer as that node's output and follows the node's edges from there.
+A hand-off node (or a step whose validation hands off) pauses the run as
+``needs_human`` with ``waiting_step`` set to the node. Running again with that
+result as ``paused`` records the answer as the node's output and follows the
+node's edges from there; ``AgentHost`` keeps paused runs for ``resume``.
+Side-effecting nodes are keyed ``<run id>/<node>``, so a revisit replays the
+first run's output instead of acting twice.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from host.errors import AgentHostError, HumanNeeded, TransitionError
+from host.resilience.journal import CallEvent
 from host.state import RunResult, RunState, RunStatus, StepRecord
 from host.workflows.definition import END, Workflow
 
@@ -27,70 +31,39 @@ if TYPE_CHECKING:
     from host.steps import StepRunner
 
 HUMAN = "human"
-"""The ``function`` of a hand-off node's record."""
-
-
-@dataclass(frozen=True)
-class PausedRun:
-    """A workflow run waiting at ``node`` for a person's answer to ``question``."""
-
-    workflow: Workflow
-    run_id: str
-    request: str
-    node: str
-    question: str
-    state: RunState
-    steps: tuple[StepRecord, ...]
+"""Who answers a hand-off: the ``function`` of a hand-off node's record."""
 
 
 class WorkflowEngine:
-    """Runs checked workflows through a :class:`StepRunner`; keeps runs paused for a person."""
+    """Runs checked workflows through a :class:`StepRunner`; holds no run of its own."""
 
     def __init__(self, steps: StepRunner) -> None:
         self._steps = steps
-        self._paused: dict[str, PausedRun] = {}
 
     async def run(
         self,
         workflow: Workflow,
+        state: RunState,
         *,
-        run_id: str,
-        request: str = "",
-        state: RunState | None = None,
         deadline: float | None = None,
+        paused: RunResult | None = None,
+        answer: Any = None,
     ) -> RunResult:
-        """Run ``workflow`` (already checked against the catalogue) from its start node.
+        """Run ``workflow`` (already checked against the catalogue) over ``state``.
 
-        Never raises for a failing node, a rejected transition or the round
-        cap: the result's status says which, with every record so far.
+        Without ``paused`` the run begins at the start node. With a ``needs_human``
+        result of this run as ``paused``, ``answer`` becomes the output of its
+        waiting node and the run continues along that node's edges. Never raises
+        for a failing node, a rejected transition or the round cap: the result's
+        status says which, with every record so far.
         """
-        run = _Run(workflow, run_id, request, state or RunState(), [])
-        return await self._follow(run, workflow.start_node, deadline)
-
-    def is_paused(self, run_id: str) -> bool:
-        """Whether run ``run_id`` is waiting for a person's answer."""
-        return run_id in self._paused
-
-    async def resume(self, run_id: str, answer: str, *, deadline: float | None = None) -> RunResult:
-        """Continue paused run ``run_id``: ``answer`` becomes the waiting node's output.
-
-        Raises ``KeyError`` when no run of that id is waiting.
-        """
-        paused = self._paused.pop(run_id)
-        run = _Run(paused.workflow, run_id, paused.request, paused.state, list(paused.steps))
-        node = paused.workflow.nodes[paused.node]
-        record = StepRecord(
-            step_id=run.numbered(paused.node),
-            function=node.function or HUMAN,
-            arguments={"question": paused.question},
-            status="ok",
-            started_at=datetime.now(UTC),
-            latency_ms=0.0,
-            output=answer,
-        )
-        run.record(paused.node, record)
+        run = _Run(workflow, state, list(paused.steps) if paused else [])
+        if paused is None or paused.waiting_step is None:
+            return await self._follow(run, workflow.start_node, deadline)
+        node_id = paused.waiting_step
+        run.steps.append(_answered(state, node_id, run.numbered(node_id), answer))
         try:
-            target = _next_node(paused.workflow, paused.node, run.state)
+            target = _next_node(workflow, node_id, state)
         except TransitionError as error:
             return run.result("failed", error=str(error))
         return await self._follow(run, target, deadline)
@@ -107,33 +80,19 @@ class WorkflowEngine:
             node = workflow.nodes[node_id]
             try:
                 if node.ask is not None:
-                    raise HumanNeeded(node_id, node.ask.render(run.state))
+                    raise _asked(run.state, node_id, node.ask.render(run.state))
                 record = await self._steps.run(node.step(node_id), run.state, deadline=deadline)
                 run.steps.append(dataclasses.replace(record, step_id=run.numbered(node_id)))
                 node_id = _next_node(workflow, node_id, run.state)
-            except HumanNeeded as error:
-                return self._pause(run, error)
+            except HumanNeeded as handoff:
+                return run.result(
+                    "needs_human", error=str(handoff), question=handoff.question, waiting=node_id
+                )
             except AgentHostError as error:
                 if error.step is not None:
                     run.steps.append(dataclasses.replace(error.step, step_id=run.numbered(node_id)))
                 return run.result("failed", error=str(error))
         return run.result("ok")
-
-    def _pause(self, run: _Run, handoff: HumanNeeded) -> RunResult:
-        if handoff.step is not None:
-            run.steps.append(
-                dataclasses.replace(handoff.step, step_id=run.numbered(handoff.step_id))
-            )
-        self._paused[run.run_id] = PausedRun(
-            run.workflow,
-            run.run_id,
-            run.request,
-            handoff.step_id,
-            handoff.question,
-            run.state,
-            tuple(run.steps),
-        )
-        return run.result("needs_human", error=str(handoff), question=handoff.question)
 
 
 @dataclass
@@ -141,8 +100,6 @@ class _Run:
     """One run in progress: its workflow, state and the records of every node run so far."""
 
     workflow: Workflow
-    run_id: str
-    request: str
     state: RunState
     steps: list[StepRecord]
 
@@ -151,24 +108,54 @@ class _Run:
         runs = 1 + sum(1 for r in self.steps if r.step_id.partition("#")[0] == node_id)
         return node_id if runs == 1 else f"{node_id}#{runs}"
 
-    def record(self, node_id: str, record: StepRecord) -> None:
-        """Store ``record`` as ``node_id``'s latest output and append it to the history."""
-        self.state.outputs[node_id] = record.output
-        self.state.records[node_id] = record
-        self.steps.append(record)
-
     def result(
-        self, status: RunStatus, *, error: str | None = None, question: str | None = None
+        self,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        question: str | None = None,
+        waiting: str | None = None,
     ) -> RunResult:
         output = None
         if status == "ok" and self.steps:
             chosen = self.workflow.output
             output = self.state.outputs.get(chosen) if chosen else self.steps[-1].output
         path = " → ".join(record.step_id for record in self.steps) or "nothing run"
-        outline = f"workflow {self.workflow.name}: {path}"
         return RunResult(
-            self.run_id, self.request, status, output, tuple(self.steps), outline, error, question
+            run_id=self.state.run_id,
+            request=self.workflow.name,
+            status=status,
+            output=output,
+            steps=tuple(self.steps),
+            plan=f"workflow {self.workflow.name}: {path}",
+            error=error,
+            question=question,
+            waiting_step=waiting,
         )
+
+
+def _asked(state: RunState, node_id: str, question: str) -> HumanNeeded:
+    """The hand-off of node ``node_id``, its question recorded for the answer to complete."""
+    state.records[node_id] = StepRecord(
+        step_id=node_id,
+        function=HUMAN,
+        arguments={"question": question},
+        status="ok",
+        started_at=datetime.now(UTC),
+        latency_ms=0.0,
+    )
+    return HumanNeeded(node_id, question)
+
+
+def _answered(state: RunState, node_id: str, record_id: str, answer: Any) -> StepRecord:
+    """The waiting node's record completed with the person's answer as its output."""
+    asked = state.records[node_id]
+    event = CallEvent("answered", HUMAN, "ok")
+    record = dataclasses.replace(
+        asked, output=answer, events=(*asked.events, event), confidence=None
+    )
+    state.succeed(record)
+    return dataclasses.replace(record, step_id=record_id)
 
 
 def _next_node(workflow: Workflow, node_id: str, state: RunState) -> str:

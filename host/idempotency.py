@@ -1,0 +1,55 @@
+"""Idempotency keys for side-effecting steps: an effect done once is replayed, never repeated.
+
+A side-effecting step's key is ``<run id>/<step id>``. Its output is stored in
+SQLite when the step succeeds; running the same step of the same run again (a
+resumed run, a re-executed run id) answers from the store instead of acting
+twice. The default database is in memory; ``runs.database`` in ``host.yaml``
+makes keys outlive the process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS effects (
+    key TEXT PRIMARY KEY,
+    function TEXT NOT NULL,
+    output TEXT NOT NULL
+)
+"""
+
+
+class IdempotencyStore:
+    """Outputs of completed side-effecting steps, by idempotency key."""
+
+    def __init__(self, database: str | Path = ":memory:") -> None:
+        if str(database) != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(database), check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        """``(True, output)`` when ``key``'s effect is done, else ``(False, None)``."""
+        with self._lock:
+            row = self._db.execute("SELECT output FROM effects WHERE key = ?", (key,)).fetchone()
+        return (True, json.loads(row[0])) if row is not None else (False, None)
+
+    def put(self, key: str, function: str, output: Any) -> None:
+        """Record that ``key``'s effect is done, with its output."""
+        text = json.dumps(output, ensure_ascii=False, default=str)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO effects (key, function, output) VALUES (?, ?, ?)",
+                (key, function, text),
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
