@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from host.resilience.guard import Guard
     from host.state import RunState, StepRecord
     from host.steps import StepRunner
+    from host.workflows import Workflow
     from planners.plan import Plan
 
 _log = logging.getLogger("agent_host")
@@ -240,6 +241,64 @@ class AgentHost:
         if continuation is None:
             raise UnknownRunError(run_id, list(self._paused))
         return await continuation(answer)
+
+    async def run_workflow(
+        self,
+        workflow: Workflow | str | Path,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> RunResult:
+        """Run a workflow: a :class:`~host.workflows.Workflow` or the path of its YAML file.
+
+        It is checked against the loaded functions first: a bad one raises
+        :class:`~host.errors.WorkflowError` listing every problem (at ``file:line``
+        for a file). ``inputs`` gives exactly its declared inputs. A failed node or
+        a rejected transition gives ``failed``, the cap on rounds ``round_limit``,
+        a hand-off ``needs_human`` (continue it with :meth:`resume`).
+        """
+        from host.errors import InvalidArgumentsError
+        from host.state import RunState
+        from host.workflows import check_workflow, load_workflow
+
+        self.start()
+        if isinstance(workflow, str | Path):
+            checked = load_workflow(workflow, self._catalogue)
+        else:
+            checked = check_workflow(workflow, self._catalogue)
+        values = dict(inputs or {})
+        declared = ", ".join(checked.inputs) or "none"
+        problems = [f"missing input {name!r}" for name in checked.inputs if name not in values]
+        problems += [
+            f"unknown input {name!r} (inputs: {declared})"
+            for name in values
+            if name not in checked.inputs
+        ]
+        if problems:
+            raise InvalidArgumentsError(f"workflow {checked.name}", problems)
+        state = RunState(values, run_id=uuid.uuid4().hex)
+        return await self._follow(checked, state, self._deadline(deadline))
+
+    async def _follow(
+        self,
+        workflow: Workflow,
+        state: RunState,
+        deadline: float | None,
+        paused: RunResult | None = None,
+        answer: Any = None,
+    ) -> RunResult:
+        """Run or continue ``workflow`` over ``state``; remember it if it pauses for a person."""
+        from host.workflows.engine import WorkflowEngine
+
+        engine = WorkflowEngine(self._step_runner())
+        result = await engine.run(workflow, state, deadline=deadline, paused=paused, answer=answer)
+        if result.status == "needs_human":
+
+            async def resume(text: Any) -> RunResult:
+                return await self._follow(workflow, state, deadline, result, text)
+
+            self._paused[state.run_id] = resume
+        return result
 
     def _step_runner(self) -> StepRunner:
         """A step runner over this host's invoker, router, validations and idempotency store."""

@@ -15,7 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from uuid import uuid4
@@ -104,15 +104,17 @@ class EmailPlugin:
     @kernel_function(
         name="read_message",
         description=(
-            "Read one inbox message by its id (from list_inbox). "
-            "Returns JSON {id, from, to, subject, date, body}; body is the plain-text part."
+            "Read one inbox message by its id (from list_inbox). Returns JSON "
+            "{id, from, reply_to, to, subject, date, body}; reply_to is the plain address "
+            "a reply goes to, body the plain-text part."
         ),
     )
     def read_message(
         self,
         message_id: Annotated[str, "the message id, as listed by list_inbox"],
-    ) -> Annotated[str, "JSON {id, from, to, subject, date, body}"]:
-        """One message's headers and its ``text/plain`` body ("" when it has none)."""
+    ) -> Annotated[str, "JSON {id, from, reply_to, to, subject, date, body}"]:
+        """One message's headers, the bare address to reply to (``Reply-To``, else
+        ``From``; "" when neither has one) and its ``text/plain`` body ("" when it has none)."""
         message = self._parse(self._message_path(message_id))
         part = message.get_body(preferencelist=("plain",))
         body = part.get_content() if isinstance(part, EmailMessage) else ""
@@ -120,6 +122,7 @@ class EmailPlugin:
             {
                 "id": message_id,
                 "from": str(message["From"] or ""),
+                "reply_to": parseaddr(str(message["Reply-To"] or message["From"] or ""))[1],
                 "to": str(message["To"] or ""),
                 "subject": str(message["Subject"] or ""),
                 "date": str(message["Date"] or ""),

@@ -106,11 +106,20 @@ def test_read_message_gives_headers_and_the_plain_text_body(
     assert message == {
         "id": "001",
         "from": "al@example.com",
+        "reply_to": "al@example.com",
         "to": "agent@example.com",
         "subject": "Forecast",
         "date": "Mon, 15 Jan 2024 09:30:00 +0800",
         "body": "Rain expected\n",
     }
+
+
+def test_read_message_gives_the_bare_address_to_reply_to(mail: EmailPlugin, inbox: Path) -> None:
+    write_eml(inbox, "001", sender="Al Ode <al@example.com>", subject="Hi", body="Hello")
+
+    message = json.loads(mail.read_message("001"))
+
+    assert (message["from"], message["reply_to"]) == ("Al Ode <al@example.com>", "al@example.com")
 
 
 @pytest.mark.parametrize("message_id", ["../secret", "sub/001", "..\\secret", "..", ".", ""])
