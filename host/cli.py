@@ -75,6 +75,27 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--json", action="store_true", help="print the step record as JSON")
     invoke.set_defaults(command=_invoke)
 
+    workflow = commands.add_parser("workflow", parents=[common], help="run a workflow file")
+    workflow.add_argument("file", help="workflow YAML, e.g. workflows/email_triage.yaml")
+    workflow.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a workflow input (KEY:=JSON for JSON); repeatable",
+    )
+    workflow.add_argument(
+        "--answer",
+        dest="answers",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="the answer to the next hand-off, in order; repeatable",
+    )
+    workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
+    workflow.set_defaults(command=_workflow)
+
     plugins = commands.add_parser("plugins", parents=[common], help="list loaded functions")
     plugins.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     plugins.set_defaults(command=_plugins)
@@ -126,7 +147,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    arguments = dict(_argument(text) for text in args.arguments)
+    arguments = dict(_argument(text, "invoke") for text in args.arguments)
 
     async def go() -> int:
         async with _host(args) as host:
@@ -135,6 +156,34 @@ def _invoke(args: argparse.Namespace) -> int:
             _print_json(record.to_dict())
         else:
             print(record.output)
+        return 0
+
+    return asyncio.run(go())
+
+
+def _workflow(args: argparse.Namespace) -> int:
+    inputs = dict(_argument(text, "workflow") for text in args.inputs)
+
+    async def go() -> int:
+        async with _host(args) as host:
+            result = await host.run_workflow(args.file, inputs)
+            for answer in args.answers:
+                if result.status != "needs_human":
+                    break
+                print(f"{result.question}\n> {answer}", file=sys.stderr)
+                result = await host.resume(result.run_id, answer)
+        if args.json:
+            _print_json(result.to_dict())
+        elif result.status == "ok":
+            print(result.output)
+        if result.status == "needs_human":
+            if not args.json:
+                print(result.question)
+            print(f"error: {result.error} (answer with --answer)", file=sys.stderr)
+            return 3
+        if result.status != "ok":
+            print(f"error: {result.status}: {result.error}", file=sys.stderr)
+            return 1
         return 0
 
     return asyncio.run(go())
@@ -154,18 +203,19 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _argument(text: str) -> tuple[str, Any]:
+def _argument(text: str, command: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` as text or ``KEY:=JSON`` as JSON; a bad one names ``command``."""
     from host.errors import InvalidArgumentsError
 
     key, sep, value = text.partition("=")
     if not sep or not key.rstrip(":"):
-        raise InvalidArgumentsError("invoke", [f"expected KEY=VALUE or KEY:=JSON, got {text!r}"])
+        raise InvalidArgumentsError(command, [f"expected KEY=VALUE or KEY:=JSON, got {text!r}"])
     if not key.endswith(":"):
         return key, value
     try:
         return key[:-1], json.loads(value)
     except json.JSONDecodeError as error:
-        raise InvalidArgumentsError("invoke", [f"{key[:-1]}: invalid JSON ({error.msg})"]) from None
+        raise InvalidArgumentsError(command, [f"{key[:-1]}: invalid JSON ({error.msg})"]) from None
 
 
 def _print_json(data: Any) -> None:

@@ -32,8 +32,8 @@ class WorkflowBuilder:
                   next_from="steps.review.output.next")
             .step("testing", "dev.test", next_from="steps.testing.output")
             .edge("review", "testing")
-            .edge("testing", "review", on="fail")
-            .edge("testing", "end", on="pass")
+            .edge("testing", "review", signal="fail")
+            .edge("testing", "end", signal="pass")
             .build()
         )
     """
@@ -86,10 +86,10 @@ class WorkflowBuilder:
         return self._node(node_id, _given(ask=question, next_from=next_from))
 
     def edge(
-        self, source: str, target: str, *, when: str | None = None, on: str | None = None
+        self, source: str, target: str, *, when: str | None = None, signal: str | None = None
     ) -> Self:
         """An allowed move from ``source`` to ``target`` (``end`` finishes the run)."""
-        self._edges.append(_given(**{"from": source, "to": target, "when": when, "on": on}))
+        self._edges.append(_given(**{"from": source, "to": target, "when": when, "signal": signal}))
         return self
 
     def chain(self, *node_ids: str) -> Self:

@@ -9,8 +9,8 @@ and against the catalogue.
 After a node runs, the engine takes the first of its edges, in order, that
 applies; a node without edges ends the run. An edge applies when its ``when``
 condition holds (no condition: always). A node with ``next_from`` names its own
-next move: the expression's value must equal an edge's ``on`` signal (or, for
-an edge without ``on``, its target), otherwise the move is rejected. The target
+next move: the expression's value must equal an edge's ``signal`` (or, for
+an edge without one, its target), otherwise the move is rejected. The target
 ``end`` finishes the run.
 """
 
@@ -73,7 +73,7 @@ class Node(_Strict):
     )
     ask: Question | None = None
     next_from: Condition | None = None
-    """An expression naming the next node, or a signal matched against edges' ``on``."""
+    """An expression naming the next node, or a signal matched against edges' ``signal``."""
 
     _refs = field_validator("arguments", mode="after")(reject_malformed_refs)
 
@@ -95,22 +95,21 @@ class Node(_Strict):
 
 
 class Edge(_Strict):
-    """An allowed move ``from`` → ``to``, taken when ``when`` holds (or on signal ``on``)."""
+    """An allowed move ``from`` → ``to``, taken when ``when`` holds (and on ``signal``)."""
 
     source: str = Field(alias="from")
     to: str
     when: Condition | None = None
-    on: str | None = None
+    signal: str | None = None
     """For a node with ``next_from``: the value that takes this edge (default: ``to``)."""
 
-    @property
-    def signal(self) -> str:
-        """What a ``next_from`` value must equal to take this edge."""
-        return self.on if self.on is not None else self.to
+    def accepts(self, value: object) -> bool:
+        """Whether a ``next_from`` value names this edge: its ``signal``, else its target."""
+        return value == (self.signal if self.signal is not None else self.to)
 
     def describe(self) -> str:
         """``to``, with its signal and condition when it has them."""
-        text = self.to if self.on is None else f"{self.to} on {self.on!r}"
+        text = self.to if self.signal is None else f"{self.to} on signal {self.signal!r}"
         return text if self.when is None else f"{text} when {self.when}"
 
 

@@ -170,7 +170,7 @@ def _next_node(workflow: Workflow, node_id: str, state: RunState) -> str:
     chooser = workflow.nodes[node_id].next_from
     wanted = chooser.evaluate(state) if chooser is not None else None
     for edge in edges:
-        if chooser is not None and wanted != edge.signal:
+        if chooser is not None and not edge.accepts(wanted):
             continue
         if edge.when is None or edge.when.holds(state):
             return edge.to

@@ -80,10 +80,10 @@ def _edge_problems(workflow: Workflow) -> Iterator[WorkflowProblem]:
             yield WorkflowProblem(
                 f"edges.{index}.from", f"unknown node {edge.source!r} ({_listed(workflow)})"
             )
-        elif edge.on is not None and workflow.nodes[edge.source].next_from is None:
+        elif edge.signal is not None and workflow.nodes[edge.source].next_from is None:
             yield WorkflowProblem(
-                f"edges.{index}.on",
-                f"node {edge.source!r} sends no signal (give it next_from to use on)",
+                f"edges.{index}.signal",
+                f"node {edge.source!r} sends no signal (give it next_from to use signal)",
             )
         if edge.to != END and edge.to not in workflow.nodes:
             yield WorkflowProblem(
