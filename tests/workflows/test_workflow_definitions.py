@@ -1,4 +1,4 @@
-"""Workflow definitions: YAML and the builder give the same model; bad ones are named at file:line."""
+"""Workflow definitions: YAML and the builder give one model; problems are named at file:line."""
 
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ BAD = [
             "{$ref: state.diff}}\n    next_from: steps.testing",
         ),
         12,
-        "nodes.testing.arguments.change: refers to state.diff, which is not an input (inputs: change)",
+        "nodes.testing.arguments.change: refers to state.diff, which is not an input "
+        "(inputs: change)",
         id="state reference not an input",
     ),
     pytest.param(

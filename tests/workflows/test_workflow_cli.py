@@ -1,0 +1,69 @@
+"""``agent-host workflow``: the email workflow from the command line, as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.workflows.test_email_workflow import replies, write_inbox
+from tests.workflows.workflow_kit import write_host
+
+EMAIL = ROOT / "workflows" / "email_triage.yaml"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    write_inbox(tmp_path)
+    scripted = json.dumps(replies())
+    model = (
+        f"  local:\n    provider: scripted\n    model: s\n    options: {{replies: {scripted}}}\n"
+    )
+    return write_host(tmp_path, model=model)
+
+
+def workflow(config: Path, *args: str, file: Path = EMAIL) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "host", "workflow", str(file), "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_answer_on_the_command_line_approves_and_sends(tmp_path: Path, config: Path) -> None:
+    done = workflow(config, "--input", "message_id=0001", "--answer", "yes")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "written"
+    assert "Send this reply to anna@example.com?" in done.stderr
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_without_an_answer_the_question_is_printed_and_nothing_is_sent(
+    tmp_path: Path, config: Path
+) -> None:
+    paused = workflow(config, "--input", "message_id=0001")
+
+    assert paused.returncode == 3
+    assert paused.stdout.startswith("Send this reply to anna@example.com?")
+    assert paused.stderr.startswith("error: step 'approval' needs a person:")
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_a_bad_workflow_file_is_one_error_line(tmp_path: Path, config: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nnodes:\n  a: {function: email.sendd}\n")
+
+    failed = workflow(config, file=bad)
+
+    assert failed.returncode == 2
+    assert failed.stderr.startswith(
+        f"error: {bad}:3: nodes.a.function: unknown function 'email.sendd' (did you mean"
+    )
