@@ -255,7 +255,7 @@ def _adapt(value: Any, parameter: ParameterInfo, step: Step) -> Any:
 
 
 def _feedback(verdict: Verdict) -> str:
-    return "The previous answer was rejected: " + "; ".join(verdict.problems)
+    return "\nThe previous answer was rejected: " + "; ".join(verdict.problems)
 
 
 def _replayed(step: Step, info: FunctionInfo, arguments: dict[str, Any], output: Any) -> StepRecord:
