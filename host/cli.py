@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from host.api import AgentHost
+    from host.state import RunResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,16 +118,30 @@ def _run(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
             result = await host.run(args.request)
-        if args.json:
-            _print_json(result.to_dict())
-        elif result.status == "ok":
-            print(result.output)
-        if result.status != "ok":
-            print(f"error: {result.error}", file=sys.stderr)
-            return 1
-        return 0
+            while result.status == "needs_human" and sys.stdin.isatty():
+                answer = await asyncio.to_thread(input, f"{result.question}\n> ")
+                result = await host.resume(result.run_id, answer)
+        return _report(result, as_json=args.json)
 
     return asyncio.run(go())
+
+
+def _report(result: RunResult, *, as_json: bool) -> int:
+    """Print a run's outcome; 0 when ok, 3 when it waits for a person, else 1."""
+    if as_json:
+        _print_json(result.to_dict())
+    elif result.status == "ok":
+        print(result.output)
+    degraded = [s.step_id for s in result.steps if s.degraded]
+    if degraded and result.status == "ok":
+        print(f"note: degraded output from step(s) {', '.join(degraded)}", file=sys.stderr)
+    if result.status == "needs_human":
+        print(f"needs a person (run {result.run_id}): {result.question}", file=sys.stderr)
+        return 3
+    if result.status != "ok":
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:

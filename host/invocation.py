@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,7 @@ class Invoker:
             tokens_in=usage[0] if usage else None,
             tokens_out=usage[1] if usage else None,
             cost=cost,
+            confidence=_confidence(result),
         )
 
 
@@ -182,6 +184,17 @@ def _usage(result: FunctionResult | None) -> tuple[int, int] | None:
         usage = message.metadata.get("usage")
         if usage is not None:
             return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+    return None
+
+
+def _confidence(result: FunctionResult | None) -> float | None:
+    """exp(mean token log probability) of the reply, when the provider returned logprobs."""
+    for message in _messages(result):
+        logprobs = message.metadata.get("logprobs")
+        tokens = getattr(logprobs, "content", None) or []
+        values = [float(token.logprob) for token in tokens]
+        if values:
+            return math.exp(sum(values) / len(values))
     return None
 
 

@@ -143,11 +143,17 @@ class StepRunner:
             return verdict
 
         def finished(**fields: Any) -> StepRecord:
+            """The step's record after validation; confidence from the model's logprobs when
+            it gave them, else the share of checks passed (the lower of the two if both)."""
+            shown = verdict.confidence
+            if record.confidence is not None:
+                shown = min(shown, record.confidence)
+            fields.setdefault("confidence", shown)
             return dataclasses.replace(record, events=tuple(trail), attempts=attempts, **fields)
 
         verdict = await verdict_on(record.output)
         if verdict.passed:
-            return finished(confidence=verdict.confidence)
+            return finished()
         for path in validation.on_fail:
             if path == "retry" and not info.side_effects:
                 for _ in range(validation.retries):
@@ -160,7 +166,7 @@ class StepRunner:
                     verdict = await verdict_on(record.output)
                     if verdict.passed:
                         trail.append(CallEvent("on_fail", "retry", "ok"))
-                        return finished(confidence=verdict.confidence)
+                        return finished()
                 trail.append(CallEvent("on_fail", "retry", "failed"))
             elif path == "alternative" and validation.alternative is not None:
                 output, events = await self._alternative(step, named, validation, state)
@@ -169,7 +175,7 @@ class StepRunner:
                 return finished(output=output, degraded=True, confidence=None)
             elif path == "human":
                 trail.append(CallEvent("on_fail", "human", "waiting"))
-                state.records[step.id] = finished(confidence=verdict.confidence)
+                state.records[step.id] = finished()
                 question = self._question(step, named, validation, verdict, state)
                 raise HumanNeeded(step.id, question)
             elif path == "abort":
@@ -180,7 +186,6 @@ class StepRunner:
             status="failed",
             error=str(error),
             error_type=type(error).__name__,
-            confidence=verdict.confidence,
         )
         raise error
 
@@ -255,7 +260,7 @@ def _adapt(value: Any, parameter: ParameterInfo, step: Step) -> Any:
 
 
 def _feedback(verdict: Verdict) -> str:
-    return "The previous answer was rejected: " + "; ".join(verdict.problems)
+    return "\nThe previous answer was rejected: " + "; ".join(verdict.problems)
 
 
 def _replayed(step: Step, info: FunctionInfo, arguments: dict[str, Any], output: Any) -> StepRecord:

@@ -83,6 +83,8 @@ class ChatReply:
 
     text: str
     usage: tuple[int, int] | None = None
+    logprobs: Sequence[float] | None = None
+    """Per-token log probabilities, sent as the choice's ``logprobs.content``."""
 
     async def respond(self, request: ChatRequest) -> web.StreamResponse:
         message = {"role": "assistant", "content": self.text}
@@ -91,7 +93,11 @@ class ChatReply:
             deltas = [{"role": "assistant", "content": ""}]
             deltas += [{"content": piece} for piece in _pieces(self.text)]
             return await _stream(request, deltas, "stop", usage)
-        return _completion(request, message, "stop", usage)
+        logprobs = None
+        if self.logprobs is not None:
+            tokens = [{"token": "t", "logprob": lp, "top_logprobs": []} for lp in self.logprobs]
+            logprobs = {"content": tokens, "refusal": None}
+        return _completion(request, message, "stop", usage, logprobs)
 
 
 @dataclass(frozen=True)
@@ -337,9 +343,13 @@ def _usage(usage: tuple[int, int]) -> dict[str, int]:
 
 
 def _completion(
-    request: ChatRequest, message: dict[str, Any], finish_reason: str, usage: tuple[int, int]
+    request: ChatRequest,
+    message: dict[str, Any],
+    finish_reason: str,
+    usage: tuple[int, int],
+    logprobs: dict[str, Any] | None = None,
 ) -> web.Response:
-    choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": logprobs}
     body = {**_envelope(request, "chat.completion"), "choices": [choice], "usage": _usage(usage)}
     return web.json_response(body)
 

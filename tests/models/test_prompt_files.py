@@ -26,6 +26,7 @@ PARAMETERS: dict[str, dict[str, tuple[str, bool]]] = {
         "product": ("our shop", False),
         "facts": ("", False),
         "tone": ("upbeat", False),
+        "feedback": ("", False),
     },
 }
 """Every default prompt function: parameter name -> (default, required)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,17 @@ async def test_a_call_naming_a_model_keeps_the_functions_own_settings(tmp_path: 
         record = await host.invoke("talk.Shout", input="hi", model="main")
     assert (record.model, record.route_reason) == ("main", "execution settings name model 'main'")
     assert service.requests[0].settings["max_tokens"] == 20
+
+
+async def test_confidence_comes_from_the_reply_logprobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test")
+    replies = [ChatReply("LOUD", logprobs=[-0.1, -0.3]), ChatReply("quiet")]
+    async with OpenAICompatibleServer(replies) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            sure = await host.invoke("talk.Shout", input="hi")
+            unknown = await host.invoke("talk.Shout", input="hi")
+    assert sure.confidence == pytest.approx(math.exp(-0.2))
+    assert unknown.confidence is None

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
 from host.testing import Reply, ScriptedChatCompletion
@@ -62,9 +64,15 @@ def test_what_cannot_be_planned_says_what_is_missing(request_text: str, fragment
         AgentHost().plan(request_text)
 
 
+def _stating_the_facts(history: ChatHistory, settings: PromptExecutionSettings) -> Reply:
+    """Copy that states what the prompt's "Must mention:" line asks for."""
+    facts = str(history.messages[-1].content).rsplit("Must mention: ", 1)[1]
+    return Reply(f"{facts}: grab an iced tea!")
+
+
 @pytest.mark.usefixtures("offline")
 async def test_run_states_the_observed_temperature_from_the_weather_step() -> None:
-    model = ScriptedChatCompletion("local", [Reply("Shanghai is warm, grab an iced tea!")])
+    model = ScriptedChatCompletion("local", [_stating_the_facts])
     async with AgentHost(models={"local": model}) as host:
         result = await host.run(MAIN_JOB)
     assert result.status == "ok", result.error
@@ -73,8 +81,24 @@ async def test_run_states_the_observed_temperature_from_the_weather_step() -> No
     assert summary == f"Shanghai {json.loads(weather.output)['max_c']:.0f}°C on {date.output}"
     assert copy.arguments["facts"] == summary
     assert summary in model.requests[0].messages[-1]["content"]
-    assert result.output == "Shanghai is warm, grab an iced tea!"
+    assert result.output == f"{summary}: grab an iced tea!"
+    assert copy.confidence == 1.0 and not result.degraded
     assert copy.route_reason is not None and copy.route_reason.startswith("write →")
+
+
+@pytest.mark.usefixtures("offline")
+async def test_copy_without_the_temperature_is_retried_then_downgraded_to_the_template() -> None:
+    model = ScriptedChatCompletion("local", [Reply("Shanghai is warm!"), Reply("So warm!")])
+    async with AgentHost(models={"local": model}) as host:
+        result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    summary = json.loads(result.steps[1].output)["summary"]
+    assert result.output == f"{summary}. Come and enjoy it at our shop!"
+    assert result.degraded and result.steps[-1].degraded
+    assert (
+        "The previous answer was rejected: output does not state"
+        in (model.requests[1].messages[-1]["content"])
+    )
 
 
 def test_plan_cli_prints_the_steps(tmp_path: Path) -> None:

@@ -1,0 +1,96 @@
+"""The main job end to end: date → weather → copy, on a hosted writer and on the embedded model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from host import AgentHost
+from host.testing import ChatReply, OpenAICompatibleServer, ScriptedChatCompletion
+from tests.conftest import ROOT
+
+MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_HOST_WEATHER_NETWORK", "false")
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test")
+
+
+def hosted_config(tmp_path: Path, base_url: str) -> Path:
+    """config/examples/openai.yaml with the writer at ``base_url`` and a scripted cheap model."""
+    text = (ROOT / "config" / "examples" / "openai.yaml").read_text()
+    text = text.replace("provider: local", "provider: scripted", 1)
+    text = text.replace("${OPENAI_BASE_URL:-https://api.openai.com/v1}", base_url)
+    text = text.replace("api_key_env: OPENAI_API_KEY", "api_key_env: TEST_OPENAI_KEY")
+    text = text.replace("../../", f"{ROOT}/")
+    config = tmp_path / "host.yaml"
+    config.write_text(text)
+    return config
+
+
+async def expected_summary(config: Path, cheap: ScriptedChatCompletion) -> str:
+    async with AgentHost(config, models={"local": cheap}) as host:
+        day = await host.invoke("clock.resolve_date", expression="yesterday")
+        weather = await host.invoke("weather.daily_temperatures", city="Shanghai", date=day.output)
+    return str(json.loads(weather.output)["summary"])
+
+
+async def test_the_writer_route_serves_the_copy_over_real_http(tmp_path: Path) -> None:
+    cheap = ScriptedChatCompletion("local")  # no script: any call to it fails the test
+    async with OpenAICompatibleServer(default=None) as server:
+        config = hosted_config(tmp_path, server.base_url)
+        summary = await expected_summary(config, cheap)
+        server.enqueue(ChatReply(f"{summary}! Iced tea is on.", usage=(120, 14)))
+        async with AgentHost(config, models={"local": cheap}) as host:
+            result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    assert [s.function for s in result.steps] == [
+        "clock.resolve_date",
+        "weather.daily_temperatures",
+        "marketing.promo_copy",
+    ]
+    copy = result.steps[-1]
+    assert result.output == f"{summary}! Iced tea is on." and not result.degraded
+    assert (copy.model, copy.provider, copy.tokens_in, copy.tokens_out) == (
+        "writer",
+        "openai",
+        120,
+        14,
+    )
+    assert copy.cost == pytest.approx((120 * 0.00015 + 14 * 0.0006) / 1000)
+    assert copy.route_reason is not None and "strongest capable: writer" in copy.route_reason
+    assert copy.confidence == 1.0
+    assert summary in server.requests[0]["messages"][-1]["content"]
+    assert cheap.requests == []
+
+
+async def test_a_writer_that_ignores_the_facts_is_downgraded(tmp_path: Path) -> None:
+    cheap = ScriptedChatCompletion("local")
+    replies = [ChatReply("Buy iced tea!"), ChatReply("Iced tea, now!")]
+    async with OpenAICompatibleServer(replies) as server:
+        config = hosted_config(tmp_path, server.base_url)
+        summary = await expected_summary(config, cheap)
+        async with AgentHost(config, models={"local": cheap}) as host:
+            result = await host.run(MAIN_JOB)
+    assert result.status == "ok"
+    assert result.output == f"{summary}. Come and enjoy it at our shop!"
+    assert result.degraded
+    assert "previous answer was rejected" in server.requests[1]["messages"][-1]["content"]
+
+
+@pytest.mark.slow
+async def test_the_main_job_on_the_embedded_model() -> None:
+    async with AgentHost() as host:
+        result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    date, weather, copy = result.steps
+    observed = json.loads(weather.output)
+    assert observed["date"] == date.output
+    assert f"{observed['max_c']:.0f}°C" in result.output  # validated, or the template states it
+    assert (copy.model, copy.provider) == ("local", "local")
+    assert copy.tokens_out is not None and copy.tokens_out > 0
+    assert copy.degraded == (copy.confidence is None)
