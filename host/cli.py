@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TEXT",
-        help="the answer to the next hand-off, in order; repeatable",
+        help="the answer to the next hand-off, in order; repeatable (else asked on a terminal)",
     )
     workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     workflow.set_defaults(command=_workflow)
@@ -117,13 +117,26 @@ def _host(args: argparse.Namespace) -> AgentHost:
 def _run(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
-            result = await host.run(args.request)
-            while result.status == "needs_human" and sys.stdin.isatty():
-                answer = await asyncio.to_thread(input, f"{result.question}\n> ")
-                result = await host.resume(result.run_id, answer)
+            result = await _answered(host, await host.run(args.request))
         return _report(result, as_json=args.json)
 
     return asyncio.run(go())
+
+
+async def _answered(host: AgentHost, result: RunResult, answers: Sequence[str] = ()) -> RunResult:
+    """Resume a run while it waits for a person: with each of ``answers`` in turn (echoed
+    to stderr), then by asking on the terminal; without either it stays waiting."""
+    given = iter(answers)
+    while result.status == "needs_human":
+        answer = next(given, None)
+        if answer is not None:
+            print(f"{result.question}\n> {answer}", file=sys.stderr)
+        elif sys.stdin.isatty():
+            answer = await asyncio.to_thread(input, f"{result.question}\n> ")
+        else:
+            break
+        result = await host.resume(result.run_id, answer)
+    return result
 
 
 def _report(result: RunResult, *, as_json: bool) -> int:
@@ -182,24 +195,8 @@ def _workflow(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
             result = await host.run_workflow(args.file, inputs)
-            for answer in args.answers:
-                if result.status != "needs_human":
-                    break
-                print(f"{result.question}\n> {answer}", file=sys.stderr)
-                result = await host.resume(result.run_id, answer)
-        if args.json:
-            _print_json(result.to_dict())
-        elif result.status == "ok":
-            print(result.output)
-        if result.status == "needs_human":
-            if not args.json:
-                print(result.question)
-            print(f"error: {result.error} (answer with --answer)", file=sys.stderr)
-            return 3
-        if result.status != "ok":
-            print(f"error: {result.status}: {result.error}", file=sys.stderr)
-            return 1
-        return 0
+            result = await _answered(host, result, args.answers)
+        return _report(result, as_json=args.json)
 
     return asyncio.run(go())
 

@@ -52,8 +52,9 @@ def test_without_an_answer_the_question_is_printed_and_nothing_is_sent(
     paused = workflow(config, "--input", "message_id=0001")
 
     assert paused.returncode == 3
-    assert paused.stdout.startswith("Send this reply to anna@example.com?")
-    assert paused.stderr.startswith("error: step 'approval' needs a person:")
+    assert paused.stdout == ""
+    assert paused.stderr.startswith("needs a person (run ")
+    assert "Send this reply to anna@example.com?" in paused.stderr
     assert not (tmp_path / "outbox").exists()
 
 
