@@ -9,6 +9,7 @@ import pytest
 from host.catalogue import FunctionInfo, ParameterInfo
 from host.errors import WorkflowError
 from host.workflows import WorkflowBuilder, load_workflow, ref
+from tests.conftest import ROOT
 
 REVIEW_LOOP = """\
 name: review_loop
@@ -203,3 +204,29 @@ def test_the_builder_reports_problems_by_key_path() -> None:
         "workflow 'loop': edges.0.when: unexpected '=' at column 26 in "
         "\"steps.review.output.next = 'x'\" (got \"steps.review.output.next = 'x'\")",
     ]
+
+
+def test_the_readme_example_in_yaml_equals_the_one_built_in_python(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Workflows") :]
+    text = section[section.index("```yaml\n") + 8 : section.index("\n```\n")]
+    built = (
+        WorkflowBuilder("review_loop", inputs=["change"], max_rounds=6)
+        .step(
+            "review",
+            "dev.review",
+            {"change": ref("state.change")},
+            capability="review",
+            next_from="steps.review.output.next",
+        )
+        .step(
+            "testing", "dev.test", {"change": ref("state.change")}, next_from="steps.testing.output"
+        )
+        .ask("approval", "Merge {{ state.change }}? Tests say {{ steps.testing.output }}.")
+        .edge("review", "testing")
+        .edge("testing", "review", signal="fail")
+        .edge("testing", "approval", signal="pass")
+        .build()
+    )
+
+    assert load_workflow(write(tmp_path, text), CATALOGUE) == built
