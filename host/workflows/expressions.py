@@ -273,7 +273,7 @@ def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
         position = match.end()
 
 
-def reader(state: RunState) -> Reader:
+def _reader(state: RunState) -> Reader:
     """Reads references from ``state``; what cannot be read is ``None``."""
 
     def read(target: RefTarget) -> Any:
@@ -301,7 +301,7 @@ class Expression:
 
     def evaluate(self, state: RunState) -> Any:
         """The expression's value over ``state``."""
-        return self._tree.evaluate(reader(state))
+        return self._tree.evaluate(_reader(state))
 
     def holds(self, state: RunState) -> bool:
         """Whether the value over ``state`` is truthy."""

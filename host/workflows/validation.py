@@ -6,13 +6,14 @@ in a YAML file is reported as ``file:line: key.path: problem``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from host.catalogue import FunctionInfo
 from host.config.loader import key_lines, where
 from host.errors import WorkflowError
-from host.workflows.definition import END, Workflow
+from host.workflows.definition import END, NAME_PATTERN, Workflow
 from planners.plan import Ref, RefTarget, call_problems
 
 
@@ -67,6 +68,10 @@ def _node_problems(
     for node_id, node in workflow.nodes.items():
         if node_id == END:
             yield WorkflowProblem(f"nodes.{node_id}", f"{END!r} is reserved for finishing a run")
+        elif re.fullmatch(NAME_PATTERN, node_id) is None:
+            yield WorkflowProblem(
+                f"nodes.{node_id}", "a node id is a name: letters, digits and _, not first a digit"
+            )
         if catalogue is None or node.function is None:
             continue
         key = "function" if node.function not in catalogue else "arguments"

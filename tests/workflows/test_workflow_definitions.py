@@ -161,6 +161,12 @@ BAD = [
         "nodes.end: 'end' is reserved for finishing a run",
         id="reserved node name",
     ),
+    pytest.param(
+        REVIEW_LOOP.replace("nodes:\n", "nodes:\n  2nd-look: {ask: 'Again?'}\n"),
+        5,
+        "nodes.2nd-look: a node id is a name: letters, digits and _, not first a digit",
+        id="node id not a name",
+    ),
     pytest.param("name: x\nnodes: [a\n", 3, "YAML syntax error", id="yaml syntax"),
 ]
 
