@@ -224,19 +224,14 @@ def check_reply(reply: str, catalogue: Sequence[FunctionInfo]) -> tuple[Plan | N
 
 
 def _schema_problems(error: ValidationError) -> list[str]:
-    """One line per schema error, at its path; a union's alternatives reported once."""
+    """One line per schema error, at its path in the plan."""
     lines: list[str] = []
     for detail in error.errors():
-        path = ".".join(str(part) for part in detail["loc"] if not _is_union_branch(part))
+        path = ".".join(str(part) for part in detail["loc"])
         line = f"{path or 'plan'}: {detail['msg']}"
         if line not in lines:
             lines.append(line)
     return lines
-
-
-def _is_union_branch(part: str | int) -> bool:
-    """Pydantic names the alternatives of ``Ref | JsonValue`` in error paths; people do not."""
-    return isinstance(part, str) and part in ("Ref", "JsonValue", "function-after[...]")
 
 
 def _signature(info: FunctionInfo) -> str:
