@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from host.state import RunState, StepRecord
     from host.steps import StepRunner
     from host.workflows import Workflow
+    from planners.llm import PlanOutcome
     from planners.plan import Plan
 
 _log = logging.getLogger("agent_host")
@@ -93,6 +95,7 @@ class AgentHost:
         from host.kernel import build_kernel
         from host.models.selection import ModelSelector
         from host.models.services import ModelServices
+        from host.planning import add_planner_function
         from host.resilience.guard import Guard
         from host.resilience.policies import PolicyBook
 
@@ -113,6 +116,7 @@ class AgentHost:
             _log.warning("skipped %s", problem)
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
+        add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
         database = loaded.config.runs.database
         self._effects = IdempotencyStore(
@@ -324,21 +328,47 @@ class AgentHost:
 
         return plan_by_clauses(request, self.catalogue)
 
+    async def plan_for(self, request: str, *, deadline: float | None = None) -> PlanOutcome:
+        """The plan for ``request`` by the configured planner (``planning.planner``).
+
+        With ``model``, the model routed for capability ``plan`` writes it and
+        repairs it when invalid, and the clause planner is the fallback; the
+        outcome says which planner's plan it is and records each model call.
+        Raises :class:`~planners.keyword.CannotPlanError` naming what is missing.
+        """
+        from host.planning import plan_request
+        from host.routing import Router
+
+        self.start()
+        assert self._invoker is not None and self.guard is not None and self._config is not None
+        router = Router(self._config.models, self.guard.breakers)
+        return await plan_request(
+            self._invoker,
+            router,
+            request,
+            self.catalogue,
+            self._config.planning,
+            deadline=self._deadline(deadline),
+        )
+
     async def run(self, request: str, *, deadline: float | None = None) -> RunResult:
         """Answer ``request`` and return the output with every step's record.
 
-        The clause planner (:mod:`planners.clauses`) turns the request into a
-        plan that :meth:`execute` runs. A request it cannot plan falls back to
-        the single best-matching function given the request as its text input
-        (:mod:`planners.keyword`). The LLM planner arrives with issue #5. A
-        failing step gives a ``failed`` result naming the error, not a raise.
+        :meth:`plan_for` turns the request into a plan that :meth:`execute`
+        runs. A request it cannot plan falls back to the single best-matching
+        function given the request as its text input (:mod:`planners.keyword`).
+        A failing step gives a ``failed`` result naming the error, not a raise.
         """
         from planners.keyword import CannotPlanError, choose_function
 
         try:
-            return await self.execute(self.plan(request), request, deadline=deadline)
+            outcome = await self.plan_for(request, deadline=deadline)
         except CannotPlanError:
             pass
+        else:
+            result = await self.execute(outcome.plan, request, deadline=deadline)
+            planned = f"planned by {outcome.source}; {result.plan}"
+            return dataclasses.replace(result, plan=planned, planning=outcome.records)
         run_id = uuid.uuid4().hex
         try:
             choice = choose_function(request, self.catalogue)

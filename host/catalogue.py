@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from semantic_kernel.functions import KernelFunction
 
 
+INTERNAL_PLUGIN = "agent_host"
+"""The host's own functions (the planner); never in the catalogue, never offered as tools."""
+
+
 @dataclass(frozen=True)
 class ParameterInfo:
     """One parameter: its type name, whether it is required, and its default."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from host.api import AgentHost
     from host.state import RunResult
+    from planners.llm import PlanOutcome
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,11 +159,27 @@ def _report(result: RunResult, *, as_json: bool) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    plan = _host(args).plan(args.request)
+    async def go() -> PlanOutcome:
+        async with _host(args) as host:
+            return await host.plan_for(args.request)
+
+    outcome = asyncio.run(go())
+    plan = outcome.plan
     written = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
     if args.json:
-        _print_json(written)
+        _print_json(
+            {
+                "source": outcome.source,
+                "rounds": outcome.rounds,
+                "problems": list(outcome.problems),
+                "plan": written,
+            }
+        )
         return 0
+    rounds = f", {outcome.rounds} model round(s)" if outcome.rounds else ""
+    print(f"planned by {outcome.source}{rounds}")
+    for problem in outcome.problems:
+        print(f"  {problem}")
     for step in written["steps"]:
         arguments = ", ".join(
             f"{name}={json.dumps(value, ensure_ascii=False)}"

@@ -79,6 +79,8 @@ class RunResult:
     """The step whose output the person's answer becomes (``needs_human`` runs)."""
     compensations: tuple[StepRecord, ...] = ()
     """Undo calls of completed steps after a terminal failure, in the order they ran."""
+    planning: tuple[StepRecord, ...] = ()
+    """The planning model's calls that produced the plan (none for the clause planner)."""
 
     @property
     def degraded(self) -> bool:
@@ -99,6 +101,7 @@ class RunResult:
             "waiting_step": self.waiting_step,
             "steps": [step.to_dict() for step in self.steps],
             "compensations": [step.to_dict() for step in self.compensations],
+            "planning": [step.to_dict() for step in self.planning],
         }
 
 

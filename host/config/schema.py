@@ -147,6 +147,18 @@ class TelemetryConfig(_Strict):
     capture_content: bool = False
 
 
+class PlanningConfig(_Strict):
+    """How ``run`` and ``plan`` turn a request into a plan.
+
+    ``model`` asks the model routed for capability ``plan`` and feeds problems
+    back up to ``repairs`` times before falling back to the clause planner;
+    ``clauses`` uses the deterministic clause planner alone.
+    """
+
+    planner: Literal["model", "clauses"] = "clauses"
+    repairs: int = Field(default=2, ge=0)
+
+
 class HostConfig(_Strict):
     """The whole configuration of one host."""
 
@@ -160,6 +172,7 @@ class HostConfig(_Strict):
     runs: RunsConfig = RunsConfig()
     validation: dict[str, Validation] = Field(default_factory=dict)
     """Validation for every step calling ``plugin.function``, unless the step has its own."""
+    planning: PlanningConfig = PlanningConfig()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:

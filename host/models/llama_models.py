@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import json
 import os
 import sys
 import threading
@@ -18,7 +19,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from host.errors import ProviderError
 
@@ -83,6 +84,12 @@ def _close_models() -> None:
         _models.clear()
 
 
+_REF_STAND_IN = "agent_host_ref_property"
+"""Replaces a property named ``$ref`` during conversion: llama.cpp's converter reads
+every ``$ref`` key as a schema reference, so a plan's ``{"$ref": ...}`` arguments
+would otherwise crash it."""
+
+
 @functools.lru_cache(maxsize=64)
 def schema_grammar(schema_json: str | None) -> str:
     """The GBNF grammar of a JSON schema (any JSON value when None), cached by schema text."""
@@ -90,7 +97,28 @@ def schema_grammar(schema_json: str | None) -> str:
 
     if schema_json is None:
         return llama_grammar.JSON_GBNF
-    return str(llama_grammar.json_schema_to_gbnf(schema_json))
+    schema = _without_ref_properties(json.loads(schema_json))
+    grammar = str(llama_grammar.json_schema_to_gbnf(json.dumps(schema)))
+    return grammar.replace(f'"\\"{_REF_STAND_IN}\\""', '"\\"$ref\\""')
+
+
+def _without_ref_properties(node: Any) -> Any:
+    """``node`` with each property (and required entry) named ``$ref`` renamed to the stand-in."""
+    if isinstance(node, list):
+        return [_without_ref_properties(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    renamed = {key: _without_ref_properties(value) for key, value in node.items()}
+    properties = renamed.get("properties")
+    if isinstance(properties, dict) and "$ref" in properties:
+        renamed["properties"] = {
+            _REF_STAND_IN if key == "$ref" else key: value for key, value in properties.items()
+        }
+        if isinstance(renamed.get("required"), list):
+            renamed["required"] = [
+                _REF_STAND_IN if key == "$ref" else key for key in renamed["required"]
+            ]
+    return renamed
 
 
 def load_model(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from host.arguments import check_arguments, parameter_types
-from host.catalogue import describe_function
+from host.catalogue import INTERNAL_PLUGIN, describe_function
 from host.errors import InvalidArgumentsError
 from host.resilience.journal import CallEvent, record
 
@@ -37,6 +37,8 @@ class ToolCallArgumentsFilter:
         call = context.function_call_content
         given = dict(call.to_kernel_arguments()) if call is not None else {}
         try:
+            if info.plugin == INTERNAL_PLUGIN:
+                raise InvalidArgumentsError(info.name, ["internal to the host, not a tool"])
             values = check_arguments(info, given, parameter_types(function))
         except InvalidArgumentsError as error:
             record(CallEvent.failed("rejected", info.name, "invalid_arguments", error))

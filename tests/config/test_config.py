@@ -58,6 +58,18 @@ def test_durations(text: str | int, seconds: float) -> None:
 MODEL = "models:\n  writer:\n    provider: openai\n    model: gpt-4o\n"
 
 BAD_CONFIGS = {
+    "validation without a check": (
+        MODEL + "validation:\n  marketing.promo_copy:\n    on_fail: [retry]\n",
+        ["host.yaml:6", "validation.marketing.promo_copy", "expected at least one check"],
+    ),
+    "unknown on_fail path": (
+        MODEL + "validation:\n  a.b:\n    regex: x\n    on_fail: [pray]\n",
+        ["host.yaml:8", "validation.a.b.on_fail.0", "'pray'"],
+    ),
+    "unknown planner": (
+        MODEL + "planning:\n  planner: oracle\n",
+        ["host.yaml:6", "planning.planner", "'oracle'"],
+    ),
     "unknown key": (
         MODEL + "    temperature: 3\n",
         ["host.yaml:5", "models.writer.temperature: unknown key"],

@@ -32,19 +32,21 @@ def hosted_config(tmp_path: Path, base_url: str) -> Path:
     return config
 
 
-async def expected_summary(config: Path, cheap: ScriptedChatCompletion) -> str:
+async def expected(config: Path, cheap: ScriptedChatCompletion) -> tuple[str, ChatReply]:
+    """Yesterday's weather summary, and the clause planner's plan as the writer's planning reply."""
     async with AgentHost(config, models={"local": cheap}) as host:
         day = await host.invoke("clock.resolve_date", expression="yesterday")
         weather = await host.invoke("weather.daily_temperatures", city="Shanghai", date=day.output)
-    return str(json.loads(weather.output)["summary"])
+        plan = host.plan(MAIN_JOB).model_dump_json(by_alias=True, exclude_none=True)
+    return str(json.loads(weather.output)["summary"]), ChatReply(plan)
 
 
 async def test_the_writer_route_serves_the_copy_over_real_http(tmp_path: Path) -> None:
     cheap = ScriptedChatCompletion("local")  # no script: any call to it fails the test
     async with OpenAICompatibleServer(default=None) as server:
         config = hosted_config(tmp_path, server.base_url)
-        summary = await expected_summary(config, cheap)
-        server.enqueue(ChatReply(f"{summary}! Iced tea is on.", usage=(120, 14)))
+        summary, plan = await expected(config, cheap)
+        server.enqueue(plan, ChatReply(f"{summary}! Iced tea is on.", usage=(120, 14)))
         async with AgentHost(config, models={"local": cheap}) as host:
             result = await host.run(MAIN_JOB)
     assert result.status == "ok", result.error
@@ -64,22 +66,25 @@ async def test_the_writer_route_serves_the_copy_over_real_http(tmp_path: Path) -
     assert copy.cost == pytest.approx((120 * 0.00015 + 14 * 0.0006) / 1000)
     assert copy.route_reason is not None and "strongest capable: writer" in copy.route_reason
     assert copy.confidence == 1.0
-    assert summary in server.requests[0]["messages"][-1]["content"]
+    assert summary in server.requests[1]["messages"][-1]["content"]
     assert cheap.requests == []
+    assert result.plan is not None and result.plan.startswith("planned by model;")
+    (planning,) = result.planning
+    assert (planning.model, planning.status) == ("writer", "ok")
 
 
 async def test_a_writer_that_ignores_the_facts_is_downgraded(tmp_path: Path) -> None:
     cheap = ScriptedChatCompletion("local")
-    replies = [ChatReply("Buy iced tea!"), ChatReply("Iced tea, now!")]
-    async with OpenAICompatibleServer(replies) as server:
+    async with OpenAICompatibleServer(default=None) as server:
         config = hosted_config(tmp_path, server.base_url)
-        summary = await expected_summary(config, cheap)
+        summary, plan = await expected(config, cheap)
+        server.enqueue(plan, ChatReply("Buy iced tea!"), ChatReply("Iced tea, now!"))
         async with AgentHost(config, models={"local": cheap}) as host:
             result = await host.run(MAIN_JOB)
     assert result.status == "ok"
     assert result.output == f"{summary}. Come and enjoy it at our shop!"
     assert result.degraded
-    assert "previous answer was rejected" in server.requests[1]["messages"][-1]["content"]
+    assert "previous answer was rejected" in server.requests[2]["messages"][-1]["content"]
 
 
 @pytest.mark.slow

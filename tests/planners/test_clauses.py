@@ -113,5 +113,7 @@ def test_plan_cli_prints_the_steps(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    steps = json.loads(result.stdout)["steps"]
+    shown = json.loads(result.stdout)
+    assert shown["source"] == "clauses"
+    steps = shown["plan"]["steps"]
     assert [s["function"] for s in steps][-1] == "marketing.promo_copy"

@@ -348,3 +348,44 @@ def test_plan_round_trips_through_its_json_form() -> None:
     assert dumped["steps"][1]["arguments"]["facts"] == {"$ref": "steps.weather.output"}
     assert Plan.model_validate(dumped) == plan
     assert Plan.model_validate_json(plan.model_dump_json(by_alias=True)) == plan
+
+
+def test_attached_functions_are_checked_like_steps() -> None:
+    copy = {
+        **COPY,
+        "validation": {
+            "mentions": ["{facts}"],
+            "judge": "review.judge",
+            "on_fail": ["alternative"],
+            "alternative": {"function": "text.sumarize"},
+        },
+        "compensate": {"function": "text.summarize", "arguments": {"strict": "yes"}},
+    }
+    plan = Plan.model_validate({"steps": [WEATHER, copy]})
+    problems = [str(p) for p in validate_plan(plan, CATALOGUE)]
+    assert problems == [
+        "step 'copy': compensate: missing required argument 'input' (str)",
+        "step 'copy': compensate: argument 'strict': expected bool, got 'yes'",
+        "step 'copy': validation judge: unknown function 'review.judge' (loaded: "
+        "marketing.promo_copy, text.summarize, weather.daily_temperatures)",
+        "step 'copy': validation alternative: unknown function 'text.sumarize' "
+        "(did you mean text.summarize?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("validation", "message"),
+    [
+        ({"on_fail": ["abort"]}, "expected at least one check"),
+        ({"regex": "(", "on_fail": ["abort"]}, "does not compile"),
+        ({"regex": "x", "on_fail": ["alternative"]}, "no alternative is given"),
+        ({"regex": "x", "on_fail": ["pray"]}, "'retry', 'alternative', 'human' or 'abort'"),
+        (
+            {"regex": "x", "alternative": {"function": "a.b", "template": "t"}},
+            "exactly one of function or template",
+        ),
+    ],
+)
+def test_a_malformed_validation_is_a_schema_error(validation: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Plan.model_validate({"steps": [{**COPY, "validation": validation}]})
