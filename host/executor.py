@@ -47,13 +47,14 @@ class Executor:
             ensure_valid(plan, list(self._steps.catalogue.values()))
         except AgentHostError as error:
             return RunResult(run_id, request, "failed", None, plan=outline, error=str(error))
-        run = _Run(plan, state, asyncio.Semaphore(self._limit), deadline)
+        run = _Run(plan, state, asyncio.Semaphore(self._limit))
         failures: list[AgentHostError] = []
         try:
-            async with asyncio.TaskGroup() as group:
-                for step in plan.steps:
-                    if step.id not in state.outputs:
-                        group.create_task(self._step(run, step))
+            with self._steps.deadline_scope(deadline):
+                async with asyncio.TaskGroup() as group:
+                    for step in plan.steps:
+                        if step.id not in state.outputs:
+                            group.create_task(self._step(run, step))
         except* AgentHostError as group_error:
             failures.extend(e for e in group_error.exceptions if isinstance(e, AgentHostError))
         records = tuple(state.records[s.id] for s in plan.steps if s.id in state.records)
@@ -88,7 +89,7 @@ class Executor:
             if run.asks:
                 return
             try:
-                await self._steps.run(step, run.state, deadline=run.deadline)
+                await self._steps.run(step, run.state)
             except HumanNeeded as asked:
                 run.pause(asked)
                 return
@@ -115,12 +116,10 @@ class Executor:
 
 
 class _Run:
-    """One execution's coordination: finished steps, slots, deadline and pending hand-offs."""
+    """One execution's coordination: finished steps, slots and pending hand-offs."""
 
-    def __init__(
-        self, plan: Plan, state: RunState, slots: asyncio.Semaphore, deadline: float | None
-    ) -> None:
-        self.plan, self.state, self.slots, self.deadline = plan, state, slots, deadline
+    def __init__(self, plan: Plan, state: RunState, slots: asyncio.Semaphore) -> None:
+        self.plan, self.state, self.slots = plan, state, slots
         self.done: Mapping[str, asyncio.Event] = {s.id: asyncio.Event() for s in plan.steps}
         for step_id in state.outputs:
             if step_id in self.done:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,22 @@ class Invoker:
         self._selector = selector
         self._clock = clock
 
+    @contextlib.contextmanager
+    def deadline_scope(self, seconds: float | None) -> Iterator[None]:
+        """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
+
+        The executor opens one around a whole run, so its steps share one deadline.
+        """
+        outer = run_deadline.get()
+        if seconds is None or (outer is not None and outer[0] <= self._clock.now() + seconds):
+            yield
+            return
+        token = run_deadline.set((self._clock.now() + seconds, seconds))
+        try:
+            yield
+        finally:
+            run_deadline.reset(token)
+
     async def invoke(
         self,
         info: FunctionInfo,
@@ -58,19 +75,15 @@ class Invoker:
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         started_at = datetime.now(UTC)
         start = self._clock.now()
-        bound = (start + deadline, deadline) if deadline is not None else None
-        token = run_deadline.set(bound)
         step = _Step(step_id, info, values, started_at)
         try:
-            with step_journal() as journal:
+            with self.deadline_scope(deadline), step_journal() as journal:
                 result = await self._kernel.invoke(function, kernel_arguments)
         except Exception as raised:  # every failure leaves as the host's error
             error = translate(raised, info.name, model=choice.name if choice else None)
             latency_ms = (self._clock.now() - start) * 1000
             error.step = step.failed(error, latency_ms, journal.events, choice)
             raise error from raised
-        finally:
-            run_deadline.reset(token)
         latency_ms = (self._clock.now() - start) * 1000
         return self._succeeded(step, latency_ms, result, journal.events, choice)
 

@@ -52,6 +52,7 @@ class StepRunner:
         self._router = router
         self._validations = dict(validations or {})
         self._effects = effects
+        self.deadline_scope = invoker.deadline_scope
 
     async def run(
         self, step: Step, state: RunState, *, deadline: float | None = None

@@ -1,0 +1,89 @@
+"""The overall deadline, cancellation and the concurrency limit, on the virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host import AgentHost
+from host.executor import Executor
+from host.testing import Delay, Reply, ScriptedChatCompletion
+from host.testing.clock import VirtualClock
+from tests.conftest import ROOT
+
+PROMPT = 'name: Echo\ntemplate: "Say {{$input}}"\ndescription: Say something.\n'
+
+
+def write_config(tmp_path: Path) -> Path:
+    folder = tmp_path / "prompts" / "talk"
+    folder.mkdir(parents=True)
+    (folder / "echo.yaml").write_text(PROMPT)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  local:\n    provider: scripted\n    model: s\n    timeout: 60s\n"
+        f"plugins:\n  directories: [{ROOT / 'plugins'}]\n"
+        "prompts:\n  directories: [prompts]\n"
+    )
+    return config
+
+
+def echoes(count: int, *, chained: bool = False) -> dict[str, Any]:
+    steps = []
+    for i in range(count):
+        source = {"$ref": f"steps.s{i - 1}.output"} if chained and i else str(i)
+        steps.append(
+            {
+                "id": f"s{i}",
+                "function": "talk.Echo",
+                "arguments": {"input": source},
+                "capability": "write",
+            }
+        )
+    return {"steps": steps}
+
+
+async def test_the_deadline_stops_the_whole_run(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    model = ScriptedChatCompletion("local", default=Delay(10, Reply("late")), clock=clock)
+    async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
+        result = await host.execute(echoes(3, chained=True), deadline=15)
+    assert result.status == "failed"
+    assert result.error is not None and "deadline of 15s exceeded" in result.error
+    assert [(s.step_id, s.status) for s in result.steps] == [("s0", "ok"), ("s1", "failed")]
+    assert clock.now() == pytest.approx(15)
+    assert len(model.requests) == 2
+
+
+async def test_cancelling_a_run_leaves_no_task_behind(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    model = ScriptedChatCompletion("local", default=Delay(10, Reply("x")), clock=clock)
+    async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
+        before = asyncio.all_tasks()
+        run = asyncio.create_task(host.execute(echoes(4)))
+        for _ in range(1000):  # let the loop run (no real wait) until all four calls started
+            if len(model.requests) == 4:
+                break
+            await asyncio.sleep(0)
+        assert len(model.requests) == 4
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        await asyncio.sleep(0)
+        left = {t for t in asyncio.all_tasks() - before if t.get_name() != "virtual-clock"}
+        assert left == set()
+    assert clock.now() < 10
+
+
+async def test_the_concurrency_limit_queues_steps(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    model = ScriptedChatCompletion("local", default=Delay(0.1, Reply("x")), clock=clock)
+    async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
+        from planners.plan import Plan
+
+        executor = Executor(host._step_runner(), concurrency=2)
+        result = await executor.run(Plan.model_validate(echoes(5)), request="", run_id="r")
+    assert result.status == "ok"
+    assert clock.now() == pytest.approx(0.3), "five 100 ms steps two at a time take 300 ms"
