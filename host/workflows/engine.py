@@ -53,9 +53,10 @@ class WorkflowEngine:
 
         Without ``paused`` the run begins at the start node. With a ``needs_human``
         result of this run as ``paused``, ``answer`` becomes the output of its
-        waiting node and the run continues along that node's edges. Never raises
-        for a failing node, a rejected transition or the round cap: the result's
-        status says which, with every record so far.
+        waiting node and the run continues along that node's edges. ``deadline``
+        bounds all the nodes this call runs together (time waiting for a person does
+        not count). Never raises for a failing node, a rejected transition or the
+        round cap: the result's status says which, with every record so far.
         """
         run = _Run(workflow, state, list(paused.steps) if paused else [])
         if paused is None or paused.waiting_step is None:
@@ -69,6 +70,10 @@ class WorkflowEngine:
         return await self._follow(run, target, deadline)
 
     async def _follow(self, run: _Run, node_id: str, deadline: float | None) -> RunResult:
+        with self._steps.deadline_scope(deadline):
+            return await self._walk(run, node_id)
+
+    async def _walk(self, run: _Run, node_id: str) -> RunResult:
         workflow = run.workflow
         while node_id != END:
             if len(run.steps) >= workflow.max_rounds:
@@ -81,7 +86,7 @@ class WorkflowEngine:
             try:
                 if node.ask is not None:
                     raise _asked(run.state, node_id, node.ask.render(run.state))
-                record = await self._steps.run(node.step(node_id), run.state, deadline=deadline)
+                record = await self._steps.run(node.step(node_id), run.state)
                 run.steps.append(dataclasses.replace(record, step_id=run.numbered(node_id)))
                 node_id = _next_node(workflow, node_id, run.state)
             except HumanNeeded as handoff:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from host import AgentHost
-from host.testing import ChatReply, OpenAICompatibleServer, Reply, ScriptedChatCompletion
+from host.testing import (
+    ChatReply,
+    Delay,
+    OpenAICompatibleServer,
+    Reply,
+    ScriptedChatCompletion,
+    VirtualClock,
+)
 from tests.conftest import ROOT
 from tests.workflows.workflow_kit import write_host
 
@@ -129,3 +136,23 @@ async def test_the_email_workflow_runs_on_the_openai_client(tmp_path: Path) -> N
     assert {s.model for s in done.steps if s.step_id in ("fields", "urgency", "draft")} == {"gpt"}
     [sent] = outbox(tmp_path)
     assert sent["To"] == "anna@example.com"
+
+
+async def test_the_deadline_bounds_the_whole_run_not_each_node(
+    tmp_path: Path, config: Path
+) -> None:
+    clock = VirtualClock()
+    model = ScriptedChatCompletion(
+        "local", [Delay(0.6, Reply(text)) for text in replies()], clock=clock
+    )
+    async with AgentHost(config, models={"local": model}, clock=clock) as host:
+        result = await host.run_workflow(WORKFLOW, {"message_id": "0001"}, deadline=1.0)
+
+    assert result.status == "failed"
+    assert [(s.step_id, s.status) for s in result.steps] == [
+        ("read", "ok"),
+        ("fields", "ok"),
+        ("urgency", "failed"),
+    ]
+    assert result.error == "deadline of 1s exceeded"
+    assert clock.now() == pytest.approx(1.0)
