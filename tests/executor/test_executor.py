@@ -269,6 +269,6 @@ async def test_outputs_are_coerced_to_model_parameters(
     status, detail = outcome
     assert result.status == status
     if status == "ok":
-        assert [step.output for step in result.steps[1:]] == [detail, 6]  # "3" → 3 → 6
+        assert [step.output for step in result.steps[1:]] == [detail, 6]
     else:
         assert result.error is not None and detail in result.error
