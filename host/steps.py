@@ -246,17 +246,18 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
 
 
 def _adapt(value: Any, parameter: ParameterInfo, step: Step) -> Any:
-    """Text ↔ JSON between steps: JSON text parsed for a dict/list parameter, any other
-    value written as JSON text for a text parameter; numbers are left to the call's check."""
+    """Text ↔ JSON between steps: JSON text parsed for a dict, list or model parameter, any
+    other value written as JSON text for a text parameter. Numbers and models are then
+    converted by the call's own argument check (``"18"`` → 18, a dict → the model)."""
     kind = parameter.type.split("[", 1)[0].lower()
-    if kind in _JSON_TYPES and isinstance(value, str):
+    if kind in ("str", "string"):
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and (kind in _JSON_TYPES or value.lstrip()[:1] in ("{", "[")):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
             message = f"argument {parameter.name!r}: expected {parameter.type}, got text {value!r}"
             raise InvalidArgumentsError(step.function, [message]) from None
-    if kind in ("str", "string") and not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
     return value
 
 

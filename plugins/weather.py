@@ -20,6 +20,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from semantic_kernel.functions import kernel_function
 
+from host.errors import describe_error
 from plugins.clock import parse_iso_date, zone
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class WeatherPlugin:
         self._endpoint = endpoint
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._use_network = use_network
+        self._warned = False
         self._table = load_city_table(Path(offline_data) if offline_data else DEFAULT_OFFLINE_DATA)
         self._by_name: dict[str, City] = {}
         for city in self._table.cities:
@@ -228,7 +230,10 @@ class WeatherPlugin:
                 response.raise_for_status()
                 observed = _observed(await response.read(), city, day)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            logger.warning("open-meteo failed for %s on %s: %r", city.name, day, error)
+            level = logging.INFO if self._warned else logging.WARNING
+            self._warned = True
+            reason = describe_error(error)
+            logger.log(level, "open-meteo unreachable (%s); using the sample data", reason)
             return None
         if observed is None:
             logger.warning("open-meteo has no values for %s on %s", city.name, day)

@@ -202,3 +202,73 @@ async def test_json_output_is_adapted_to_a_text_parameter(tmp_path: Path) -> Non
     assert result.status == "ok", result.error
     first_city = json.loads(result.steps[0].output)[0]
     assert result.output == f"Say {json.dumps(first_city, ensure_ascii=False)}"
+
+
+SHAPES = """\
+from pydantic import BaseModel
+from semantic_kernel.functions import kernel_function
+
+
+class Box(BaseModel):
+    width: int
+    height: int
+
+
+class Shapes:
+    @kernel_function(description="A box as JSON text.")
+    async def box(self) -> str:
+        return '{"width": 3, "height": 4, "label": "crate"}'
+
+    @kernel_function(description="The area of a box.")
+    async def area(self, box: Box) -> int:
+        return box.width * box.height
+
+    @kernel_function(description="Double a number.")
+    async def double(self, number: int) -> int:
+        return number * 2
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "outcome"),
+    [
+        ({"box": {"$ref": "steps.box.output"}}, ("ok", 12)),
+        ({"box": "not json"}, ("failed", "argument 'box': expected Box, got 'not json'")),
+        ({"box": "{broken"}, ("failed", "argument 'box': expected Box, got text '{broken'")),
+    ],
+    ids=["JSON text to a model", "text is no model", "broken JSON"],
+)
+async def test_outputs_are_coerced_to_model_parameters(
+    tmp_path: Path, arguments: dict[str, Any], outcome: tuple[str, Any]
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "shapes.py").write_text(SHAPES)
+    config = tmp_path / "host.yaml"
+    config.write_text(ONE_MODEL.join(["models:\n", f"plugins:\n  directories: [{plugins}]\n"]))
+    plan = {
+        "steps": [
+            {"id": "box", "function": "shapes.box", "arguments": {}, "capability": "fetch"},
+            {
+                "id": "area",
+                "function": "shapes.area",
+                "arguments": arguments,
+                "capability": "fetch",
+                "depends_on": ["box"],
+            },
+            {
+                "id": "twice",
+                "function": "shapes.double",
+                "capability": "fetch",
+                "arguments": {"number": {"$ref": "steps.box.output.width"}},
+            },
+        ]
+    }
+    async with AgentHost(config) as host:
+        result = await host.execute(plan)
+    status, detail = outcome
+    assert result.status == status
+    if status == "ok":
+        assert [step.output for step in result.steps[1:]] == [detail, 6]
+    else:
+        assert result.error is not None and detail in result.error
