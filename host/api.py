@@ -224,7 +224,7 @@ class AgentHost:
         self, plan: Plan, request: str, state: RunState, deadline: float | None
     ) -> RunResult:
         """Run what is left of ``plan`` over ``state``; remember it if it pauses for a person."""
-        from host.executor import Executor, answer
+        from host.executor import Executor
 
         result = await Executor(self._step_runner()).run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
@@ -233,7 +233,7 @@ class AgentHost:
             waiting = plan.step(result.waiting_step)
 
             async def resume(text: Any) -> RunResult:
-                answer(state, waiting, text)
+                state.answer(waiting.id, waiting.function, text)
                 return await self._continue(plan, request, state, deadline)
 
             self._paused[state.run_id] = resume

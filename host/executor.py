@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from host.errors import AgentHostError, HumanNeeded, describe_error
-from host.resilience.journal import CallEvent
 from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 from planners.plan import Plan, Step, ensure_valid
@@ -145,27 +142,6 @@ def _unrecorded(step: Step, error: AgentHostError) -> StepRecord:
         error=describe_error(error),
         error_type=type(error).__name__,
     )
-
-
-def answer(state: RunState, step: Step, text: Any) -> StepRecord:
-    """Record a person's answer as ``step``'s output (the rejected record's events kept)."""
-    asked = state.records.get(step.id)
-    event = CallEvent("answered", "human", "ok")
-    if asked is not None:
-        record = replace(asked, output=text, events=(*asked.events, event), confidence=None)
-    else:
-        record = StepRecord(
-            step_id=step.id,
-            function=step.function,
-            arguments={},
-            status="ok",
-            started_at=datetime.now(UTC),
-            latency_ms=0.0,
-            output=text,
-            events=(event,),
-        )
-    state.succeed(record)
-    return record
 
 
 def _outline(plan: Plan) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from host.resilience.journal import CallEvent
@@ -125,6 +125,26 @@ class RunState:
         self.records[record.step_id] = record
         self.outputs[record.step_id] = record.output
         self.completed.append(record.step_id)
+
+    def answer(self, step_id: str, function: str, text: Any) -> StepRecord:
+        """Store a person's answer as ``step_id``'s output; the asking record's events stay."""
+        event = CallEvent("answered", "human", "ok")
+        asked = self.records.get(step_id)
+        if asked is not None:
+            record = replace(asked, output=text, events=(*asked.events, event), confidence=None)
+        else:
+            record = StepRecord(
+                step_id=step_id,
+                function=function,
+                arguments={},
+                status="ok",
+                started_at=datetime.now(UTC),
+                latency_ms=0.0,
+                output=text,
+                events=(event,),
+            )
+        self.succeed(record)
+        return record
 
     def resolve(self, target: RefTarget) -> Any:
         """The value a reference points at: a step's output (or a field of it) or a state value."""

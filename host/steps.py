@@ -55,16 +55,25 @@ class StepRunner:
         self.deadline_scope = invoker.deadline_scope
 
     async def run(
-        self, step: Step, state: RunState, *, deadline: float | None = None
+        self,
+        step: Step,
+        state: RunState,
+        *,
+        deadline: float | None = None,
+        key: str | None = None,
     ) -> StepRecord:
         """Run ``step`` and record it in ``state``.
 
-        A failure raises its :class:`AgentHostError` with ``error.step`` set; a
+        ``key`` names this run of the step for idempotency (default: its id). A
+        failure raises its :class:`AgentHostError` with ``error.step`` set; a
         hand-off raises :class:`HumanNeeded` after storing the rejected record.
         """
         info = self.catalogue[step.function]
         arguments = resolve_arguments(step, info, state)
-        key = f"{state.run_id}/{step.id}" if info.side_effects and self._effects else None
+        if info.side_effects and self._effects is not None:
+            key = f"{state.run_id}/{key or step.id}"
+        else:
+            key = None
         if key is not None and self._effects is not None:
             done, output = self._effects.get(key)
             if done:

@@ -90,6 +90,8 @@ class Compensation(BaseModel):
     function: str = Field(pattern=rf"^{_NAME}\.{_NAME}$", description="plugin.function")
     arguments: dict[str, Argument] = Field(default_factory=dict)
 
+    _refs = field_validator("arguments", mode="after")(reject_malformed_refs)
+
     def references(self) -> Iterator[tuple[str, RefTarget]]:
         """Each argument that is a reference, with its parsed target."""
         return _references(self.arguments)

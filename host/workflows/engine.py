@@ -11,8 +11,9 @@ A hand-off node (or a step whose validation hands off) pauses the run as
 ``needs_human`` with ``waiting_step`` set to the node. Running again with that
 result as ``paused`` records the answer as the node's output and follows the
 node's edges from there; ``AgentHost`` keeps paused runs for ``resume``.
-Side-effecting nodes are keyed ``<run id>/<node>``, so a revisit replays the
-first run's output instead of acting twice.
+Side-effecting nodes are keyed per visit (``<run id>/<node>``, then
+``<run id>/<node>#n``): a resumed run replays a visit's effect instead of acting
+twice, while a loop that comes back to the node acts again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from host.errors import AgentHostError, HumanNeeded, TransitionError
-from host.resilience.journal import CallEvent
 from host.state import RunResult, RunState, RunStatus, StepRecord
 from host.workflows.definition import END, Workflow
 
@@ -62,7 +62,8 @@ class WorkflowEngine:
         if paused is None or paused.waiting_step is None:
             return await self._follow(run, workflow.start_node, deadline)
         node_id = paused.waiting_step
-        run.steps.append(_answered(state, node_id, run.numbered(node_id), answer))
+        answered = state.answer(node_id, HUMAN, answer)
+        run.steps.append(dataclasses.replace(answered, step_id=run.numbered(node_id)))
         try:
             target = _next_node(workflow, node_id, state)
         except TransitionError as error:
@@ -86,8 +87,9 @@ class WorkflowEngine:
             try:
                 if node.ask is not None:
                     raise _asked(run.state, node_id, node.ask.render(run.state))
-                record = await self._steps.run(node.step(node_id), run.state)
-                run.steps.append(dataclasses.replace(record, step_id=run.numbered(node_id)))
+                visit = run.numbered(node_id)
+                record = await self._steps.run(node.step(node_id), run.state, key=visit)
+                run.steps.append(dataclasses.replace(record, step_id=visit))
                 node_id = _next_node(workflow, node_id, run.state)
             except HumanNeeded as handoff:
                 return run.result(
@@ -150,17 +152,6 @@ def _asked(state: RunState, node_id: str, question: str) -> HumanNeeded:
         latency_ms=0.0,
     )
     return HumanNeeded(node_id, question)
-
-
-def _answered(state: RunState, node_id: str, record_id: str, answer: Any) -> StepRecord:
-    """The waiting node's record completed with the person's answer as its output."""
-    asked = state.records[node_id]
-    event = CallEvent("answered", HUMAN, "ok")
-    record = dataclasses.replace(
-        asked, output=answer, events=(*asked.events, event), confidence=None
-    )
-    state.succeed(record)
-    return dataclasses.replace(record, step_id=record_id)
 
 
 def _next_node(workflow: Workflow, node_id: str, state: RunState) -> str:

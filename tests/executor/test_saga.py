@@ -97,3 +97,20 @@ async def test_a_compensation_naming_an_unknown_function_is_a_plan_problem(tmp_p
         result.error or ""
     )
     assert journal_lines(journal) == []
+
+
+async def test_a_workflow_loop_acts_again_on_each_visit(tmp_path: Path) -> None:
+    from host.workflows import WorkflowBuilder
+
+    config, journal = write_trips(tmp_path)
+    workflow = (
+        WorkflowBuilder("rebook", max_rounds=3)
+        .step("book", "trips.book", {"item": "hotel"})
+        .edge("book", "book")
+        .build()
+    )
+    async with AgentHost(config) as host:
+        result = await host.run_workflow(workflow)
+    assert result.status == "round_limit"
+    assert [s.step_id for s in result.steps] == ["book", "book#2", "book#3"]
+    assert journal_lines(journal) == ["book hotel"] * 3

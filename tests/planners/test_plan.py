@@ -389,3 +389,9 @@ def test_attached_functions_are_checked_like_steps() -> None:
 def test_a_malformed_validation_is_a_schema_error(validation: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Plan.model_validate({"steps": [{**COPY, "validation": validation}]})
+
+
+def test_a_malformed_reference_in_a_compensation_is_a_schema_error() -> None:
+    compensate = {"function": "text.summarize", "arguments": {"input": {"$ref": "steps.x"}}}
+    with pytest.raises(ValidationError, match="argument 'input': malformed reference 'steps.x'"):
+        Plan.model_validate({"steps": [{**COPY, "compensate": compensate}]})
