@@ -393,5 +393,5 @@ def test_a_malformed_validation_is_a_schema_error(validation: dict[str, Any], me
 
 def test_a_malformed_reference_in_a_compensation_is_a_schema_error() -> None:
     compensate = {"function": "text.summarize", "arguments": {"input": {"$ref": "steps.x"}}}
-    with pytest.raises(ValidationError, match="argument 'input': malformed reference 'steps.x'"):
+    with pytest.raises(ValidationError, match=r"argument 'input': malformed reference 'steps\.x'"):
         Plan.model_validate({"steps": [{**COPY, "compensate": compensate}]})
