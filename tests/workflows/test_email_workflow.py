@@ -156,3 +156,25 @@ async def test_the_deadline_bounds_the_whole_run_not_each_node(
     ]
     assert result.error == "deadline of 1s exceeded"
     assert clock.now() == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+async def test_the_email_workflow_on_the_embedded_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_HOST_INBOX", str(ROOT / "examples" / "inbox"))
+    monkeypatch.setenv("AGENT_HOST_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("AGENT_HOST_CUSTOMERS_DB", str(tmp_path / "customers.sqlite3"))
+    workflow = ROOT / "workflows" / "email_triage.yaml"
+    async with AgentHost() as host:
+        paused = await host.run_workflow(workflow, {"message_id": "0001"})
+        assert paused.status == "needs_human", paused.error
+        assert paused.waiting_step == "approval"
+        sent = await host.resume(paused.run_id, "yes")
+    assert sent.status == "ok", sent.error
+    fields = json.loads(sent.steps[1].output)
+    assert set(fields) == {"sender", "subject", "request", "deadline", "customer_id"}
+    assert json.loads(sent.steps[2].output)["urgency"] in {"low", "medium", "high"}
+    (written,) = outbox(tmp_path)
+    assert written["To"] == "raj@example.com"
+    assert written.get_content().strip() == sent.steps[-3].output.strip()
