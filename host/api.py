@@ -20,6 +20,7 @@ from host.state import RunResult
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from host.executor import Executor
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.services import ModelServices
@@ -75,6 +76,8 @@ class AgentHost:
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
         self._effects: IdempotencyStore | None = None
+        self._executor: Executor | None = None
+        """Runs plans; built on the first one after each start (it remembers validated plans)."""
         self._paused: dict[str, Callable[[Any], Awaitable[RunResult]]] = {}
         """Runs waiting for a person: run id → continuation taking the answer."""
 
@@ -137,6 +140,7 @@ class AgentHost:
         self._invoker = None
         self._services = None
         self._effects = None
+        self._executor = None
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -223,12 +227,16 @@ class AgentHost:
         self, plan: Plan, request: str, state: RunState, deadline: float | None
     ) -> RunResult:
         """Run what is left of ``plan`` over ``state``; remember it if it pauses for a person."""
-        from host.executor import Executor, answer
+        if self._executor is None:
+            from host.executor import Executor
 
-        result = await Executor(self._step_runner()).run(
+            self._executor = Executor(self._step_runner())
+        result = await self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
         )
         if result.status == "needs_human" and result.waiting_step is not None:
+            from host.executor import answer
+
             waiting = plan.step(result.waiting_step)
 
             async def resume(text: Any) -> RunResult:

@@ -115,6 +115,11 @@ class Step(BaseModel):
         """Each argument that is a reference, with its parsed target."""
         return _references(self.arguments)
 
+    def dependencies(self) -> set[str]:
+        """The steps this step waits for: its ``depends_on`` and every step it references."""
+        referenced = {t.step for _, t in self.references() if t.step is not None}
+        return set(self.depends_on) | referenced
+
 
 def _references(arguments: Mapping[str, Any]) -> Iterator[tuple[str, RefTarget]]:
     for name, value in arguments.items():
@@ -144,9 +149,7 @@ class Plan(BaseModel):
 
     def dependencies(self, step_id: str) -> set[str]:
         """The steps ``step_id`` waits for: its ``depends_on`` and every step it references."""
-        step = self.step(step_id)
-        referenced = {t.step for _, t in step.references() if t.step is not None}
-        return set(step.depends_on) | referenced
+        return self.step(step_id).dependencies()
 
     def order(self) -> list[list[str]]:
         """Waves of step ids; each wave's steps can run concurrently once the earlier ones are done.
@@ -158,7 +161,7 @@ class Plan(BaseModel):
         if problems:
             raise PlanError(problems)
         pending = [step.id for step in self.steps]
-        needs = {step_id: self.dependencies(step_id) for step_id in pending}
+        needs = {step.id: step.dependencies() for step in self.steps}
         done: set[str] = set()
         waves: list[list[str]] = []
         while pending:
@@ -344,8 +347,8 @@ def _graph_problems(plan: Plan) -> list[PlanProblem]:
                         f"({_listed(position)})",
                     )
                 )
-    for step_id in position:
-        wanted = plan.dependencies(step_id) - {step_id}
+    for step_id, index in position.items():
+        wanted = plan.steps[index].dependencies() - {step_id}
         edges[step_id] = sorted((d for d in wanted if d in position), key=position.__getitem__)
     problems.extend(
         PlanProblem(cycle[0], "dependency cycle: " + " → ".join(cycle))
