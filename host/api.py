@@ -209,17 +209,18 @@ class AgentHost:
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
         same ``run_id`` again replays their recorded output instead of acting twice.
         """
-        from planners.plan import Plan, PlanError, PlanProblem
+        from host.state import RunState
+        from planners.plan import Plan, parse_plan
 
         self.start()
         run_id = run_id or uuid.uuid4().hex
         try:
-            parsed = plan if isinstance(plan, Plan) else Plan.model_validate(plan)
+            parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
         except ValueError as error:
+            from planners.plan import PlanError, PlanProblem
+
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
-        from host.state import RunState
-
         state = RunState(values, run_id=run_id)
         return await self._continue(parsed, request, state, self._deadline(deadline))
 

@@ -177,6 +177,32 @@ class Plan(BaseModel):
         return cls.model_json_schema(by_alias=True, mode="validation")
 
 
+_PARSED_SIZE = 256
+_PARSED_TEXT = 16_384
+_parsed: dict[str, Plan] = {}
+
+
+def parse_plan(data: Mapping[str, Any]) -> Plan:
+    """``Plan.model_validate(data)``, remembered for plain JSON data seen before.
+
+    A plan is often run many times (a workflow, a repeated request). Data whose
+    ``repr`` is the same as earlier data's — same keys, types and values — gives
+    that earlier frozen plan back without validating it again. Only valid plans
+    of modest size are remembered (the latest 256); anything else is validated
+    as given. Raises pydantic's ``ValidationError`` like ``model_validate``.
+    """
+    key = repr(data) if type(data) is dict else None
+    if key is None or len(key) > _PARSED_TEXT:
+        return Plan.model_validate(data)
+    plan = _parsed.get(key)
+    if plan is None:
+        plan = Plan.model_validate(data)
+        if len(_parsed) >= _PARSED_SIZE:
+            del _parsed[next(iter(_parsed))]
+        _parsed[key] = plan
+    return plan
+
+
 @dataclass(frozen=True)
 class PlanProblem:
     """One thing wrong with a plan; ``step`` is None for plan-level problems."""
