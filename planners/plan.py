@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
@@ -54,13 +55,19 @@ class Ref(BaseModel):
 
     def target(self) -> RefTarget:
         """The parsed reference."""
-        match = _REF.match(self.ref)
-        if match is None:  # the field pattern makes this unreachable for validated refs
-            raise ValueError(f"malformed reference {self.ref!r}")
-        if match["key"] is not None:
-            return RefTarget("state", None, (match["key"],))
-        path = tuple(match["path"].split(".")[1:]) if match["path"] else ()
-        return RefTarget("steps", match["step"], path)
+        return _target(self.ref)
+
+
+@lru_cache(maxsize=1024)
+def _target(ref: str) -> RefTarget:
+    """``ref`` parsed; remembered, as a plan's references are read on every run of it."""
+    match = _REF.match(ref)
+    if match is None:  # the field pattern makes this unreachable for validated refs
+        raise ValueError(f"malformed reference {ref!r}")
+    if match["key"] is not None:
+        return RefTarget("state", None, (match["key"],))
+    path = tuple(match["path"].split(".")[1:]) if match["path"] else ()
+    return RefTarget("steps", match["step"], path)
 
 
 Argument = Annotated[Ref | JsonValue, Field(union_mode="left_to_right")]
