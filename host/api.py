@@ -20,6 +20,7 @@ from host.state import RunResult
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from host.executor import Executor
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.services import ModelServices
@@ -76,6 +77,8 @@ class AgentHost:
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
         self._effects: IdempotencyStore | None = None
+        self._executor: Executor | None = None
+        """Runs plans; built on the first one after each start (it remembers validated plans)."""
         self._paused: dict[str, Callable[[Any], Awaitable[RunResult]]] = {}
         """Runs waiting for a person: run id → continuation taking the answer."""
 
@@ -138,6 +141,7 @@ class AgentHost:
         self._invoker = None
         self._services = None
         self._effects = None
+        self._executor = None
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -206,17 +210,18 @@ class AgentHost:
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
         same ``run_id`` again replays their recorded output instead of acting twice.
         """
-        from planners.plan import Plan, PlanError, PlanProblem
+        from host.state import RunState
+        from planners.plan import Plan, parse_plan
 
         self.start()
         run_id = run_id or uuid.uuid4().hex
         try:
-            parsed = plan if isinstance(plan, Plan) else Plan.model_validate(plan)
+            parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
         except ValueError as error:
+            from planners.plan import PlanError, PlanProblem
+
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
-        from host.state import RunState
-
         state = RunState(values, run_id=run_id)
         return await self._continue(parsed, request, state, self._deadline(deadline))
 
@@ -224,9 +229,11 @@ class AgentHost:
         self, plan: Plan, request: str, state: RunState, deadline: float | None
     ) -> RunResult:
         """Run what is left of ``plan`` over ``state``; remember it if it pauses for a person."""
-        from host.executor import Executor
+        if self._executor is None:
+            from host.executor import Executor
 
-        result = await Executor(self._step_runner()).run(
+            self._executor = Executor(self._step_runner())
+        result = await self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
         )
         if result.status == "needs_human" and result.waiting_step is not None:

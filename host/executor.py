@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from host.errors import AgentHostError, HumanNeeded, describe_error
 from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 from planners.plan import Plan, Step, ensure_valid
+
+_MEMO_SIZE = 256
+"""Validated plans an executor remembers (oldest forgotten first)."""
 
 
 class Executor:
@@ -27,6 +31,8 @@ class Executor:
     def __init__(self, steps: StepRunner, *, concurrency: int = 16) -> None:
         self._steps = steps
         self._limit = concurrency
+        self._functions = list(steps.catalogue.values())
+        self._plans: dict[int, tuple[Plan, _Schedule]] = {}
 
     async def run(
         self,
@@ -39,21 +45,17 @@ class Executor:
     ) -> RunResult:
         """Run ``plan``; a bad plan or a failed step gives a ``failed`` result, never a raise."""
         state = state or RunState(run_id=run_id)
-        outline = _outline(plan)
         try:
-            ensure_valid(plan, list(self._steps.catalogue.values()))
+            schedule = self._schedule(plan)
         except AgentHostError as error:
-            return RunResult(run_id, request, "failed", None, plan=outline, error=str(error))
-        run = _Run(plan, state, asyncio.Semaphore(self._limit))
-        failures: list[AgentHostError] = []
-        try:
-            with self._steps.deadline_scope(deadline):
-                async with asyncio.TaskGroup() as group:
-                    for step in plan.steps:
-                        if step.id not in state.outputs:
-                            group.create_task(self._step(run, step))
-        except* AgentHostError as group_error:
-            failures.extend(e for e in group_error.exceptions if isinstance(e, AgentHostError))
+            return RunResult(run_id, request, "failed", None, plan=_outline(plan), error=str(error))
+        outline = schedule.outline
+        run = _Run(plan, schedule, state)
+        with self._steps.deadline_scope(deadline):
+            if schedule.chain is not None:
+                failures = await self._run_chain(run, schedule.chain)
+            else:
+                failures = await self._run_graph(run)
         records = tuple(state.records[s.id] for s in plan.steps if s.id in state.records)
         if failures:
             undone = await self._compensate(plan, state)
@@ -79,8 +81,61 @@ class Executor:
         output = state.outputs[plan.output_step]
         return RunResult(run_id, request, "ok", output, records, outline)
 
+    def _schedule(self, plan: Plan) -> _Schedule:
+        """``plan``'s schedule, validating it against the catalogue the first time it is seen.
+
+        Plans are frozen and the catalogue does not change while this executor
+        lives, so a plan run again (a resumed run, a memoised plan) is not
+        validated again. The memo holds the plan itself, so an ``id`` is never reused
+        while its entry is there.
+        """
+        known = self._plans.get(id(plan))
+        if known is not None and known[0] is plan:
+            return known[1]
+        ensure_valid(plan, self._functions)
+        schedule = _Schedule.of(plan)
+        if len(self._plans) >= _MEMO_SIZE:
+            del self._plans[next(iter(self._plans))]
+        self._plans[id(plan)] = (plan, schedule)
+        return schedule
+
+    async def _run_chain(self, run: _Run, chain: tuple[Step, ...]) -> list[AgentHostError]:
+        """Each step in turn, in this task: no step of a chain can run beside another.
+
+        Ends like the concurrent path: the first failure stops the run, a hand-off
+        stops it before the next step, and any other error leaves in an
+        :class:`ExceptionGroup` as it would from the task group.
+        """
+        state = run.state
+        for step in chain:
+            if step.id in state.outputs:
+                continue
+            try:
+                await self._steps.run(step, state)
+            except HumanNeeded as asked:
+                run.asks.append(asked)
+                break
+            except AgentHostError as error:
+                return [error]
+            except Exception as error:  # a bug, not a step failure: leave as the group would
+                raise ExceptionGroup("unhandled errors in a TaskGroup", [error]) from None
+        return []
+
+    async def _run_graph(self, run: _Run) -> list[AgentHostError]:
+        """Every step not done yet in its own task, each started once its dependencies are."""
+        run.open(asyncio.Semaphore(self._limit))
+        failures: list[AgentHostError] = []
+        try:
+            async with asyncio.TaskGroup() as group:
+                for step in run.plan.steps:
+                    if step.id not in run.state.outputs:
+                        group.create_task(self._step(run, step))
+        except* AgentHostError as group_error:
+            failures.extend(e for e in group_error.exceptions if isinstance(e, AgentHostError))
+        return failures
+
     async def _step(self, run: _Run, step: Step) -> None:
-        for dependency in run.plan.dependencies(step.id):
+        for dependency in run.schedule.needs[step.id]:
             await run.done[dependency].wait()
         async with run.slots:
             if run.asks:
@@ -112,16 +167,51 @@ class Executor:
         return tuple(undone)
 
 
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """What every run of one valid plan shares: its outline and each step's dependencies.
+
+    ``chain`` is the steps in run order when every wave of the plan has one step
+    (each step waits for the one before it), else ``None``.
+    """
+
+    outline: str
+    needs: Mapping[str, frozenset[str]]
+    chain: tuple[Step, ...] | None
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Schedule:
+        """The schedule of ``plan``, which must be valid (a DAG of uniquely named steps)."""
+        needs = {step.id: frozenset(step.dependencies()) for step in plan.steps}
+        chain: list[Step] = []
+        done: set[str] = set()
+        pending = list(plan.steps)
+        while pending:
+            wave = [step for step in pending if needs[step.id] <= done]
+            if len(wave) != 1:
+                return cls(_outline(plan), needs, None)
+            chain.append(wave[0])
+            done.add(wave[0].id)
+            pending.remove(wave[0])
+        return cls(_outline(plan), needs, tuple(chain))
+
+
 class _Run:
     """One execution's coordination: finished steps, slots and pending hand-offs."""
 
-    def __init__(self, plan: Plan, state: RunState, slots: asyncio.Semaphore) -> None:
-        self.plan, self.state, self.slots = plan, state, slots
-        self.done: Mapping[str, asyncio.Event] = {s.id: asyncio.Event() for s in plan.steps}
-        for step_id in state.outputs:
+    def __init__(self, plan: Plan, schedule: _Schedule, state: RunState) -> None:
+        self.plan, self.schedule, self.state = plan, schedule, state
+        self.asks: list[HumanNeeded] = []
+        self.done: Mapping[str, asyncio.Event] = {}
+        self.slots: asyncio.Semaphore
+
+    def open(self, slots: asyncio.Semaphore) -> None:
+        """Prepare to run steps concurrently: an event per step (set for those done) and slots."""
+        self.slots = slots
+        self.done = {s.id: asyncio.Event() for s in self.plan.steps}
+        for step_id in self.state.outputs:
             if step_id in self.done:
                 self.done[step_id].set()
-        self.asks: list[HumanNeeded] = []
 
     def pause(self, asked: HumanNeeded) -> None:
         """Stop starting steps: every waiter wakes, sees the hand-off and returns."""

@@ -19,7 +19,7 @@ from host.state import StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import FunctionResult
+    from semantic_kernel.functions import FunctionResult, KernelFunction
 
     from host.models.selection import ModelChoice, ModelSelector
 
@@ -32,9 +32,17 @@ class Invoker:
     """
 
     def __init__(self, kernel: Kernel, selector: ModelSelector, clock: Clock) -> None:
+        from semantic_kernel.connectors.ai.prompt_execution_settings import (
+            PromptExecutionSettings,
+        )
+        from semantic_kernel.functions import KernelArguments
+
         self._kernel = kernel
         self._selector = selector
         self._clock = clock
+        self._settings = PromptExecutionSettings
+        self._arguments = KernelArguments
+        self._types: dict[int, tuple[KernelFunction, dict[str, Any]]] = {}
 
     @contextlib.contextmanager
     def deadline_scope(self, seconds: float | None) -> Iterator[None]:
@@ -62,15 +70,10 @@ class Invoker:
         deadline: float | None = None,
     ) -> StepRecord:
         """Run ``info``'s function within ``deadline`` seconds, if given."""
-        from semantic_kernel.connectors.ai.prompt_execution_settings import (
-            PromptExecutionSettings,
-        )
-        from semantic_kernel.functions import KernelArguments
-
         function = self._kernel.get_function(info.plugin, info.function)
-        values = check_arguments(info, arguments, parameter_types(function))
-        settings = [PromptExecutionSettings(service_id=model)] if model else None
-        kernel_arguments = KernelArguments(settings=settings, **values)
+        values = check_arguments(info, arguments, self._parameter_types(function))
+        settings = [self._settings(service_id=model)] if model else None
+        kernel_arguments = self._arguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         started_at = datetime.now(UTC)
@@ -87,6 +90,15 @@ class Invoker:
         latency_ms = (self._clock.now() - start) * 1000
         return self._succeeded(step, latency_ms, result, journal.events, choice)
 
+    def _parameter_types(self, function: KernelFunction) -> dict[str, Any]:
+        """:func:`parameter_types` of ``function``, derived once per function object."""
+        known = self._types.get(id(function))
+        if known is not None and known[0] is function:
+            return known[1]
+        types = parameter_types(function)
+        self._types[id(function)] = (function, types)
+        return types
+
     def _succeeded(
         self,
         step: _Step,
@@ -95,7 +107,8 @@ class Invoker:
         events: list[CallEvent],
         choice: ModelChoice | None,
     ) -> StepRecord:
-        usage = _usage(result)
+        messages = _messages(result)
+        usage = _usage(messages)
         served = _served_model(events, choice)
         provider = cost = None
         if served is not None:
@@ -107,15 +120,15 @@ class Invoker:
             "ok",
             latency_ms,
             events,
-            output=_output(result),
+            output=_output(result, messages),
             model=served,
             provider=provider,
-            model_id=_model_id(result),
+            model_id=_model_id(messages),
             route_reason=choice.reason if choice else None,
             tokens_in=usage[0] if usage else None,
             tokens_out=usage[1] if usage else None,
             cost=cost,
-            confidence=_confidence(result),
+            confidence=_confidence(messages),
         )
 
 
@@ -130,17 +143,27 @@ class _Step:
     def record(
         self, status: StepStatus, latency_ms: float, events: list[CallEvent], **fields: Any
     ) -> StepRecord:
-        own = [e for e in events if e.kind == "attempt" and e.target == self.info.name]
+        name = self.info.name
+        own = modelled = 0
+        cache_hit = degraded = False
+        for e in events:
+            if e.kind == "attempt":
+                own += e.target == name
+                modelled += bool(e.model)
+            elif e.kind == "cache_hit":
+                cache_hit = True
+            elif e.kind == "stale_served" or _static_fallback(e):
+                degraded = True
         return StepRecord(
             step_id=self.step_id,
-            function=self.info.name,
+            function=name,
             arguments=self.values,
             status=status,
             started_at=self.started_at,
             latency_ms=latency_ms,
-            attempts=len(own) or len([e for e in events if e.kind == "attempt" and e.model]),
-            cache_hit=any(e.kind == "cache_hit" for e in events),
-            degraded=any(e.kind == "stale_served" or _static_fallback(e) for e in events),
+            attempts=own or modelled,
+            cache_hit=cache_hit,
+            degraded=degraded,
             events=tuple(events),
             **fields,
         )
@@ -176,33 +199,35 @@ def _served_model(events: list[CallEvent], choice: ModelChoice | None) -> str | 
 
 
 def _messages(result: FunctionResult | None) -> list[Any]:
+    """The chat messages in a result (a prompt function's answer); none for a native one."""
+    value = result.value if result is not None else None
+    if value is None or isinstance(value, (str, int, float, bool, dict)):
+        return []
     from semantic_kernel.contents import ChatMessageContent
 
-    value = result.value if result is not None else None
     items = value if isinstance(value, list) else [value]
     return [item for item in items if isinstance(item, ChatMessageContent)]
 
 
-def _output(result: FunctionResult | None) -> Any:
+def _output(result: FunctionResult | None, messages: list[Any]) -> Any:
     if result is None:
         return None
-    messages = _messages(result)
     if messages:
         return "".join(str(message) for message in messages)
     return result.value
 
 
-def _usage(result: FunctionResult | None) -> tuple[int, int] | None:
-    for message in _messages(result):
+def _usage(messages: list[Any]) -> tuple[int, int] | None:
+    for message in messages:
         usage = message.metadata.get("usage")
         if usage is not None:
             return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
     return None
 
 
-def _confidence(result: FunctionResult | None) -> float | None:
+def _confidence(messages: list[Any]) -> float | None:
     """exp(mean token log probability) of the reply, when the provider returned logprobs."""
-    for message in _messages(result):
+    for message in messages:
         logprobs = message.metadata.get("logprobs")
         tokens = getattr(logprobs, "content", None) or []
         values = [float(token.logprob) for token in tokens]
@@ -211,5 +236,5 @@ def _confidence(result: FunctionResult | None) -> float | None:
     return None
 
 
-def _model_id(result: FunctionResult | None) -> str | None:
-    return next((m.ai_model_id for m in _messages(result) if m.ai_model_id), None)
+def _model_id(messages: list[Any]) -> str | None:
+    return next((m.ai_model_id for m in messages if m.ai_model_id), None)

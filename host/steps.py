@@ -247,18 +247,38 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
                 f"argument {name!r}: cannot read {'.'.join(target.path) or 'output'} ({error!r})"
             )
             raise InvalidArgumentsError(step.function, [message]) from None
+    kinds = _kinds(info)
     adapted: dict[str, Any] = {}
     for name, value in values.items():
-        parameter = info.parameter(name)
-        adapted[name] = _adapt(value, parameter, step) if parameter is not None else value
+        known = kinds.get(name)
+        adapted[name] = _adapt(value, *known, step) if known is not None else value
     return adapted
 
 
-def _adapt(value: Any, parameter: ParameterInfo, step: Step) -> Any:
+_kinds_of: dict[int, tuple[FunctionInfo, dict[str, tuple[ParameterInfo, str]]]] = {}
+
+
+def _kinds(info: FunctionInfo) -> dict[str, tuple[ParameterInfo, str]]:
+    """Each parameter of ``info`` by name, with its base type name (``dict[str, int]`` → ``dict``).
+
+    Worked out once per function: every step calling it needs them.
+    """
+    known = _kinds_of.get(id(info))
+    if known is not None and known[0] is info:
+        return known[1]
+    kinds: dict[str, tuple[ParameterInfo, str]] = {}
+    for parameter in info.parameters:
+        kinds.setdefault(parameter.name, (parameter, parameter.type.split("[", 1)[0].lower()))
+    if len(_kinds_of) >= 1024:
+        _kinds_of.clear()
+    _kinds_of[id(info)] = (info, kinds)
+    return kinds
+
+
+def _adapt(value: Any, parameter: ParameterInfo, kind: str, step: Step) -> Any:
     """Text ↔ JSON between steps: JSON text parsed for a dict, list or model parameter, any
     other value written as JSON text for a text parameter. Numbers and models are then
     converted by the call's own argument check (``"18"`` → 18, a dict → the model)."""
-    kind = parameter.type.split("[", 1)[0].lower()
     if kind in ("str", "string"):
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if isinstance(value, str) and (kind in _JSON_TYPES or value.lstrip()[:1] in ("{", "[")):

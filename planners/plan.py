@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
@@ -54,13 +55,19 @@ class Ref(BaseModel):
 
     def target(self) -> RefTarget:
         """The parsed reference."""
-        match = _REF.match(self.ref)
-        if match is None:  # the field pattern makes this unreachable for validated refs
-            raise ValueError(f"malformed reference {self.ref!r}")
-        if match["key"] is not None:
-            return RefTarget("state", None, (match["key"],))
-        path = tuple(match["path"].split(".")[1:]) if match["path"] else ()
-        return RefTarget("steps", match["step"], path)
+        return _target(self.ref)
+
+
+@lru_cache(maxsize=1024)
+def _target(ref: str) -> RefTarget:
+    """``ref`` parsed; remembered, as a plan's references are read on every run of it."""
+    match = _REF.match(ref)
+    if match is None:  # the field pattern makes this unreachable for validated refs
+        raise ValueError(f"malformed reference {ref!r}")
+    if match["key"] is not None:
+        return RefTarget("state", None, (match["key"],))
+    path = tuple(match["path"].split(".")[1:]) if match["path"] else ()
+    return RefTarget("steps", match["step"], path)
 
 
 Argument = Annotated[Ref | JsonValue, Field(union_mode="left_to_right")]
@@ -119,6 +126,11 @@ class Step(BaseModel):
         """Each argument that is a reference, with its parsed target."""
         return _references(self.arguments)
 
+    def dependencies(self) -> set[str]:
+        """The steps this step waits for: its ``depends_on`` and every step it references."""
+        referenced = {t.step for _, t in self.references() if t.step is not None}
+        return set(self.depends_on) | referenced
+
 
 def _references(arguments: Mapping[str, Any]) -> Iterator[tuple[str, RefTarget]]:
     for name, value in arguments.items():
@@ -148,9 +160,7 @@ class Plan(BaseModel):
 
     def dependencies(self, step_id: str) -> set[str]:
         """The steps ``step_id`` waits for: its ``depends_on`` and every step it references."""
-        step = self.step(step_id)
-        referenced = {t.step for _, t in step.references() if t.step is not None}
-        return set(step.depends_on) | referenced
+        return self.step(step_id).dependencies()
 
     def order(self) -> list[list[str]]:
         """Waves of step ids; each wave's steps can run concurrently once the earlier ones are done.
@@ -162,7 +172,7 @@ class Plan(BaseModel):
         if problems:
             raise PlanError(problems)
         pending = [step.id for step in self.steps]
-        needs = {step_id: self.dependencies(step_id) for step_id in pending}
+        needs = {step.id: step.dependencies() for step in self.steps}
         done: set[str] = set()
         waves: list[list[str]] = []
         while pending:
@@ -176,6 +186,32 @@ class Plan(BaseModel):
     def json_schema(cls) -> dict[str, Any]:
         """The JSON schema a planner's output must follow (arguments may be ``{"$ref": …}``)."""
         return cls.model_json_schema(by_alias=True, mode="validation")
+
+
+_PARSED_SIZE = 256
+_PARSED_TEXT = 16_384
+_parsed: dict[str, Plan] = {}
+
+
+def parse_plan(data: Mapping[str, Any]) -> Plan:
+    """``Plan.model_validate(data)``, remembered for plain JSON data seen before.
+
+    A plan is often run many times (a scheduled job, a repeated request). Data whose
+    ``repr`` is the same as earlier data's — same keys, types and values — gives
+    that earlier frozen plan back without validating it again. Only valid plans
+    of modest size are remembered (the latest 256); anything else is validated
+    as given. Raises pydantic's ``ValidationError`` like ``model_validate``.
+    """
+    key = repr(data) if type(data) is dict else None
+    if key is None or len(key) > _PARSED_TEXT:
+        return Plan.model_validate(data)
+    plan = _parsed.get(key)
+    if plan is None:
+        plan = Plan.model_validate(data)
+        if len(_parsed) >= _PARSED_SIZE:
+            del _parsed[next(iter(_parsed))]
+        _parsed[key] = plan
+    return plan
 
 
 @dataclass(frozen=True)
@@ -351,8 +387,8 @@ def _graph_problems(plan: Plan) -> list[PlanProblem]:
                         f"({_listed(position)})",
                     )
                 )
-    for step_id in position:
-        wanted = plan.dependencies(step_id) - {step_id}
+    for step_id, index in position.items():
+        wanted = plan.steps[index].dependencies() - {step_id}
         edges[step_id] = sorted((d for d in wanted if d in position), key=position.__getitem__)
     problems.extend(
         PlanProblem(cycle[0], "dependency cycle: " + " → ".join(cycle))

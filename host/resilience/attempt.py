@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError
 from host.resilience.effects_ledger import note_effect
@@ -70,11 +70,22 @@ class AttemptFilter:
 def _event(
     target: Target, outcome: str, seconds: float, error: BaseException | None = None
 ) -> CallEvent:
-    fields: dict[str, Any] = {
-        "attempt": attempt_number.get(),
-        "model": target.model,
-        "latency_ms": seconds * 1000,
-    }
+    attempt, latency_ms = attempt_number.get(), seconds * 1000
     if error is None:
-        return CallEvent(kind="attempt", target=target.name, outcome=outcome, **fields)
-    return CallEvent.failed("attempt", target.name, outcome, error, **fields)
+        return CallEvent(
+            kind="attempt",
+            target=target.name,
+            outcome=outcome,
+            attempt=attempt,
+            model=target.model,
+            latency_ms=latency_ms,
+        )
+    return CallEvent.failed(
+        "attempt",
+        target.name,
+        outcome,
+        error,
+        attempt=attempt,
+        model=target.model,
+        latency_ms=latency_ms,
+    )
