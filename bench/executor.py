@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
+import statistics
 import time
 import tracemalloc
 from pathlib import Path
@@ -131,8 +132,12 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     }
 
 
-async def _wall(host: AgentHost, plan: dict[str, Any]) -> float:
-    started = time.perf_counter()
-    result = await host.execute(plan)
-    assert result.status == "ok", result.error
-    return time.perf_counter() - started
+async def _wall(host: AgentHost, plan: dict[str, Any], rounds: int = 3) -> float:
+    """Median wall seconds of running ``plan``, after one warm-up run."""
+    walls = []
+    for _ in range(rounds + 1):
+        started = time.perf_counter()
+        result = await host.execute(plan)
+        assert result.status == "ok", result.error
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls[1:])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextvars import Token
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,21 +45,15 @@ class Invoker:
         self._arguments = KernelArguments
         self._types: dict[int, tuple[KernelFunction, dict[str, Any]]] = {}
 
-    @contextlib.contextmanager
-    def deadline_scope(self, seconds: float | None) -> Iterator[None]:
+    def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[None]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
 
         The executor opens one around a whole run, so its steps share one deadline.
         """
         outer = run_deadline.get()
         if seconds is None or (outer is not None and outer[0] <= self._clock.now() + seconds):
-            yield
-            return
-        token = run_deadline.set((self._clock.now() + seconds, seconds))
-        try:
-            yield
-        finally:
-            run_deadline.reset(token)
+            return _UNBOUNDED
+        return _DeadlineScope((self._clock.now() + seconds, seconds))
 
     async def invoke(
         self,
@@ -130,6 +125,24 @@ class Invoker:
             cost=cost,
             confidence=_confidence(messages),
         )
+
+
+_UNBOUNDED = contextlib.nullcontext()
+
+
+class _DeadlineScope:
+    """Sets :data:`run_deadline` for the calls inside the ``with`` block."""
+
+    def __init__(self, bound: tuple[float, float]) -> None:
+        self._bound = bound
+        self._token: Token[tuple[float, float] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = run_deadline.set(self._bound)
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._token is not None
+        run_deadline.reset(self._token)
 
 
 class _Step:
