@@ -364,25 +364,31 @@ class AgentHost:
         :meth:`plan_for` turns the request into a plan that :meth:`execute`
         runs. A request it cannot plan falls back to the single best-matching
         function given the request as its text input (:mod:`planners.keyword`).
-        A failing step gives a ``failed`` result naming the error, not a raise.
+        ``deadline`` bounds planning and execution together. A failing step (or
+        planner) gives a ``failed`` result naming the error, not a raise.
         """
         from planners.keyword import CannotPlanError, choose_function
 
-        try:
-            outcome = await self.plan_for(request, deadline=deadline)
-        except CannotPlanError:
-            pass
-        else:
-            result = await self.execute(outcome.plan, request, deadline=deadline)
-            planned = f"planned by {outcome.source}; {result.plan}"
-            return dataclasses.replace(result, plan=planned, planning=outcome.records)
+        self.start()
+        assert self._invoker is not None
         run_id = uuid.uuid4().hex
-        try:
-            choice = choose_function(request, self.catalogue)
-            record = await self.invoke(choice.function, choice.arguments, deadline=deadline)
-        except AgentHostError as error:
-            steps = (error.step,) if error.step is not None else ()
-            return RunResult(run_id, request, "failed", None, steps, error=str(error))
+        with self._invoker.deadline_scope(self._deadline(deadline)):  # planning counts too
+            try:
+                outcome = await self.plan_for(request, deadline=deadline)
+            except CannotPlanError:
+                outcome = None
+            except AgentHostError as error:
+                return RunResult(run_id, request, "failed", None, error=str(error))
+            if outcome is not None:
+                result = await self.execute(outcome.plan, request, deadline=deadline)
+                planned = f"planned by {outcome.source}; {result.plan}"
+                return dataclasses.replace(result, plan=planned, planning=outcome.records)
+            try:
+                choice = choose_function(request, self.catalogue)
+                record = await self.invoke(choice.function, choice.arguments, deadline=deadline)
+            except AgentHostError as error:
+                steps = (error.step,) if error.step is not None else ()
+                return RunResult(run_id, request, "failed", None, steps, error=str(error))
         return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,40 @@ async def test_the_concurrency_limit_queues_steps(tmp_path: Path) -> None:
         result = await executor.run(Plan.model_validate(echoes(5)), request="", run_id="r")
     assert result.status == "ok"
     assert clock.now() == pytest.approx(0.3), "five 100 ms steps two at a time take 300 ms"
+
+
+def model_planner(tmp_path: Path, capabilities: str = "[plan, write]") -> Path:
+    config = write_config(tmp_path)
+    text = config.read_text().replace(
+        "    timeout: 60s\n", f"    timeout: 60s\n    capabilities: {capabilities}\n"
+    )
+    config.write_text(text + "planning:\n  planner: model\n")
+    return config
+
+
+async def test_the_run_deadline_covers_planning_and_execution(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    plan = echoes(2, chained=True)
+    replies = [
+        Delay(10, Reply(json.dumps(plan))),  # the planning call
+        Delay(10, Reply("hi")),
+    ]
+    model = ScriptedChatCompletion("local", replies, clock=clock)
+    config = model_planner(tmp_path)
+    async with AgentHost(config, models={"local": model}, clock=clock) as host:
+        result = await host.run("echo hi and then echo bye", deadline=15)
+    assert result.status == "failed"
+    assert result.error is not None and "deadline of 15s exceeded" in result.error
+    assert result.plan is not None and result.plan.startswith("planned by model")
+    assert clock.now() == pytest.approx(15)
+
+
+async def test_a_planner_without_a_capable_model_fails_the_run_not_the_caller(
+    tmp_path: Path,
+) -> None:
+    model = ScriptedChatCompletion("local", [])
+    config = model_planner(tmp_path, capabilities="[write]")
+    async with AgentHost(config, models={"local": model}) as host:
+        result = await host.run("echo hi and then echo bye")
+    assert result.status == "failed"
+    assert result.error is not None and "no model is capable of 'plan'" in result.error
