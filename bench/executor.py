@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
 import statistics
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path

@@ -58,7 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agent-host {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", parents=[common], help="answer a request")
+    answers = argparse.ArgumentParser(add_help=False)
+    answers.add_argument(
+        "--answer",
+        dest="answers",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="the answer to the next hand-off, in order; repeatable (else asked on a terminal)",
+    )
+
+    run = commands.add_parser("run", parents=[common, answers], help="answer a request")
     run.add_argument("request", help='e.g. "check yesterday\'s Shanghai temperature ..."')
     run.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     run.set_defaults(command=_run)
@@ -77,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--json", action="store_true", help="print the step record as JSON")
     invoke.set_defaults(command=_invoke)
 
-    workflow = commands.add_parser("workflow", parents=[common], help="run a workflow file")
+    workflow = commands.add_parser(
+        "workflow", parents=[common, answers], help="run a workflow file"
+    )
     workflow.add_argument("file", help="workflow YAML, e.g. workflows/email_triage.yaml")
     workflow.add_argument(
         "--input",
@@ -86,14 +98,6 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a workflow input (KEY:=JSON for JSON); repeatable",
-    )
-    workflow.add_argument(
-        "--answer",
-        dest="answers",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="the answer to the next hand-off, in order; repeatable (else asked on a terminal)",
     )
     workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     workflow.set_defaults(command=_workflow)
@@ -118,7 +122,7 @@ def _host(args: argparse.Namespace) -> AgentHost:
 def _run(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
-            result = await _answered(host, await host.run(args.request))
+            result = await _answered(host, await host.run(args.request), args.answers)
         return _report(result, as_json=args.json)
 
     return asyncio.run(go())
@@ -150,7 +154,10 @@ def _report(result: RunResult, *, as_json: bool) -> int:
     if degraded and result.status == "ok":
         print(f"note: degraded output from step(s) {', '.join(degraded)}", file=sys.stderr)
     if result.status == "needs_human":
-        print(f"needs a person (run {result.run_id}): {result.question}", file=sys.stderr)
+        print(
+            f"needs a person: {result.question}\n(answer with --answer, or run on a terminal)",
+            file=sys.stderr,
+        )
         return 3
     if result.status != "ok":
         print(f"error: {result.error}", file=sys.stderr)

@@ -138,3 +138,31 @@ def test_strict_fails_on_a_broken_prompt(tmp_path: Path, scripted_config: Path) 
     )
     assert result.returncode == 2
     assert str(broken / "Bad.yaml") in result.stderr
+
+
+def test_run_takes_an_answer_for_a_hand_off(tmp_path: Path) -> None:
+    """A run whose validation hands off is answered from --answer, not left waiting."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "prompts" / "talk"
+    folder.mkdir(parents=True)
+    (folder / "echo.yaml").write_text(
+        'name: Echo\ntemplate: "Say {{$input}}"\ndescription: Say it.\n'
+    )
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  local:\n    provider: scripted\n    model: s\n"
+        "    options: {replies: [hello]}\n"
+        "prompts:\n  directories: [prompts]\n"
+        "validation:\n  talk.Echo:\n    regex: '^OK'\n    on_fail: [human]\n"
+        "    question: 'What should it say?'\n"
+    )
+    command = [sys.executable, "-m", "host", "run", "say hi", "--config", str(config)]
+    asked = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    answered = subprocess.run(
+        [*command, "--answer", "OK, hi"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    assert asked.returncode == 3 and "What should it say?" in asked.stderr
+    assert answered.returncode == 0, answered.stderr
+    assert answered.stdout.strip() == "OK, hi"
