@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from host.invocation import Invoker
     from host.models.services import ModelServices
     from host.resilience.guard import Guard
+    from host.routing import Router
     from host.state import RunState, StepRecord
     from host.steps import StepRunner
     from host.workflows import Workflow
@@ -77,6 +78,7 @@ class AgentHost:
         self._catalogue: dict[str, FunctionInfo] = {}
         self._problems: list[LoadProblem] = []
         self._effects: IdempotencyStore | None = None
+        self._unavailable: dict[str, str] = {}
         self._executor: Executor | None = None
         """Runs plans; built on the first one after each start (it remembers validated plans)."""
         self._paused: dict[str, Callable[[Any], Awaitable[RunResult]]] = {}
@@ -107,6 +109,7 @@ class AgentHost:
         selector = ModelSelector(self._services)
         self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
         self._config = loaded.config
+        self._unavailable = loaded.unavailable_models()
         kernel, report = build_kernel(
             loaded,
             selector,
@@ -313,18 +316,24 @@ class AgentHost:
 
     def _step_runner(self) -> StepRunner:
         """A step runner over this host's invoker, router, validations and idempotency store."""
-        from host.routing import Router
         from host.steps import StepRunner
 
         self.start()
-        assert self._invoker is not None and self.guard is not None and self._config is not None
+        assert self._invoker is not None and self._config is not None
         return StepRunner(
             self._invoker,
             self._catalogue,
-            Router(self._config.models, self.guard.breakers),
+            self._router(),
             validations=self._config.validation,
             effects=self._effects,
         )
+
+    def _router(self) -> Router:
+        """Routes over the model table, skipping models without their key and open breakers."""
+        from host.routing import Router
+
+        assert self.guard is not None and self._config is not None
+        return Router(self._config.models, self.guard.breakers, unavailable=self._unavailable)
 
     def plan(self, request: str) -> Plan:
         """The plan for ``request`` from the deterministic clause planner (no model needed).
@@ -344,14 +353,12 @@ class AgentHost:
         Raises :class:`~planners.keyword.CannotPlanError` naming what is missing.
         """
         from host.planning import plan_request
-        from host.routing import Router
 
         self.start()
-        assert self._invoker is not None and self.guard is not None and self._config is not None
-        router = Router(self._config.models, self.guard.breakers)
+        assert self._invoker is not None and self._config is not None
         return await plan_request(
             self._invoker,
-            router,
+            self._router(),
             request,
             self.catalogue,
             self._config.planning,

@@ -48,7 +48,9 @@ class Router:
     cheap rule. Ties go to the name, so a decision is deterministic. Unknown
     latency sorts after every known one.
 
-    Models whose breaker is ``open`` are not chosen while a capable model with
+    Models in ``unavailable`` (name → why, e.g. their key is not set) are left
+    out entirely, each named in the reason: adding the key is what brings a
+    model into play. Models whose breaker is ``open`` are not chosen while a capable model with
     a closed or half-open breaker exists, but they stay at the end of the
     fallback chain: by the time a fallback is tried the cooldown may have
     passed, and the breaker filter still decides whether the call is let
@@ -61,10 +63,12 @@ class Router:
         models: Mapping[str, ModelConfig],
         breakers: BreakerBoard | None = None,
         *,
+        unavailable: Mapping[str, str] | None = None,
         cheap: Iterable[str] = CHEAP_CAPABILITIES,
         strong: Iterable[str] = STRONG_CAPABILITIES,
     ) -> None:
         self._models = dict(models)
+        self._unavailable = dict(unavailable or {})
         self._breakers = breakers
         self._cheap = frozenset(cheap)
         self._strong = frozenset(strong)
@@ -77,8 +81,10 @@ class Router:
     def choose(self, capability: str) -> Route:
         """The route for a step needing ``capability``; ``ConfigError`` if no model has it."""
         capable = [name for name, model in self._models.items() if _can(model, capability)]
+        left_out = [f"{name}: {why}" for name in capable if (why := self._unavailable.get(name))]
+        capable = [name for name in capable if name not in self._unavailable]
         if not capable:
-            raise ConfigError([self._nobody_can(capability)])
+            raise ConfigError([self._nobody_can(capability, left_out)])
         strong = capability in self._strong
         ranked = sorted(capable, key=self._strong_key if strong else self._cheap_key)
         rule = "strongest capable" if strong else "cheapest capable"
@@ -88,9 +94,11 @@ class Router:
         order = healthy + open_ if healthy else ranked
         chosen, fallbacks = order[0], tuple(order[1:])
 
-        skipped = [f"{name}: breaker open" for name in open_ if name != chosen]
+        skipped = left_out + [f"{name}: breaker open" for name in open_ if name != chosen]
         skipped += [
-            f"{name}: not capable of {capability}" for name in self._models if name not in capable
+            f"{name}: not capable of {capability}"
+            for name, model in self._models.items()
+            if not _can(model, capability)
         ]
         parts = [f"{capability} → {rule}: {chosen} ({self._describe(chosen)})"]
         if not healthy:
@@ -115,7 +123,11 @@ class Router:
         latency = "unknown" if model.latency is None else f"{model.latency:g}s"
         return f"cost {_total_cost(model):g}/1k, latency {latency}"
 
-    def _nobody_can(self, capability: str) -> str:
+    def _nobody_can(self, capability: str, left_out: list[str]) -> str:
+        if left_out:
+            return (
+                f"routing: no available model is capable of {capability!r} ({'; '.join(left_out)})"
+            )
         if not self._models:
             return f"routing: no model is capable of {capability!r} (no models are configured)"
         listed = "; ".join(

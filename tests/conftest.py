@@ -14,8 +14,11 @@ SK_SAMPLES = ROOT / "tests" / "data" / "sk_prompt_samples"
 
 
 @pytest.fixture(autouse=True)
-def _no_real_network() -> Iterator[None]:
-    """Every test may reach 127.0.0.1 only."""
+def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test may reach 127.0.0.1 only, and no hosted model's key is set (an empty
+    variable also hides one in .env); a test that needs a key sets it itself."""
+    for variable in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.setenv(variable, "")
     with loopback_only():
         yield
 

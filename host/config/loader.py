@@ -32,6 +32,15 @@ class LoadedConfig:
         candidate = Path(directory).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
+    def unavailable_models(self) -> dict[str, str]:
+        """Models whose key variable is not set, with why: routing leaves them out."""
+        missing = {}
+        for name, row in self.config.models.items():
+            variable = row.secret_variable
+            if variable is not None and not self.environment.get(variable):
+                missing[name] = f"{variable} not set"
+        return missing
+
     def secret(self, model_name: str, row: ModelConfig | None = None) -> str | None:
         """The key of a model, or ``None`` when its provider needs none.
 

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
-from host.testing import ChatReply, OpenAICompatibleServer, ScriptedChatCompletion
+from host.testing import ChatReply, OpenAICompatibleServer, Reply, ScriptedChatCompletion
 from tests.conftest import ROOT
 
 MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"
@@ -30,6 +32,12 @@ def hosted_config(tmp_path: Path, base_url: str) -> Path:
     config = tmp_path / "host.yaml"
     config.write_text(text)
     return config
+
+
+def _stating(history: ChatHistory, settings: PromptExecutionSettings) -> Reply:
+    """Copy that states what the prompt's "Must mention:" line asks for."""
+    facts = str(history.messages[-1].content).rsplit("Must mention: ", 1)[1]
+    return Reply(f"{facts}: grab an iced tea!")
 
 
 async def expected(config: Path, cheap: ScriptedChatCompletion) -> tuple[str, ChatReply]:
@@ -99,3 +107,36 @@ async def test_the_main_job_on_the_embedded_model() -> None:
     assert (copy.model, copy.provider) == ("local", "local")
     assert copy.tokens_out is not None and copy.tokens_out > 0
     assert copy.degraded == (copy.confidence is None)
+
+
+async def test_setting_the_key_moves_the_copy_to_the_shipped_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cheap = ScriptedChatCompletion("local")
+    async with OpenAICompatibleServer(default=None) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        async with AgentHost(models={"local": cheap}) as host:  # the shipped config/host.yaml
+            day = await host.invoke("clock.resolve_date", expression="yesterday")
+            weather = await host.invoke(
+                "weather.daily_temperatures", city="Shanghai", date=day.output
+            )
+            summary = json.loads(weather.output)["summary"]
+            server.enqueue(ChatReply(f"{summary}: iced tea time!"))
+            result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    copy = result.steps[-1]
+    assert (copy.model, copy.provider) == ("writer", "openai")
+    assert result.output == f"{summary}: iced tea time!"
+    assert cheap.requests == []
+
+
+async def test_without_the_key_the_embedded_model_writes_and_the_reason_says_why() -> None:
+    local = ScriptedChatCompletion("local", [_stating])
+    async with AgentHost(models={"local": local}) as host:  # OPENAI_API_KEY is empty in tests
+        result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    copy = result.steps[-1]
+    assert copy.model == "local"
+    assert copy.route_reason is not None
+    assert "skipped writer: OPENAI_API_KEY not set" in copy.route_reason

@@ -194,3 +194,20 @@ def test_no_capable_model_names_the_capability_and_lists_the_table() -> None:
 def test_no_models_at_all_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="no models are configured"):
         Router({}).choose("fetch")
+
+
+def test_a_model_without_its_key_is_left_out_and_named() -> None:
+    router = Router(table(local=LOCAL, writer=WRITER), unavailable={"writer": "KEY not set"})
+    route = router.choose("write")
+    assert (route.model, route.fallbacks) == ("local", ())
+    assert "skipped writer: KEY not set" in route.reason
+
+
+def test_when_only_keyless_models_can_do_it_the_error_names_the_key() -> None:
+    router = Router(table(writer=WRITER), unavailable={"writer": "OPENAI_API_KEY not set"})
+    with pytest.raises(
+        ConfigError,
+        match="no available model is capable of 'write' "
+        r"\(writer: OPENAI_API_KEY not set\)",
+    ):
+        router.choose("write")
