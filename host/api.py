@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.services import ModelServices
+    from host.paused_runs import Kind, PausedRuns
     from host.resilience.guard import Guard
     from host.routing import Router
     from host.state import RunState, StepRecord
@@ -81,8 +82,8 @@ class AgentHost:
         self._unavailable: dict[str, str] = {}
         self._executor: Executor | None = None
         """Runs plans; built on the first one after each start (it remembers validated plans)."""
-        self._paused: dict[str, Callable[[Any], Awaitable[RunResult]]] = {}
-        """Runs waiting for a person: run id → continuation taking the answer."""
+        self._paused: PausedRuns | None = None
+        """Runs waiting for a person, by run id (in ``runs.database``)."""
 
     async def __aenter__(self) -> AgentHost:
         self.start()
@@ -100,6 +101,7 @@ class AgentHost:
         from host.kernel import build_kernel
         from host.models.selection import ModelSelector
         from host.models.services import ModelServices
+        from host.paused_runs import PausedRuns
         from host.planning import add_planner_function
         from host.resilience.guard import Guard
         from host.resilience.policies import PolicyBook
@@ -125,9 +127,9 @@ class AgentHost:
         add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
         database = loaded.config.runs.database
-        self._effects = IdempotencyStore(
-            database if database == ":memory:" else loaded.resolve(database)
-        )
+        location = database if database == ":memory:" else loaded.resolve(database)
+        self._effects = IdempotencyStore(location)
+        self._paused = PausedRuns(location)
 
     def _deadline(self, given: float | None) -> float | None:
         """``given``, else the config's ``resilience.deadline``."""
@@ -141,9 +143,12 @@ class AgentHost:
             await self._services.close()
         if self._effects is not None:
             self._effects.close()
+        if self._paused is not None:
+            self._paused.close()
         self._invoker = None
         self._services = None
         self._effects = None
+        self._paused = None
         self._executor = None
 
     @property
@@ -239,22 +244,67 @@ class AgentHost:
         result = await self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
         )
-        if result.status == "needs_human" and result.waiting_step is not None:
-            waiting = plan.step(result.waiting_step)
-
-            async def resume(text: Any) -> RunResult:
-                state.answer(waiting.id, waiting.function, text)
-                return await self._continue(plan, request, state, deadline)
-
-            self._paused[state.run_id] = resume
+        if result.status == "needs_human":
+            definition = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
+            self._keep("plan", definition, result, state, deadline)
         return result
 
+    def _keep(
+        self,
+        kind: Kind,
+        definition: dict[str, Any],
+        result: RunResult,
+        state: RunState,
+        deadline: float | None,
+    ) -> None:
+        """Store a ``needs_human`` run so :meth:`resume` can continue it, here or elsewhere."""
+        from host.paused_runs import Snapshot
+
+        assert self._paused is not None and result.waiting_step is not None
+        snapshot = Snapshot(
+            kind,
+            definition,
+            result.request,
+            deadline,
+            result.waiting_step,
+            result.question or "",
+            result.steps,
+            state,
+        )
+        self._paused.keep(snapshot)
+
     async def resume(self, run_id: str, answer: Any) -> RunResult:
-        """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output."""
-        continuation = self._paused.pop(run_id, None)
-        if continuation is None:
-            raise UnknownRunError(run_id, list(self._paused))
-        return await continuation(answer)
+        """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output.
+
+        The run may have paused in another process sharing ``runs.database``. Raises
+        :class:`~host.errors.UnknownRunError` when no run of that id is waiting.
+        """
+        from host.workflows import check_workflow
+        from host.workflows.definition import Workflow
+        from planners.plan import Plan
+
+        self.start()
+        assert self._paused is not None
+        snapshot = self._paused.take(run_id)
+        if snapshot is None:
+            raise UnknownRunError(run_id, self._paused.waiting())
+        state = snapshot.state
+        if snapshot.kind == "plan":
+            plan = Plan.model_validate(snapshot.definition)
+            waiting = plan.step(snapshot.waiting_step)
+            state.answer(waiting.id, waiting.function, answer)
+            return await self._continue(plan, snapshot.request, state, snapshot.deadline)
+        workflow = check_workflow(Workflow.model_validate(snapshot.definition), self._catalogue)
+        paused = RunResult(
+            run_id,
+            snapshot.request,
+            "needs_human",
+            None,
+            snapshot.steps,
+            question=snapshot.question,
+            waiting_step=snapshot.waiting_step,
+        )
+        return await self._follow(workflow, state, snapshot.deadline, paused, answer)
 
     async def run_workflow(
         self,
@@ -307,11 +357,8 @@ class AgentHost:
         engine = WorkflowEngine(self._step_runner())
         result = await engine.run(workflow, state, deadline=deadline, paused=paused, answer=answer)
         if result.status == "needs_human":
-
-            async def resume(text: Any) -> RunResult:
-                return await self._follow(workflow, state, deadline, result, text)
-
-            self._paused[state.run_id] = resume
+            definition = workflow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            self._keep("workflow", definition, result, state, deadline)
         return result
 
     def _step_runner(self) -> StepRunner:

@@ -102,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     workflow.set_defaults(command=_workflow)
 
+    resume = commands.add_parser(
+        "resume", parents=[common, answers], help="answer a run that waits for a person"
+    )
+    resume.add_argument("run_id", help="the id printed when the run paused")
+    resume.add_argument("answer", help="the answer; it becomes the waiting step's output")
+    resume.add_argument("--json", action="store_true", help="print the whole run result as JSON")
+    resume.set_defaults(command=_resume)
+
     plugins = commands.add_parser("plugins", parents=[common], help="list loaded functions")
     plugins.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     plugins.set_defaults(command=_plugins)
@@ -155,7 +163,8 @@ def _report(result: RunResult, *, as_json: bool) -> int:
         print(f"note: degraded output from step(s) {', '.join(degraded)}", file=sys.stderr)
     if result.status == "needs_human":
         print(
-            f"needs a person: {result.question}\n(answer with --answer, or run on a terminal)",
+            f"needs a person: {result.question}\n(answer with --answer, on a terminal, or "
+            f"later: agent-host resume {result.run_id} ANSWER)",
             file=sys.stderr,
         )
         return 3
@@ -219,6 +228,16 @@ def _workflow(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
             result = await host.run_workflow(args.file, inputs)
+            result = await _answered(host, result, args.answers)
+        return _report(result, as_json=args.json)
+
+    return asyncio.run(go())
+
+
+def _resume(args: argparse.Namespace) -> int:
+    async def go() -> int:
+        async with _host(args) as host:
+            result = await host.resume(args.run_id, args.answer)
             result = await _answered(host, result, args.answers)
         return _report(result, as_json=args.json)
 

@@ -14,11 +14,13 @@ SK_SAMPLES = ROOT / "tests" / "data" / "sk_prompt_samples"
 
 
 @pytest.fixture(autouse=True)
-def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_real_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test may reach 127.0.0.1 only, and no hosted model's key is set (an empty
-    variable also hides one in .env); a test that needs a key sets it itself."""
+    variable also hides one in .env); a test that needs a key sets it itself. The
+    shipped config's run database is the test's own file."""
     for variable in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.setenv(variable, "")
+    monkeypatch.setenv("AGENT_HOST_RUNS_DB", str(tmp_path / "runs.sqlite3"))
     with loopback_only():
         yield
 

@@ -54,7 +54,7 @@ def test_without_an_answer_the_question_is_printed_and_nothing_is_sent(
     assert paused.returncode == 3
     assert paused.stdout == ""
     assert paused.stderr.startswith("needs a person: ")
-    assert paused.stderr.rstrip().endswith("(answer with --answer, or run on a terminal)")
+    assert "(answer with --answer, on a terminal, or later: agent-host resume " in paused.stderr
     assert "Send this reply to anna@example.com?" in paused.stderr
     assert not (tmp_path / "outbox").exists()
 
