@@ -67,13 +67,16 @@ class PausedRuns:
             )
 
     def take(self, run_id: str) -> Snapshot | None:
-        """The snapshot of ``run_id``, removed from the store; None if it is not waiting."""
+        """The snapshot of ``run_id``, removed from the store; None if it is not waiting.
+
+        One statement reads and deletes it, so of two processes taking the same run
+        only one gets it.
+        """
         with self._lock, self._db:
-            row = self._db.execute(
-                "SELECT snapshot FROM paused WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            self._db.execute("DELETE FROM paused WHERE run_id = ?", (run_id,))
-        return _decode(json.loads(row[0])) if row is not None else None
+            rows = self._db.execute(
+                "DELETE FROM paused WHERE run_id = ? RETURNING snapshot", (run_id,)
+            ).fetchall()
+        return _decode(json.loads(rows[0][0])) if rows else None
 
     def waiting(self) -> list[str]:
         """The ids of every run waiting for a person."""
