@@ -10,10 +10,10 @@ makes keys outlive the process.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
+
+from host.sqlite_store import SQLiteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS effects (
@@ -24,16 +24,11 @@ CREATE TABLE IF NOT EXISTS effects (
 """
 
 
-class IdempotencyStore:
+class IdempotencyStore(SQLiteStore):
     """Outputs of completed side-effecting steps, by idempotency key."""
 
     def __init__(self, database: str | Path = ":memory:") -> None:
-        if str(database) != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(database), check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.execute(_SCHEMA)
+        super().__init__(database, _SCHEMA)
 
     def get(self, key: str) -> tuple[bool, Any]:
         """``(True, output)`` when ``key``'s effect is done, else ``(False, None)``."""
@@ -49,7 +44,3 @@ class IdempotencyStore:
                 "INSERT OR REPLACE INTO effects (key, function, output) VALUES (?, ?, ?)",
                 (key, function, text),
             )
-
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()

@@ -10,14 +10,13 @@ one ``runs.database`` names, beside the idempotency keys.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from host.resilience.journal import CallEvent
+from host.sqlite_store import SQLiteStore
 from host.state import RunState, StepRecord
 
 Kind = Literal["plan", "workflow"]
@@ -46,16 +45,11 @@ class Snapshot:
     state: RunState
 
 
-class PausedRuns:
+class PausedRuns(SQLiteStore):
     """Snapshots of ``needs_human`` runs by run id."""
 
     def __init__(self, database: str | Path = ":memory:") -> None:
-        if str(database) != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(database), check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.execute(_SCHEMA)
+        super().__init__(database, _SCHEMA)
 
     def keep(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` under its run id (replacing an earlier pause of that run)."""
@@ -83,10 +77,6 @@ class PausedRuns:
         with self._lock:
             rows = self._db.execute("SELECT run_id FROM paused ORDER BY run_id").fetchall()
         return [row[0] for row in rows]
-
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
 
 
 def _encode(snapshot: Snapshot) -> dict[str, Any]:
