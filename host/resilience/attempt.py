@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError
 from host.resilience.effects_ledger import note_effect
-from host.resilience.journal import CallEvent, record, recording
+from host.resilience.journal import CallEvent, current_journal, record
 from host.resilience.translation import translate
 
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ class AttemptFilter:
             raise self._timed_out(target, start)
         if target.side_effects:
             note_effect(target.name)
-        if recording():
-            record(_event(target, "ok", clock.now() - start))
+        journal = current_journal()
+        if journal is not None:
+            journal.events.append(_event(target, "ok", clock.now() - start))
 
     def _timed_out(self, target: Target, start: float) -> AttemptTimeoutError:
         error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)
@@ -73,12 +74,7 @@ def _event(
     attempt, latency_ms = attempt_number.get(), seconds * 1000
     if error is None:
         return CallEvent(
-            kind="attempt",
-            target=target.name,
-            outcome=outcome,
-            attempt=attempt,
-            model=target.model,
-            latency_ms=latency_ms,
+            "attempt", target.name, outcome, attempt, target.model, None, None, latency_ms
         )
     return CallEvent.failed(
         "attempt",

@@ -8,7 +8,7 @@ function — land in the same step's record. Tracing turns these into spans.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from host.errors import describe_error
@@ -68,11 +68,23 @@ class CallEvent:
         return asdict(self)
 
 
-@dataclass
 class Journal:
-    """The events of one step, in the order they happened."""
+    """The events of one step, in the order they happened; a ``with`` block collects them.
 
-    events: list[CallEvent] = field(default_factory=list)
+    One object is both the journal and its scope: one is opened per step.
+    """
+
+    __slots__ = ("_token", "events")
+
+    def __init__(self) -> None:
+        self.events: list[CallEvent] = []
+
+    def __enter__(self) -> Journal:
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
 
 
 _current: ContextVar[Journal | None] = ContextVar("agent_host_journal", default=None)
@@ -85,25 +97,11 @@ def record(event: CallEvent) -> None:
         journal.events.append(event)
 
 
-def recording() -> bool:
-    """Whether a step journal is open (filters skip building events when not)."""
-    return _current.get() is not None
+def current_journal() -> Journal | None:
+    """The running step's journal, if one is open (filters skip building events when not)."""
+    return _current.get()
 
 
-def step_journal() -> _JournalScope:
+def step_journal() -> Journal:
     """Collect the events of the calls made inside the block: ``with step_journal() as j``."""
-    return _JournalScope()
-
-
-class _JournalScope:
-    """Opens a journal for the block (a class: cheaper than ``contextlib`` once per step)."""
-
-    __slots__ = ("_journal", "_token")
-
-    def __enter__(self) -> Journal:
-        self._journal = Journal()
-        self._token = _current.set(self._journal)
-        return self._journal
-
-    def __exit__(self, *exc_info: object) -> None:
-        _current.reset(self._token)
+    return Journal()
