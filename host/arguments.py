@@ -25,7 +25,7 @@ def check_arguments(
     mistyped argument with what was expected.
     """
     problems: list[str] = []
-    known = {p.name for p in info.parameters}
+    known = _names(info)
     for name in arguments:
         if name not in known:
             accepted = ", ".join(sorted(known)) or "no arguments"
@@ -38,7 +38,7 @@ def check_arguments(
             continue
         value = arguments[parameter.name]
         expected = types.get(parameter.name)
-        if expected is None:
+        if expected is None or (type(value) is expected and expected in _AS_IS):
             converted[parameter.name] = value
             continue
         try:
@@ -50,6 +50,24 @@ def check_arguments(
     if problems:
         raise InvalidArgumentsError(info.name, problems)
     return converted
+
+
+_AS_IS = frozenset({str, int, float, bool})
+"""Types whose exact instances pydantic's lax validation returns unchanged: no need to ask it."""
+
+_names_of: dict[int, tuple[FunctionInfo, frozenset[str]]] = {}
+
+
+def _names(info: FunctionInfo) -> frozenset[str]:
+    """The parameter names of ``info``, worked out once per function."""
+    known = _names_of.get(id(info))
+    if known is not None and known[0] is info:
+        return known[1]
+    names = frozenset(p.name for p in info.parameters)
+    if len(_names_of) >= 1024:
+        _names_of.clear()
+    _names_of[id(info)] = (info, names)
+    return names
 
 
 @lru_cache(maxsize=256)
