@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from host.invocation import Invoker
     from host.routing import Router
     from host.validation.spec import Validation
-    from planners.plan import Step
+    from planners.plan import RefTarget, Step
 
 _JSON_TYPES = ("dict", "list", "object", "array")
 FEEDBACK_PARAMETER = "feedback"
@@ -107,7 +107,8 @@ class StepRunner:
         route = None
         if info.kind == "prompt" and self._router is not None:
             route = self._router.choose(capability or step.capability)
-        token = route_fallbacks.set(route.fallbacks if route else ())
+        fallbacks = route.fallbacks if route else ()
+        token = route_fallbacks.set(fallbacks) if route_fallbacks.get() != fallbacks else None
         try:
             record = await self._invoker.invoke(
                 info,
@@ -117,7 +118,8 @@ class StepRunner:
                 deadline=deadline,
             )
         finally:
-            route_fallbacks.reset(token)
+            if token is not None:
+                route_fallbacks.reset(token)
         if route is not None:
             record = dataclasses.replace(record, route_reason=route.reason)
         return record
@@ -238,8 +240,9 @@ class StepRunner:
 
 def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[str, Any]:
     """Literal and referenced arguments, each adapted to its parameter's declared type."""
-    values = dict(step.arguments)
-    for name, target in step.references():
+    literals, references = _layout(step)
+    values = dict(literals)
+    for name, target in references:
         try:
             values[name] = state.resolve(target)
         except (KeyError, IndexError, ValueError, TypeError) as error:
@@ -253,6 +256,24 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
         known = kinds.get(name)
         adapted[name] = _adapt(value, *known, step) if known is not None else value
     return adapted
+
+
+_layouts: dict[int, tuple[Step, dict[str, Any], tuple[tuple[str, RefTarget], ...]]] = {}
+
+
+def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ...]]:
+    """``step``'s arguments (references still in place) and its parsed references.
+
+    Worked out once per step: a plan run again runs the same frozen steps.
+    """
+    known = _layouts.get(id(step))
+    if known is not None and known[0] is step:
+        return known[1], known[2]
+    arguments, references = dict(step.arguments), tuple(step.references())
+    if len(_layouts) >= 1024:
+        _layouts.clear()
+    _layouts[id(step)] = (step, arguments, references)
+    return arguments, references
 
 
 _kinds_of: dict[int, tuple[FunctionInfo, dict[str, tuple[ParameterInfo, str]]]] = {}
