@@ -103,6 +103,8 @@ class Invoker:
         choice: ModelChoice | None,
     ) -> StepRecord:
         messages = _messages(result)
+        if not messages and choice is None:  # a native function's answer: nothing to price
+            return step.record("ok", latency_ms, events, output=_output(result, messages))
         usage = _usage(messages)
         served = _served_model(events, choice)
         provider = cost = None
