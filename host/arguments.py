@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from host.catalogue import FunctionInfo
 from host.errors import InvalidArgumentsError
+from host.memo import by_identity
 
 if TYPE_CHECKING:
     from semantic_kernel.functions import KernelFunction
@@ -55,19 +56,11 @@ def check_arguments(
 _AS_IS = frozenset({str, int, float, bool})
 """Types whose exact instances pydantic's lax validation returns unchanged: no need to ask it."""
 
-_names_of: dict[int, tuple[FunctionInfo, frozenset[str]]] = {}
 
-
+@by_identity
 def _names(info: FunctionInfo) -> frozenset[str]:
     """The parameter names of ``info``, worked out once per function."""
-    known = _names_of.get(id(info))
-    if known is not None and known[0] is info:
-        return known[1]
-    names = frozenset(p.name for p in info.parameters)
-    if len(_names_of) >= 1024:
-        _names_of.clear()
-    _names_of[id(info)] = (info, names)
-    return names
+    return frozenset(p.name for p in info.parameters)
 
 
 @lru_cache(maxsize=256)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.catalogue import FunctionInfo, ParameterInfo
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
+from host.memo import by_identity
 from host.models.selection import route_fallbacks
 from host.resilience.journal import CallEvent
 from host.state import RunState, StepRecord
@@ -258,41 +259,24 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
     return adapted
 
 
-_layouts: dict[int, tuple[Step, dict[str, Any], tuple[tuple[str, RefTarget], ...]]] = {}
-
-
+@by_identity
 def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ...]]:
     """``step``'s arguments (references still in place) and its parsed references.
 
     Worked out once per step: a plan run again runs the same frozen steps.
     """
-    known = _layouts.get(id(step))
-    if known is not None and known[0] is step:
-        return known[1], known[2]
-    arguments, references = dict(step.arguments), tuple(step.references())
-    if len(_layouts) >= 1024:
-        _layouts.clear()
-    _layouts[id(step)] = (step, arguments, references)
-    return arguments, references
+    return dict(step.arguments), tuple(step.references())
 
 
-_kinds_of: dict[int, tuple[FunctionInfo, dict[str, tuple[ParameterInfo, str]]]] = {}
-
-
+@by_identity
 def _kinds(info: FunctionInfo) -> dict[str, tuple[ParameterInfo, str]]:
     """Each parameter of ``info`` by name, with its base type name (``dict[str, int]`` → ``dict``).
 
     Worked out once per function: every step calling it needs them.
     """
-    known = _kinds_of.get(id(info))
-    if known is not None and known[0] is info:
-        return known[1]
     kinds: dict[str, tuple[ParameterInfo, str]] = {}
     for parameter in info.parameters:
         kinds.setdefault(parameter.name, (parameter, parameter.type.split("[", 1)[0].lower()))
-    if len(_kinds_of) >= 1024:
-        _kinds_of.clear()
-    _kinds_of[id(info)] = (info, kinds)
     return kinds
 
 
