@@ -8,30 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from echo_kit import write_echo_config
 
 from host import AgentHost
 from host.errors import UnknownRunError
 from host.workflows import WorkflowBuilder, ref
-from tests.conftest import ROOT
-
-PROMPT = 'name: Echo\ntemplate: "Say {{$input}}"\ndescription: Say it.\n'
 
 
 def write_config(tmp_path: Path, replies: list[str]) -> Path:
-    folder = tmp_path / "prompts" / "talk"
-    folder.mkdir(parents=True)
-    (folder / "echo.yaml").write_text(PROMPT)
-    config = tmp_path / "host.yaml"
-    config.write_text(
-        "models:\n  local:\n    provider: scripted\n    model: s\n"
-        f"    options: {{replies: {replies}}}\n"
-        f"plugins:\n  directories: [{ROOT / 'plugins'}]\n"
-        "prompts:\n  directories: [prompts]\n"
-        "runs:\n  database: runs.sqlite3\n"
+    return write_echo_config(
+        tmp_path,
+        model=f"    options: {{replies: {replies}}}\n",
+        extra="runs:\n  database: runs.sqlite3\n"
         "validation:\n  talk.Echo:\n    regex: '^OK'\n    on_fail: [human]\n"
-        "    question: 'What should {input} say?'\n"
+        "    question: 'What should {input} say?'\n",
     )
-    return config
 
 
 PLAN = {

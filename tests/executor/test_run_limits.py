@@ -8,27 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from echo_kit import write_echo_config
 
 from host import AgentHost
 from host.executor import Executor
 from host.testing import Delay, Reply, ScriptedChatCompletion
 from host.testing.clock import VirtualClock
-from tests.conftest import ROOT
-
-PROMPT = 'name: Echo\ntemplate: "Say {{$input}}"\ndescription: Say something.\n'
 
 
 def write_config(tmp_path: Path) -> Path:
-    folder = tmp_path / "prompts" / "talk"
-    folder.mkdir(parents=True)
-    (folder / "echo.yaml").write_text(PROMPT)
-    config = tmp_path / "host.yaml"
-    config.write_text(
-        "models:\n  local:\n    provider: scripted\n    model: s\n    timeout: 60s\n"
-        f"plugins:\n  directories: [{ROOT / 'plugins'}]\n"
-        "prompts:\n  directories: [prompts]\n"
-    )
-    return config
+    return write_echo_config(tmp_path, model="    timeout: 60s\n")
 
 
 def echoes(count: int, *, chained: bool = False) -> dict[str, Any]:
