@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,9 @@ def read_yaml_mapping(
     except OSError as problem:
         raise error([f"{file}: cannot read {kind} file ({problem.strerror})"]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a SafeLoader subclass
+    except _DuplicateKeyError as problem:
+        raise error([f"{file}:{problem.line}: {problem}"]) from None
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
@@ -110,6 +112,30 @@ def read_yaml_mapping(
     if not isinstance(raw, dict):
         raise error([f"{file}: expected a mapping at the top level, got {_kind(raw)}"])
     return raw, text
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping names the same key twice; YAML would silently keep only the last."""
+
+    def __init__(self, key: object, line: int, first: int) -> None:
+        self.line = line
+        super().__init__(f"duplicate key {key!r} (first at line {first})")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key repeated in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # the base constructor reports unhashable keys
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKeyError(key, line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def validation_problems(error: ValidationError, source: str, text: str | None) -> list[str]:

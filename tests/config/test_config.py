@@ -58,6 +58,10 @@ def test_durations(text: str | int, seconds: float) -> None:
 MODEL = "models:\n  writer:\n    provider: openai\n    model: gpt-4o\n"
 
 BAD_CONFIGS = {
+    "duplicate key": (
+        MODEL + "    model: gpt-4o-mini\n",
+        ["host.yaml:5: duplicate key 'model' (first at line 4)"],
+    ),
     "validation without a check": (
         MODEL + "validation:\n  marketing.promo_copy:\n    on_fail: [retry]\n",
         ["host.yaml:6", "validation.marketing.promo_copy", "expected at least one check"],

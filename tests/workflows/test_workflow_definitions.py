@@ -168,6 +168,12 @@ BAD = [
         id="node id not a name",
     ),
     pytest.param("name: x\nnodes: [a\n", 3, "YAML syntax error", id="yaml syntax"),
+    pytest.param(
+        REVIEW_LOOP.replace("edges:\n", "  review: {ask: 'Again?'}\nedges:\n"),
+        14,
+        "duplicate key 'review' (first at line 5)",
+        id="duplicate node",
+    ),
 ]
 
 
