@@ -5,7 +5,7 @@ It is parsed here, never handed to ``eval``::
     expression := and ("or" and)*
     and        := not ("and" not)*
     not        := "not" not | comparison
-    comparison := operand [("==" | "!=" | "in" | "not in") operand]
+    comparison := operand [("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not in") operand]
     operand    := reference | literal | "[" [expression ("," expression)*] "]" | "(" expression ")"
     literal    := 'text' | "text" | number | true | false | null
     reference  := steps.<node>.output[.<field>…] | state.<key>
@@ -14,7 +14,9 @@ It is parsed here, never handed to ``eval``::
 ``steps.customer.output.name or 'unknown'`` reads as a default. A reference
 that cannot be read (the node has not run, the field is absent) is ``null``.
 ``in`` tests membership in a list, an object's keys or a text, and is false
-for anything else. Evaluation never raises.
+for anything else. ``<``, ``<=``, ``>`` and ``>=`` order two numbers or two
+texts, and are false for anything else (``null < 3`` is false). Evaluation
+never raises.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import ge, gt, le, lt
 from typing import Any, NoReturn, Protocol
 
 from pydantic import ValidationError
@@ -37,7 +40,7 @@ _TOKEN = re.compile(
     r"""(?:
       (?P<text>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<number>-?\d+(?:\.\d+)?)
-    | (?P<symbol>==|!=|[()\[\],])
+    | (?P<symbol>==|!=|<=|>=|[<>()\[\],])
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)
     )""",
     re.VERBOSE,
@@ -132,12 +135,29 @@ class _Compare:
             return bool(left == right)
         if self.operator == "!=":
             return bool(left != right)
+        if self.operator in _ORDER:
+            return _ordered(self.operator, left, right)
         found = _contains(right, left)
         return found if self.operator == "in" else not found
 
     def references(self) -> Iterator[RefTarget]:
         yield from self.left.references()
         yield from self.right.references()
+
+
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lt,
+    "<=": le,
+    ">": gt,
+    ">=": ge,
+}
+
+
+def _ordered(symbol: str, left: Any, right: Any) -> bool:
+    """``left <symbol> right`` for two numbers or two texts; false for anything else."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    texts = isinstance(left, str) and isinstance(right, str)
+    return bool(_ORDER[symbol](left, right)) if numbers or texts else False
 
 
 def _contains(container: Any, item: Any) -> bool:
@@ -183,9 +203,9 @@ class _Parser:
 
     def comparison(self) -> _Node:
         left = self.operand()
-        for operator in ("==", "!=", "in"):
-            if self.accept(operator):
-                return _Compare(operator, left, self.operand())
+        for symbol in ("==", "!=", "<=", ">=", "<", ">", "in"):
+            if self.accept(symbol):
+                return _Compare(symbol, left, self.operand())
         if self.peek() == "not" and self.peek(1) == "in":
             self.position += 2
             return _Compare("not in", left, self.operand())

@@ -40,6 +40,13 @@ def state() -> RunState:
         ("not (true and false) or false", True),
         ("[1, 'a', null, [true]]", [1, "a", None, [True]]),
         ("-2 == -2.0", True),
+        ("steps.count.output > 2", True),
+        ("steps.count.output >= 3.5", False),
+        ("steps.count.output < 3 or steps.count.output <= 3", True),
+        ("'apple' < 'banana'", True),
+        ("steps.review.output > 1", False),
+        ("'3' > 1", False),
+        ("true > false", False),
         ("'it\\'s' == \"it's\"", True),
     ],
 )
