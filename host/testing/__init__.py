@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from host.testing.clock import VirtualClock
+    from host.testing.clock import VirtualClock, run_until
     from host.testing.faults import (
         Behaviour,
         Fail,
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     )
 
 _MODULES = {
-    "clock": ["VirtualClock"],
+    "clock": ["VirtualClock", "run_until"],
     "faults": [
         "Behaviour",
         "Fail",
@@ -121,6 +121,7 @@ __all__ = [
     "hangs",
     "raises",
     "returns_wrong_type",
+    "run_until",
 ]
 
 

@@ -201,3 +201,15 @@ class VirtualTimeout(CancelScope):
             timer.cancelled = True
 
         return disarm
+
+
+async def run_until(condition: Callable[[], bool], rounds: int = 1_000) -> None:
+    """Let the event loop run (no real wait) until ``condition`` holds.
+
+    Raises AssertionError when it still does not hold after ``rounds`` turns.
+    """
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached while the loop ran")

@@ -12,7 +12,7 @@ from echo_kit import write_echo_config
 
 from host import AgentHost
 from host.executor import Executor
-from host.testing import Delay, Reply, ScriptedChatCompletion
+from host.testing import Delay, Reply, ScriptedChatCompletion, run_until
 from host.testing.clock import VirtualClock
 
 
@@ -53,11 +53,7 @@ async def test_cancelling_a_run_leaves_no_task_behind(tmp_path: Path) -> None:
     async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
         before = asyncio.all_tasks()
         run = asyncio.create_task(host.execute(echoes(4)))
-        for _ in range(1000):  # let the loop run (no real wait) until all four calls started
-            if len(model.requests) == 4:
-                break
-            await asyncio.sleep(0)
-        assert len(model.requests) == 4
+        await run_until(lambda: len(model.requests) == 4)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run

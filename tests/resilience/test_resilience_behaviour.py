@@ -34,6 +34,7 @@ from host.testing import (
     Return,
     Stall,
     VirtualClock,
+    run_until,
 )
 
 Serve = Callable[..., Awaitable[OpenAICompatibleServer]]
@@ -93,15 +94,6 @@ def tool_host(
     return AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True)
 
 
-async def until(condition: Callable[[], bool], rounds: int = 1_000) -> None:
-    """Let the event loop run (no real wait) until ``condition`` holds."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached while the loop ran")
-
-
 def attempt_numbers(step: StepRecord | None) -> list[int | None]:
     assert step is not None
     return [e.attempt for e in step.events if e.kind == "attempt"]
@@ -124,7 +116,7 @@ async def test_cancelling_a_run_cancels_the_hanging_attempt_and_leaves_no_task(
     async with tool_host(tmp_path, clock, plugins, {"timeout": 60, "retries": 2}) as host:
         before = other_tasks()
         run = asyncio.create_task(host.invoke("faulty.count", query="apples"))
-        await until(lambda: tool.calls == 1)
+        await run_until(lambda: tool.calls == 1)
 
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -145,7 +137,7 @@ async def test_a_cancelled_call_does_not_count_against_the_breaker(
     async with tool_host(tmp_path, clock, plugins, policy, breaker_failures=1) as host:
         assert host.guard is not None
         run = asyncio.create_task(host.invoke("faulty.count", query="apples"))
-        await until(lambda: tool.calls == 1)
+        await run_until(lambda: tool.calls == 1)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run

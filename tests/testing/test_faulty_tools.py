@@ -1,7 +1,6 @@
 """FaultyTool: a native plugin that fails, hangs or returns the wrong type on cue."""
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from host.testing import (
     hangs,
     raises,
     returns_wrong_type,
+    run_until,
 )
 
 
@@ -41,15 +41,6 @@ async def _outcome(kernel: Kernel) -> object:
         return type(cause)
     assert result is not None
     return result.value
-
-
-async def _until(condition: Callable[[], bool], rounds: int = 1_000) -> None:
-    """Let the event loop run (no real wait) until ``condition`` holds."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached while the loop ran")
 
 
 @pytest.mark.parametrize(
@@ -114,7 +105,7 @@ async def test_a_hanging_call_stays_pending_until_cancelled_and_leaves_no_task()
     kernel = _with(tool)
 
     call = asyncio.create_task(_outcome(kernel))
-    await _until(lambda: tool.calls == 1)
+    await run_until(lambda: tool.calls == 1)
     done, _ = await asyncio.wait({call}, timeout=0)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):

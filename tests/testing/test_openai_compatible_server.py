@@ -27,6 +27,7 @@ from host.testing import (
     ServerResponse,
     SlowStream,
     VirtualClock,
+    run_until,
 )
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello"}]
@@ -258,15 +259,6 @@ async def _create(client: AsyncOpenAI, stream: bool) -> None:
         await client.chat.completions.create(model="gpt-test", messages=HELLO)
 
 
-async def _until(condition: Callable[[], bool], rounds: int = 10_000) -> None:
-    """Let the event loop run (no real wait) until ``condition`` holds."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached while the loop ran")
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize(
     ("response", "error_type"),
@@ -358,7 +350,7 @@ async def test_a_hung_request_stays_pending_until_the_caller_cancels_it(
     server.enqueue(hang)
 
     request = asyncio.create_task(_create(client, stream))
-    await _until(lambda: len(server.requests) == 1)
+    await run_until(lambda: len(server.requests) == 1, rounds=10_000)
     for _ in range(100):
         await asyncio.sleep(0)
     done, _ = await asyncio.wait({request}, timeout=0)
@@ -378,7 +370,7 @@ async def test_stopping_the_server_drops_a_hung_request_with_a_connection_error(
     hang = Outcome(Hang())
     server.enqueue(hang)
     request = asyncio.create_task(_create(client, stream=False))
-    await _until(lambda: len(server.requests) == 1)
+    await run_until(lambda: len(server.requests) == 1, rounds=10_000)
 
     await server.stop()
 
