@@ -55,14 +55,15 @@ class Ref(BaseModel):
 
     def target(self) -> RefTarget:
         """The parsed reference."""
-        return _target(self.ref)
+        return parse_ref(self.ref)
 
 
 @lru_cache(maxsize=1024)
-def _target(ref: str) -> RefTarget:
-    """``ref`` parsed; remembered, as a plan's references are read on every run of it."""
+def parse_ref(ref: str) -> RefTarget:
+    """``ref`` (``steps.<id>.output[.<field>…]`` or ``state.<key>``) parsed; ValueError
+    when malformed. Remembered, as a plan's references are read on every run of it."""
     match = _REF.match(ref)
-    if match is None:  # the field pattern makes this unreachable for validated refs
+    if match is None:
         raise ValueError(f"malformed reference {ref!r}")
     if match["key"] is not None:
         return RefTarget("state", None, (match["key"],))

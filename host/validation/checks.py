@@ -40,15 +40,12 @@ class Verdict:
 def render(template: str, arguments: Mapping[str, Any], state: RunState, where: str) -> str:
     """``template`` with ``{argument}``, ``{steps.<id>.output.<field>}`` and ``{state.<key>}``
     filled in; an unknown name is an :class:`InvalidArgumentsError` naming ``where``."""
-    from planners.plan import Ref
+    from planners.plan import parse_ref
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         try:
-            if "." not in name:
-                found = arguments[name]
-            else:
-                found = state.resolve(Ref.model_validate({"$ref": name}).target())
+            found = arguments[name] if "." not in name else state.resolve(parse_ref(name))
         except (KeyError, IndexError, ValueError, TypeError):
             problem = f"template names unknown value {{{name}}}"
             raise InvalidArgumentsError(where, [problem]) from None

@@ -29,10 +29,8 @@ from dataclasses import dataclass, field
 from operator import ge, gt, le, lt
 from typing import Any, NoReturn, Protocol
 
-from pydantic import ValidationError
-
 from host.state import RunState
-from planners.plan import Ref, RefTarget
+from planners.plan import RefTarget, parse_ref
 
 Reader = Callable[[RefTarget], Any]
 
@@ -248,8 +246,8 @@ class _Parser:
                 "references start with steps. or state.)"
             )
         try:
-            return Ref.model_validate({"$ref": word}).target()
-        except ValidationError:
+            return parse_ref(word)
+        except ValueError:
             self.position -= 1
             return self.fail(
                 f"malformed reference {word!r} "
