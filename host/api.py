@@ -80,6 +80,8 @@ class AgentHost:
         self._problems: list[LoadProblem] = []
         self._effects: IdempotencyStore | None = None
         self._unavailable: dict[str, str] = {}
+        self._steps: StepRunner | None = None
+        """Runs single steps for plans and workflows; built on first use after each start."""
         self._executor: Executor | None = None
         """Runs plans; built on the first one after each start (it remembers validated plans)."""
         self._paused: PausedRuns | None = None
@@ -124,7 +126,8 @@ class AgentHost:
             _log.warning("skipped %s", problem)
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
-        add_planner_function(kernel, list(self._catalogue.values()))
+        if loaded.config.planning.planner == "model":
+            add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
         database = loaded.config.runs.database
         location = database if database == ":memory:" else loaded.resolve(database)
@@ -149,6 +152,7 @@ class AgentHost:
         self._services = None
         self._effects = None
         self._paused = None
+        self._steps = None
         self._executor = None
 
     @property
@@ -362,18 +366,20 @@ class AgentHost:
         return result
 
     def _step_runner(self) -> StepRunner:
-        """A step runner over this host's invoker, router, validations and idempotency store."""
+        """This host's step runner: its invoker, router, validations and idempotency store."""
         from host.steps import StepRunner
 
         self.start()
         assert self._invoker is not None and self._config is not None
-        return StepRunner(
-            self._invoker,
-            self._catalogue,
-            self._router(),
-            validations=self._config.validation,
-            effects=self._effects,
-        )
+        if self._steps is None:
+            self._steps = StepRunner(
+                self._invoker,
+                self._catalogue,
+                self._router(),
+                validations=self._config.validation,
+                effects=self._effects,
+            )
+        return self._steps
 
     def _router(self) -> Router:
         """Routes over the model table, skipping models without their key and open breakers."""

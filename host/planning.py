@@ -3,7 +3,8 @@
 The planning model is reached through an internal prompt function,
 ``agent_host.plan`` (template ``{{$prompt}}``, the reply held to
 :func:`~planners.llm.planner_schema` by ``response_format``). It is added to
-the kernel after the catalogue is taken, so plans cannot call it. Each call
+the kernel only with ``planning.planner: model``, after the catalogue is
+taken, so plans cannot call it. Each call
 goes through the :class:`~host.invocation.Invoker` on the route for capability
 ``plan``, so resilience policies apply and every round leaves a StepRecord.
 """
