@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from host.errors import AgentHostError, HumanNeeded, describe_error
 from host.state import RunResult, RunState, StepRecord
@@ -222,13 +221,11 @@ class _Run:
 
 def _unrecorded(step: Step, error: AgentHostError) -> StepRecord:
     """A failed record for a step that failed before its call was recorded (bad arguments)."""
-    return StepRecord(
-        step_id=step.id,
-        function=step.function,
-        arguments=step.model_dump(by_alias=True)["arguments"],
+    return StepRecord.without_call(
+        step.id,
+        step.function,
+        step.model_dump(by_alias=True)["arguments"],
         status="failed",
-        started_at=datetime.now(UTC),
-        latency_ms=0.0,
         error=describe_error(error),
         error_type=type(error).__name__,
     )

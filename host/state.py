@@ -53,6 +53,17 @@ class StepRecord:
     events: tuple[CallEvent, ...] = ()
     """Every attempt, fallback hop, cache serve and breaker change, in order."""
 
+    @classmethod
+    def without_call(
+        cls, step_id: str, function: str, arguments: dict[str, Any], **fields: Any
+    ) -> StepRecord:
+        """The record of a step that called nothing, now: a replayed effect, a person's
+        answer or question, a failure before the call."""
+        fields.setdefault("status", "ok")
+        return cls(
+            step_id, function, arguments, started_at=datetime.now(UTC), latency_ms=0.0, **fields
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the datetime as ISO text, the output as given)."""
         data = asdict(self)
@@ -133,16 +144,7 @@ class RunState:
         if asked is not None:
             record = replace(asked, output=text, events=(*asked.events, event), confidence=None)
         else:
-            record = StepRecord(
-                step_id=step_id,
-                function=function,
-                arguments={},
-                status="ok",
-                started_at=datetime.now(UTC),
-                latency_ms=0.0,
-                output=text,
-                events=(event,),
-            )
+            record = StepRecord.without_call(step_id, function, {}, output=text, events=(event,))
         self.succeed(record)
         return record
 

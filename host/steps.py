@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from host.catalogue import FunctionInfo, ParameterInfo
@@ -301,13 +300,5 @@ def _feedback(verdict: Verdict) -> str:
 
 def _replayed(step: Step, info: FunctionInfo, arguments: dict[str, Any], output: Any) -> StepRecord:
     """The record of a side effect answered from the idempotency store, not repeated."""
-    return StepRecord(
-        step_id=step.id,
-        function=info.name,
-        arguments=arguments,
-        status="ok",
-        started_at=datetime.now(UTC),
-        latency_ms=0.0,
-        output=output,
-        events=(CallEvent("replayed", info.name, "ok"),),
-    )
+    event = CallEvent("replayed", info.name, "ok")
+    return StepRecord.without_call(step.id, info.name, arguments, output=output, events=(event,))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from host.errors import AgentHostError, HumanNeeded, TransitionError
@@ -143,14 +142,7 @@ class _Run:
 
 def _asked(state: RunState, node_id: str, question: str) -> HumanNeeded:
     """The hand-off of node ``node_id``, its question recorded for the answer to complete."""
-    state.records[node_id] = StepRecord(
-        step_id=node_id,
-        function=HUMAN,
-        arguments={"question": question},
-        status="ok",
-        started_at=datetime.now(UTC),
-        latency_ms=0.0,
-    )
+    state.records[node_id] = StepRecord.without_call(node_id, HUMAN, {"question": question})
     return HumanNeeded(node_id, question)
 
 
