@@ -5,8 +5,16 @@
     python3 scripts/bootstrap.py --dev    # plus pytest, ruff, mypy
 
 uv (pinned below) is installed into ./.tools, apart from the project's venv, and
-then `uv sync --frozen` installs exactly what uv.lock says. llama-cpp-python
-builds from source the first time (a few minutes); uv caches the wheel.
+then `uv sync --frozen` installs exactly what uv.lock says, with bytecode
+compiled. llama-cpp-python builds from source the first time (a few minutes),
+portably (pyproject.toml's `extra-build-variables`); uv caches the wheel by
+those flags.
+
+    AGENT_HOST_NATIVE_LLAMA=1 python3 scripts/bootstrap.py
+
+rebuilds llama-cpp-python for this CPU only (faster here, may crash elsewhere);
+that wheel is never cached, and a later run without the variable puts the
+portable build back.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from pathlib import Path
 UV_VERSION = "0.13.9"
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
+VENV = ROOT / ".venv"
+NATIVE_MARK = VENV / "agent-host-native-llama"
+"""Present while the venv holds a llama-cpp-python built for this CPU only."""
 
 
 def main() -> int:
@@ -35,16 +46,48 @@ def main() -> int:
         print(f"bootstrap: installing uv {UV_VERSION} into {TOOLS}", flush=True)
         venv.create(TOOLS, with_pip=True)
         run([str(TOOLS / "bin" / "python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"])
+    native = os.environ.get("AGENT_HOST_NATIVE_LLAMA") == "1"
     command = [str(uv), "sync", "--frozen", "--python", sys.executable]
     if args.dev:
         command += ["--group", "dev", "--all-extras"]
+    if NATIVE_MARK.exists() and not native:
+        command += ["--reinstall-package", "llama-cpp-python"]
     print("bootstrap: " + " ".join(command[1:]), flush=True)
     run(command)
+    NATIVE_MARK.unlink(missing_ok=True)
+    if native:
+        install_native_llama(uv)
     return 0
 
 
-def run(command: list[str]) -> None:
-    environment = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(ROOT / ".venv")}
+def install_native_llama(uv: Path) -> None:
+    """Rebuild the locked llama-cpp-python with -march=native, bypassing uv's cache."""
+    import tomllib  # here: the version check in main() must run on older Pythons too
+
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    version = next(p["version"] for p in lock["package"] if p["name"] == "llama-cpp-python")
+    print(f"bootstrap: building llama-cpp-python {version} for this CPU only", flush=True)
+    run(
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--no-config",
+            "--no-cache",
+            "--reinstall",
+            "--no-deps",
+            "--compile-bytecode",
+            "--python",
+            str(VENV / "bin" / "python"),
+            f"llama-cpp-python=={version}",
+        ],
+        CMAKE_ARGS="-DGGML_NATIVE=ON",
+    )
+    NATIVE_MARK.touch()
+
+
+def run(command: list[str], **variables: str) -> None:
+    environment = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV), **variables}
     completed = subprocess.run(command, cwd=ROOT, env=environment, check=False)
     if completed.returncode != 0:
         sys.exit(f"bootstrap: {command[0]} failed with exit status {completed.returncode}")
