@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import executor, resilience
+from bench import executor, resilience, startup
 
 
 async def main(quick: bool) -> None:
-    for module in (resilience, executor):
+    for module in (resilience, executor, startup):
         for name, value in (await module.run(quick)).items():
             print(f"{name}: {value:.3f}", flush=True)
 
