@@ -189,7 +189,8 @@ class AgentHost:
 
         Arguments come from ``arguments`` and keyword arguments; they are checked
         against the function's parameters first. ``model`` names the configured
-        model a prompt function uses instead of its default; ``deadline`` bounds
+        model a prompt function uses instead of its default (an unknown name raises
+        :class:`~host.errors.ConfigError` naming the configured ones); ``deadline`` bounds
         the whole call in seconds (default: ``resilience.deadline``). Raises an
         :class:`~host.errors.AgentHostError` subclass when the call fails, with
         the failed step's record as ``error.step``.

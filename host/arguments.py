@@ -1,14 +1,30 @@
-"""Arguments checked against a function's parameters before the call, not inside it."""
+"""Argument typing: the one set of rules for invoke, plans, workflows and model tool calls.
+
+An argument must fit its parameter's type: the Python type a native function
+declares, else the type name (``str``, ``int``, ``float``, ``bool``, ``list``,
+``dict``, or their JSON-schema names); any other name accepts anything. Values
+are converted as pydantic's lax mode converts them (``"50"`` → 50 for an
+``int``, ``"2.5"`` → 2.5 for a ``float``, ``"true"`` → True for a ``bool``, a
+dict → a model), except that a bool is never a number. Nothing becomes text
+(``3`` for a ``str`` is rejected), and ``None`` fits no declared type, not even
+an optional one (SK cannot pass it): leave the argument out instead.
+
+:func:`check_arguments` applies the rules before every call; plans and
+workflows ask :func:`argument_problems` before anything runs. Between steps,
+:func:`adapt_output` first fits a referenced output to the next parameter's
+shape (JSON text ↔ dict/list, any value → text for a text parameter).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from host.catalogue import FunctionInfo
+from host.catalogue import FunctionInfo, ParameterInfo, declared_type
 from host.errors import InvalidArgumentsError
 from host.memo import by_identity
 
@@ -17,57 +33,140 @@ if TYPE_CHECKING:
 
 
 def check_arguments(
-    info: FunctionInfo, arguments: Mapping[str, Any], types: Mapping[str, Any]
+    info: FunctionInfo, arguments: Mapping[str, Any], types: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return ``arguments`` converted to the parameters' types (``"3"`` → ``3`` for an int).
 
-    ``types`` maps parameter names to Python types (native functions know theirs).
-    Raises :class:`InvalidArgumentsError` listing every unknown, missing or
-    mistyped argument with what was expected.
+    ``types`` maps parameter names to Python types, replacing those the catalogue
+    recorded. Raises :class:`InvalidArgumentsError` listing every unknown, missing
+    or mistyped argument with what was expected.
     """
-    problems: list[str] = []
-    known = _names(info)
-    for name in arguments:
-        if name not in known:
-            accepted = ", ".join(sorted(known)) or "no arguments"
-            problems.append(f"unknown argument {name!r} (accepted: {accepted})")
-    converted: dict[str, Any] = {}
-    for parameter in info.parameters:
-        if parameter.name not in arguments:
-            if parameter.required and parameter.default is None:
-                problems.append(f"missing required argument {parameter.name!r} ({parameter.type})")
-            continue
-        value = arguments[parameter.name]
-        expected = types.get(parameter.name)
-        if expected is None or (type(value) is expected and expected in _AS_IS):
-            converted[parameter.name] = value
-            continue
-        try:
-            converted[parameter.name] = _adapter(expected).validate_python(value)
-        except ValidationError:
-            problems.append(
-                f"argument {parameter.name!r}: expected {parameter.type}, got {value!r}"
-            )
+    converted, problems = _checked(info, arguments, types, ())
     if problems:
         raise InvalidArgumentsError(info.name, problems)
     return converted
 
 
+def argument_problems(
+    info: FunctionInfo, arguments: Mapping[str, Any], *, unchecked: Collection[str] = ()
+) -> list[str]:
+    """What :func:`check_arguments` would reject, one message per problem.
+
+    Names in ``unchecked`` are given, but their values are known only when the
+    step runs (a plan's references): they count as present and are not checked.
+    """
+    return _checked(info, arguments, None, unchecked)[1]
+
+
+def adapt_output(info: FunctionInfo, name: str, value: Any) -> Any:
+    """An earlier step's output shaped for parameter ``name``: JSON text parsed for a dict,
+    list or model parameter, any other value written as JSON text for a text parameter.
+
+    Its type is then checked by :func:`check_arguments` (``"18"`` → 18, a dict → a
+    model). Raises :class:`InvalidArgumentsError` for text that should be JSON and is not.
+    """
+    slot = _parameters(info).get(name)
+    if slot is None:
+        return value
+    if slot.kind in ("str", "string"):
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and (slot.kind in _JSON_KINDS or value.lstrip()[:1] in ("{", "[")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            expected = slot.parameter.type
+            problem = f"argument {name!r}: expected {expected}, got text {value!r}"
+            raise InvalidArgumentsError(info.name, [problem]) from None
+    return value
+
+
+def parameter_types(function: KernelFunction) -> dict[str, Any]:
+    """The Python type of each parameter of an SK function, where it declares one."""
+    declared = {str(p.name): declared_type(p) for p in function.metadata.parameters}
+    return {name: type_ for name, type_ in declared.items() if type_ is not None}
+
+
+class _Slot(NamedTuple):
+    parameter: ParameterInfo
+    expected: Any
+    """The Python type an argument must fit; ``None`` accepts anything."""
+    kind: str
+    """The base of the type name, lower case (``dict[str, int]`` → ``dict``)."""
+
+
+_NAMED: dict[str, type] = {
+    "str": str,
+    "string": str,
+    "int": int,
+    "integer": int,
+    "float": float,
+    "number": float,
+    "bool": bool,
+    "boolean": bool,
+    "list": list,
+    "array": list,
+    "dict": dict,
+    "object": dict,
+}
+"""The Python type of a parameter that declares only a type name (prompt functions)."""
+
+_JSON_KINDS = ("dict", "list", "object", "array")
 _AS_IS = frozenset({str, int, float, bool})
-"""Types whose exact instances pydantic's lax validation returns unchanged: no need to ask it."""
+"""Types whose exact instances the rules return unchanged: no need to ask pydantic."""
+_NUMBERS = (int, float)
 
 
 @by_identity
-def _names(info: FunctionInfo) -> frozenset[str]:
-    """The parameter names of ``info``, worked out once per function."""
-    return frozenset(p.name for p in info.parameters)
+def _parameters(info: FunctionInfo) -> dict[str, _Slot]:
+    """Each parameter of ``info`` by name with its type, worked out once per function."""
+    slots: dict[str, _Slot] = {}
+    for parameter in info.parameters:
+        kind = parameter.type.split("[", 1)[0].strip().lower()
+        expected = parameter.annotation or _NAMED.get(kind)
+        slots.setdefault(parameter.name, _Slot(parameter, expected, kind))
+    return slots
+
+
+def _checked(
+    info: FunctionInfo,
+    arguments: Mapping[str, Any],
+    types: Mapping[str, Any] | None,
+    unchecked: Collection[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """``arguments`` converted, and every problem with them."""
+    slots = _parameters(info)
+    problems = [
+        f"unknown argument {name!r} (accepted: {', '.join(sorted(slots)) or 'no arguments'})"
+        for name in arguments
+        if name not in slots
+    ]
+    converted: dict[str, Any] = {}
+    for name, (parameter, expected, _) in slots.items():
+        if name not in arguments:
+            if parameter.required and parameter.default is None:
+                problems.append(f"missing required argument {name!r} ({parameter.type})")
+            continue
+        if name in unchecked:
+            continue
+        value = arguments[name]
+        if types is not None:
+            expected = types.get(name) or expected
+        try:
+            converted[name] = _fit(value, expected)
+        except ValueError:  # pydantic's ValidationError is one
+            problems.append(f"argument {name!r}: expected {parameter.type}, got {value!r}")
+    return converted, problems
+
+
+def _fit(value: Any, expected: Any) -> Any:
+    """``value`` converted to ``expected``; ValueError when it does not fit."""
+    if expected is None or (type(value) is expected and expected in _AS_IS):
+        return value
+    if isinstance(value, bool) and expected in _NUMBERS:
+        raise ValueError("a bool is not a number")
+    return _adapter(expected).validate_python(value)
 
 
 @lru_cache(maxsize=256)
 def _adapter(expected: Any) -> TypeAdapter[Any]:
     return TypeAdapter(expected)
-
-
-def parameter_types(function: KernelFunction) -> dict[str, Any]:
-    """The Python type of each parameter of an SK function, where it declares one."""
-    return {str(p.name): p.type_object for p in function.metadata.parameters if p.type_object}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +12,7 @@ from host.effects import has_side_effects
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import KernelFunction
+    from semantic_kernel.functions import KernelFunction, KernelParameterMetadata
 
 
 INTERNAL_PLUGIN = "agent_host"
@@ -27,6 +28,13 @@ class ParameterInfo:
     required: bool
     default: Any
     description: str
+    annotation: Any = field(default=None, compare=False, repr=False)
+    """The Python type a native function declares (``None`` for prompt functions);
+    :mod:`host.arguments` checks arguments against it, else against ``type``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (without the Python annotation)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "annotation"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,8 @@ class FunctionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (``plugins --json`` prints a list of these)."""
-        return asdict(self)
+        described = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**described, "parameters": [p.to_dict() for p in self.parameters]}
 
 
 def describe_function(function: KernelFunction, source: Path | None) -> FunctionInfo:
@@ -62,6 +71,7 @@ def describe_function(function: KernelFunction, source: Path | None) -> Function
             required=bool(p.is_required),
             default=p.default_value,
             description=p.description or "",
+            annotation=declared_type(p),
         )
         for p in meta.parameters
     )
@@ -75,6 +85,13 @@ def describe_function(function: KernelFunction, source: Path | None) -> Function
         source=str(source) if source is not None else None,
         side_effects=has_side_effects(function),
     )
+
+
+def declared_type(parameter: KernelParameterMetadata) -> Any:
+    """The Python type an SK parameter declares; ``None`` for none (a prompt variable, or a
+    native parameter without annotation, which SK gives as ``inspect.Parameter.empty``)."""
+    declared = parameter.type_object
+    return None if declared is inspect.Parameter.empty else declared
 
 
 def describe_kernel(kernel: Kernel, files: Mapping[str, Path]) -> list[FunctionInfo]:

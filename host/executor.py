@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from host.errors import AgentHostError, HumanNeeded, describe_error
+from host.idempotency import compensation
 from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 from planners.plan import Plan, Step, ensure_valid
@@ -147,7 +148,12 @@ class Executor:
         run.done[step.id].set()
 
     async def _compensate(self, plan: Plan, state: RunState) -> tuple[StepRecord, ...]:
-        """Undo completed steps that declare ``compensate``, latest first; record each."""
+        """Undo completed steps that declare ``compensate``, latest first; record each.
+
+        A compensation is recorded as ``<id>_undo``, which a plan may also use as a step
+        id, so each one runs over its own copy of the run's outputs and is keyed in the
+        compensations' own namespace (:func:`host.idempotency.compensation`).
+        """
         undone: list[StepRecord] = []
         for step_id in reversed(state.completed):
             step = plan.step(step_id)
@@ -159,8 +165,10 @@ class Executor:
                 arguments=step.compensate.arguments,
                 capability=step.capability,
             )
+            scope = RunState(state.values, run_id=state.run_id)
+            scope.outputs.update(state.outputs)
             try:
-                undone.append(await self._steps.run(undo, state))
+                undone.append(await self._steps.run(undo, scope, key=compensation(step_id)))
             except AgentHostError as error:
                 undone.append(error.step or _unrecorded(undo, error))
         return tuple(undone)

@@ -1,10 +1,14 @@
 """Idempotency keys for side-effecting steps: an effect done once is replayed, never repeated.
 
-A side-effecting step's key is ``<run id>/<step id>``. Its output is stored in
-SQLite when the step succeeds; running the same step of the same run again (a
-resumed run, a re-executed run id) answers from the store instead of acting
-twice. The default database is in memory; ``runs.database`` in ``host.yaml``
-makes keys outlive the process.
+A side-effecting step's key is ``<run id>/<step id>``; the n-th visit (n ≥ 2) of
+a workflow node is ``<run id>/<node>#<n>``, and the compensation of a step
+``<run id>/compensate:<step id>``. Step and node ids are names (letters, digits
+and ``_``), so no id can produce a generated key and no two kinds of key
+collide, whatever the run id. A step's output is stored in SQLite when it
+succeeds; running the same step of the same run again (a resumed run, a
+re-executed run id) answers from the store instead of acting twice. The
+default database is in memory; ``runs.database`` in ``host.yaml`` makes keys
+outlive the process.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ CREATE TABLE IF NOT EXISTS effects (
     output TEXT NOT NULL
 )
 """
+
+
+def effect_key(run_id: str, effect: str) -> str:
+    """The key of ``effect`` (a step id, ``node#n`` or a :func:`compensation`) in run ``run_id``."""
+    return f"{run_id}/{effect}"
+
+
+def compensation(step_id: str) -> str:
+    """The effect name of the call that undoes step ``step_id``: ``compensate:<step id>``."""
+    return f"compensate:{step_id}"
 
 
 class IdempotencyStore(SQLiteStore):

@@ -9,7 +9,7 @@ from contextvars import Token
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from host.arguments import check_arguments, parameter_types
+from host.arguments import check_arguments
 from host.catalogue import FunctionInfo
 from host.clock import Clock
 from host.errors import AgentHostError
@@ -20,7 +20,7 @@ from host.state import StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import FunctionResult, KernelFunction
+    from semantic_kernel.functions import FunctionResult
 
     from host.models.selection import ModelChoice, ModelSelector
 
@@ -43,7 +43,6 @@ class Invoker:
         self._clock = clock
         self._settings = PromptExecutionSettings
         self._arguments = KernelArguments
-        self._types: dict[int, tuple[KernelFunction, dict[str, Any]]] = {}
 
     def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[None]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
@@ -64,10 +63,13 @@ class Invoker:
         model: str | None = None,
         deadline: float | None = None,
     ) -> StepRecord:
-        """Run ``info``'s function within ``deadline`` seconds, if given."""
+        """Run ``info``'s function within ``deadline`` seconds, if given.
+
+        ``model`` must name a configured model (else :class:`~host.errors.ConfigError`).
+        """
+        settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._kernel.get_function(info.plugin, info.function)
-        values = check_arguments(info, arguments, self._parameter_types(function))
-        settings = [self._settings(service_id=model)] if model else None
+        values = check_arguments(info, arguments)
         kernel_arguments = self._arguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
@@ -84,15 +86,6 @@ class Invoker:
             raise error from raised
         latency_ms = (self._clock.now() - start) * 1000
         return self._succeeded(step, latency_ms, result, journal.events, choice)
-
-    def _parameter_types(self, function: KernelFunction) -> dict[str, Any]:
-        """:func:`parameter_types` of ``function``, derived once per function object."""
-        known = self._types.get(id(function))
-        if known is not None and known[0] is function:
-            return known[1]
-        types = parameter_types(function)
-        self._types[id(function)] = (function, types)
-        return types
 
     def _succeeded(
         self,

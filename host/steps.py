@@ -11,12 +11,13 @@ a side-effecting step that already ran under the same idempotency key.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from host.catalogue import FunctionInfo, ParameterInfo
+from host.arguments import adapt_output
+from host.catalogue import FunctionInfo
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
+from host.idempotency import effect_key
 from host.memo import by_identity
 from host.models.selection import route_fallbacks
 from host.resilience.journal import CallEvent
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from host.validation.spec import Validation
     from planners.plan import RefTarget, Step
 
-_JSON_TYPES = ("dict", "list", "object", "array")
 FEEDBACK_PARAMETER = "feedback"
 """A function with this parameter gets a failed validation's problems when it is retried."""
 
@@ -64,14 +64,15 @@ class StepRunner:
     ) -> StepRecord:
         """Run ``step`` and record it in ``state``.
 
-        ``key`` names this run of the step for idempotency (default: its id). A
+        ``key`` names this run of the step for idempotency (default: its id; see
+        :mod:`host.idempotency`). A
         failure raises its :class:`AgentHostError` with ``error.step`` set; a
         hand-off raises :class:`HumanNeeded` after storing the rejected record.
         """
         info = self.catalogue[step.function]
         arguments = resolve_arguments(step, info, state)
         if info.side_effects and self._effects is not None:
-            key = f"{state.run_id}/{key or step.id}"
+            key = effect_key(state.run_id, key or step.id)
         else:
             key = None
         if key is not None and self._effects is not None:
@@ -239,23 +240,19 @@ class StepRunner:
 
 
 def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[str, Any]:
-    """Literal and referenced arguments, each adapted to its parameter's declared type."""
+    """Literal arguments as written, and referenced ones adapted to their parameter's type."""
     literals, references = _layout(step)
     values = dict(literals)
     for name, target in references:
         try:
-            values[name] = state.resolve(target)
+            value = state.resolve(target)
         except (KeyError, IndexError, ValueError, TypeError) as error:
             message = (
                 f"argument {name!r}: cannot read {'.'.join(target.path) or 'output'} ({error!r})"
             )
             raise InvalidArgumentsError(step.function, [message]) from None
-    kinds = _kinds(info)
-    adapted: dict[str, Any] = {}
-    for name, value in values.items():
-        known = kinds.get(name)
-        adapted[name] = _adapt(value, *known, step) if known is not None else value
-    return adapted
+        values[name] = adapt_output(info, name, value)
+    return values
 
 
 @by_identity
@@ -265,33 +262,6 @@ def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ..
     Worked out once per step: a plan run again runs the same frozen steps.
     """
     return dict(step.arguments), tuple(step.references())
-
-
-@by_identity
-def _kinds(info: FunctionInfo) -> dict[str, tuple[ParameterInfo, str]]:
-    """Each parameter of ``info`` by name, with its base type name (``dict[str, int]`` → ``dict``).
-
-    Worked out once per function: every step calling it needs them.
-    """
-    kinds: dict[str, tuple[ParameterInfo, str]] = {}
-    for parameter in info.parameters:
-        kinds.setdefault(parameter.name, (parameter, parameter.type.split("[", 1)[0].lower()))
-    return kinds
-
-
-def _adapt(value: Any, parameter: ParameterInfo, kind: str, step: Step) -> Any:
-    """Text ↔ JSON between steps: JSON text parsed for a dict, list or model parameter, any
-    other value written as JSON text for a text parameter. Numbers and models are then
-    converted by the call's own argument check (``"18"`` → 18, a dict → the model)."""
-    if kind in ("str", "string"):
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and (kind in _JSON_TYPES or value.lstrip()[:1] in ("{", "[")):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            message = f"argument {parameter.name!r}: expected {parameter.type}, got text {value!r}"
-            raise InvalidArgumentsError(step.function, [message]) from None
-    return value
 
 
 def _feedback(verdict: Verdict) -> str:

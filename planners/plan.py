@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from host.catalogue import FunctionInfo, ParameterInfo
+from host.arguments import argument_problems
+from host.catalogue import FunctionInfo
 from host.errors import AgentHostError
 from host.validation import Validation
 
@@ -264,7 +265,7 @@ def call_problems(step: Step, functions: Mapping[str, FunctionInfo]) -> list[str
     info = functions.get(step.function)
     if info is None:
         return [_unknown_function(step.function, functions)]
-    return list(_argument_problems(step.arguments, info))
+    return _argument_problems(step.arguments, info)
 
 
 def _unknown_function(name: str, functions: Mapping[str, FunctionInfo]) -> str:
@@ -298,53 +299,10 @@ def _attached_problems(
             yield f"validation {role}: " + _unknown_function(function, functions)
 
 
-def _argument_problems(arguments: Mapping[str, Any], info: FunctionInfo) -> Iterator[str]:
-    """Unknown, missing and mistyped arguments: the rules of ``host.arguments.check_arguments``."""
-    known = {p.name for p in info.parameters}
-    for name in arguments:
-        if name not in known:
-            yield f"unknown argument {name!r} for {info.name} (accepted: {_listed(known)})"
-    for parameter in info.parameters:
-        if parameter.name not in arguments:
-            if parameter.required and parameter.default is None:
-                yield f"missing required argument {parameter.name!r} ({parameter.type})"
-            continue
-        value = arguments[parameter.name]
-        if not isinstance(value, Ref) and not _fits(value, parameter):
-            yield f"argument {parameter.name!r}: expected {parameter.type}, got {value!r}"
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "string": (str,),
-    "int": (int,),
-    "integer": (int,),
-    "float": (int, float),
-    "number": (int, float),
-    "bool": (bool,),
-    "boolean": (bool,),
-    "list": (list,),
-    "array": (list,),
-    "dict": (dict,),
-    "object": (dict,),
-}
-
-
-def _fits(value: Any, parameter: ParameterInfo) -> bool:
-    """Whether a literal suits the declared type name; unknown type names accept anything."""
-    if value is None:
-        return not (parameter.required and parameter.default is None)
-    accepted: list[type] = []
-    for option in parameter.type.split("|"):
-        base = option.strip().split("[", 1)[0].lower()
-        if base == "none":
-            continue
-        if base not in _TYPES:
-            return True
-        accepted.extend(_TYPES[base])
-    if isinstance(value, bool) and bool not in accepted:
-        return False
-    return isinstance(value, tuple(accepted))
+def _argument_problems(arguments: Mapping[str, Any], info: FunctionInfo) -> list[str]:
+    """Unknown, missing and mistyped literal arguments, by the rules every call follows."""
+    references = [name for name, value in arguments.items() if isinstance(value, Ref)]
+    return argument_problems(info, arguments, unchecked=references)
 
 
 def _graph_problems(plan: Plan) -> list[PlanProblem]:

@@ -81,7 +81,7 @@ def _probe(path: Path) -> tuple[str | None, bool]:
         name = _signal_name(-child.returncode)
         return f"llama.cpp crashed with {name} running {path.name}: {REMEDY}", True
     last = (child.stderr.strip().splitlines() or ["no message"])[-1]
-    return f"llama.cpp failed a test generation on {path.name} ({last})", True
+    return f"cannot run {path.name} as a GGUF model with this llama.cpp build ({last})", True
 
 
 def _signal_name(number: int) -> str:

@@ -9,6 +9,7 @@ from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecut
 from semantic_kernel.const import DEFAULT_SERVICE_NAME
 from semantic_kernel.services.ai_service_selector import AIServiceSelector
 
+from host.errors import ConfigError
 from host.models.services import ModelServices
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ class ModelSelector(AIServiceSelector):
 
     def __init__(self, services: ModelServices) -> None:
         self.services = services
+
+    def configured(self, name: str) -> str:
+        """``name`` when it names a configured model; else :class:`ConfigError` listing them."""
+        names = self.services.names()
+        if name not in names:
+            listed = ", ".join(names) or "none"
+            raise ConfigError([f"unknown model {name!r} (configured models: {listed})"])
+        return name
 
     def model_for(
         self, function: KernelFunction | None, arguments: KernelArguments | None

@@ -234,7 +234,7 @@ class Shapes:
     [
         ({"box": {"$ref": "steps.box.output"}}, ("ok", 12)),
         ({"box": "not json"}, ("failed", "argument 'box': expected Box, got 'not json'")),
-        ({"box": "{broken"}, ("failed", "argument 'box': expected Box, got text '{broken'")),
+        ({"box": {"$ref": "state.raw"}}, ("failed", "'box': expected Box, got text '{broken'")),
     ],
     ids=["JSON text to a model", "text is no model", "broken JSON"],
 )
@@ -265,7 +265,7 @@ async def test_outputs_are_coerced_to_model_parameters(
         ]
     }
     async with AgentHost(config) as host:
-        result = await host.execute(plan)
+        result = await host.execute(plan, values={"raw": "{broken"})
     status, detail = outcome
     assert result.status == status
     if status == "ok":

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from trips_kit import journal_lines, write_trips
 
 from host import AgentHost
+from host.idempotency import compensation, effect_key
+from planners.plan import Step
 
 ITEMS = ["flight", "hotel", "car"]
 
@@ -114,3 +117,72 @@ async def test_a_workflow_loop_acts_again_on_each_visit(tmp_path: Path) -> None:
     assert result.status == "round_limit"
     assert [s.step_id for s in result.steps] == ["book", "book#2", "book#3"]
     assert journal_lines(journal) == ["book hotel"] * 3
+
+
+def booking(step_id: str, item: str, *, after: str | None = None) -> dict[str, Any]:
+    """Step ``step_id`` books ``item`` (after step ``after``) and is undone by cancelling it."""
+    return {
+        "id": step_id,
+        "function": "trips.book",
+        "arguments": {"item": item},
+        "depends_on": [after] if after else [],
+        "capability": "fetch",
+        "compensate": {
+            "function": "trips.cancel",
+            "arguments": {"booking": {"$ref": f"steps.{step_id}.output"}},
+        },
+    }
+
+
+async def test_a_compensation_is_not_replayed_from_a_step_named_like_it(tmp_path: Path) -> None:
+    config, journal = write_trips(tmp_path, sold_out="car")
+    plan = {
+        "steps": [
+            booking("hotel", "hotel"),
+            booking("hotel_undo", "spa", after="hotel"),
+            booking("car", "car", after="hotel_undo"),
+        ]
+    }
+    async with AgentHost(config) as host:
+        result = await host.execute(plan)
+    assert result.status == "failed"
+    assert journal_lines(journal) == [
+        "book hotel",
+        "book spa",
+        "cancel booking-spa",
+        "cancel booking-hotel",
+    ]
+    undo_hotel = result.compensations[-1]
+    assert (undo_hotel.step_id, undo_hotel.status) == ("hotel_undo", "ok")
+    assert undo_hotel.output == "cancelled booking-hotel"
+    assert "replayed" not in [event.kind for event in undo_hotel.events]
+
+
+async def test_a_compensation_reads_step_outputs_not_an_earlier_compensation(
+    tmp_path: Path,
+) -> None:
+    config, journal = write_trips(tmp_path, sold_out="car")
+    plan = {
+        "steps": [
+            booking("hotel_undo", "spa"),
+            booking("hotel", "hotel", after="hotel_undo"),
+            booking("car", "car", after="hotel"),
+        ]
+    }
+    async with AgentHost(config) as host:
+        result = await host.execute(plan)
+    assert journal_lines(journal)[2:] == ["cancel booking-hotel", "cancel booking-spa"]
+    assert [(r.step_id, r.output) for r in result.compensations] == [
+        ("hotel_undo", "cancelled booking-hotel"),
+        ("hotel_undo_undo", "cancelled booking-spa"),
+    ]
+
+
+@pytest.mark.parametrize("effect", [compensation("hotel"), "book#2"], ids=["compensation", "visit"])
+def test_generated_effect_names_are_no_step_id_and_keep_apart_whatever_the_run_id(
+    effect: str,
+) -> None:
+    with pytest.raises(ValidationError):
+        Step(id=effect, function="trips.book", capability="fetch")
+    run_id, _, step_id = effect_key("r", effect).rpartition("/")
+    assert (run_id, step_id) == ("r", effect), "a run id never absorbs part of the name"
