@@ -253,8 +253,8 @@ def _plugins(args: argparse.Namespace) -> int:
     for info in catalogue:
         print(f"{info.name}  [{info.kind}]  {info.description}")
         for p in info.parameters:
-            default = "" if p.required else f" = {p.default!r}"
-            print(f"    {p.name}: {p.type}{' (required)' if p.required else default}")
+            needed = p.required and p.default is None  # a default fills a required variable
+            print(f"    {p.name}: {p.type}{' (required)' if needed else f' = {p.default!r}'}")
     return 0
 
 

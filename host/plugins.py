@@ -94,9 +94,19 @@ def _plugin_classes(module: ModuleType) -> list[type]:
     ]
 
 
+_stamps: dict[str, tuple[int, int]] = {}
+"""Modification time and size of each plugin file imported, by module name."""
+
+
 def _import_file(path: Path) -> ModuleType:
+    """The module of a plugin file, imported once per process as other modules are (again
+    only when the file has changed), so state a plugin keeps per process stays so."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     name = f"agent_host_plugin_{digest}_{path.stem}"
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    if name in sys.modules and _stamps.get(name) == stamp:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"not a Python module: {path}")
@@ -107,4 +117,5 @@ def _import_file(path: Path) -> ModuleType:
     except BaseException:
         del sys.modules[name]
         raise
+    _stamps[name] = stamp
     return module

@@ -3,16 +3,19 @@
 A prompt directory holds plugin folders; each plugin folder holds function
 folders (``skprompt.txt`` + ``config.json``) and YAML prompt files
 (``*.yaml``/``*.yml``). A directory that itself holds function folders is one
-plugin, named after the directory.
+plugin, named after the directory; so are YAML prompt files at the top of a
+prompt directory, beside its plugin folders.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelFunction, KernelFunctionFromPrompt
+from semantic_kernel.utils.validation import PLUGIN_NAME_REGEX
 
 from host.errors import describe_error
 from host.sources import SourceReport
@@ -29,12 +32,13 @@ class PromptLoader:
         self._report = report
 
     def load_directory(self, directory: Path) -> None:
-        """Load every plugin folder below ``directory`` (or ``directory`` as one plugin)."""
+        """Load ``directory``'s own functions as a plugin named after it, then, unless it
+        holds function folders itself, every plugin folder below it."""
         if not directory.is_dir():
             self._report.fail(directory, "prompt directory not found")
             return
+        self.load_plugin(directory, directory.name)
         if _is_plugin_folder(directory):
-            self.load_plugin(directory, directory.name)
             return
         for child in sorted(directory.iterdir()):
             if child.is_dir() and not child.name.startswith((".", "_")):
@@ -49,6 +53,10 @@ class PromptLoader:
                 self._add(entry, plugin_name, _from_yaml, entry)
 
     def _add(self, source: Path, plugin_name: str, build: _Builder, entry: Path) -> None:
+        if re.fullmatch(PLUGIN_NAME_REGEX, plugin_name) is None:
+            reason = f"plugin name {plugin_name!r} (a folder's name) is not letters, digits and _"
+            self._report.fail(source, reason)
+            return
         try:
             function = build(entry, plugin_name)
         except Exception as error:  # SK raises many kinds on a malformed file

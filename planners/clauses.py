@@ -1,15 +1,19 @@
 """A deterministic planner: one step per clause of the request, arguments filled by rules.
 
 "check yesterday's Shanghai temperature and write a promotion copy" becomes
-``clock.resolve_date("yesterday")`` → ``weather.daily_temperatures(city=Shanghai,
-date=<that date>)`` → ``marketing.promo_copy(input=<clause>, facts=<weather summary>)``.
+``weather.resolve_date(city=Shanghai, expression="yesterday")`` →
+``weather.daily_temperatures(city=Shanghai, date=<that date>)`` →
+``marketing.promo_copy(input=<clause>, facts=<weather summary>)``.
 It needs no model, so the LLM planner can always fall back to it.
 
 Rules, per parameter a clause's function needs:
 
 - a text parameter (``input``, ``request``, ...) takes the clause itself;
 - a ``date`` parameter takes a date expression of the clause (``yesterday``,
-  ``3 days ago``, an ISO date), resolved by ``clock.resolve_date`` when loaded;
+  ``3 days ago``, an ISO date), resolved by the function's own plugin's
+  ``resolve_date`` when it has one (the weather plugin counts days in the
+  city's time zone), else by ``clock.resolve_date`` when loaded; the resolver's
+  other parameters are filled by these same rules;
 - ``facts``/``context``/``data`` take the previous step's output (its
   ``summary`` field when it has one);
 - any other text parameter takes a capitalised word of the clause (a name
@@ -108,7 +112,7 @@ def _fill(
     if parameter.name == text_parameter(info):
         return clause
     if "date" in parameter.name:
-        return _date(clause, steps, functions, step_id)
+        return _date(clause, info, steps, functions, step_id)
     if parameter.name in _FACT_PARAMETERS and steps:
         return _facts(steps[-1], functions)
     if parameter.type in ("str", "string") and parameter.required:
@@ -118,24 +122,40 @@ def _fill(
 
 
 def _date(
-    clause: str, steps: list[dict[str, Any]], functions: dict[str, FunctionInfo], step_id: str
+    clause: str,
+    info: FunctionInfo,
+    steps: list[dict[str, Any]],
+    functions: dict[str, FunctionInfo],
+    step_id: str,
 ) -> Any:
+    """The clause's date expression, or a reference to a step resolving it: the plugin's own
+    ``resolve_date`` (which knows its places' time zones), else ``clock.resolve_date``."""
     match = _DATE.search(clause)
     if match is None:
         return None
     expression = match.group(1).lower()
-    if _DATE_RESOLVER not in functions or re.fullmatch(r"\d{4}-\d{2}-\d{2}", expression):
+    resolver = functions.get(f"{info.plugin}.resolve_date") or functions.get(_DATE_RESOLVER)
+    if resolver is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", expression):
         return expression
-    resolver = f"{step_id}_date"
+    resolver_id = f"{step_id}_date"
+    arguments: dict[str, Any] = {}
+    for parameter in resolver.parameters:
+        value = (
+            expression
+            if parameter.name == "expression"
+            else _fill(parameter, clause, resolver, steps, functions, resolver_id)
+        )
+        if value is not None:
+            arguments[parameter.name] = value
     steps.append(
         {
-            "id": resolver,
-            "function": _DATE_RESOLVER,
-            "arguments": {"expression": expression},
+            "id": resolver_id,
+            "function": resolver.name,
+            "arguments": arguments,
             "capability": "fetch",
         }
     )
-    return {"$ref": f"steps.{resolver}.output"}
+    return {"$ref": f"steps.{resolver_id}.output"}
 
 
 def _facts(previous: dict[str, Any], functions: dict[str, FunctionInfo]) -> dict[str, str]:

@@ -4,15 +4,21 @@ Cities are geocoded from a bundled table (``data/weather_sample.json``) that
 also holds monthly climate normals. When the archive cannot answer — no
 network, an HTTP error, a timeout, a malformed reply, or no values yet for a
 very recent day — the plugin answers with the normal for that month and says
-so in ``source``, so a plan never stops for want of a weather service.
+so in ``source``, so a plan never stops for want of a weather service. The
+first failure per process is a WARNING; later ones are INFO, since offline
+every call fails the same way.
+
+The table also gives each city's time zone, so ``resolve_date`` counts
+"yesterday" by the city's own calendar rather than UTC's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, ClassVar, Self
 
@@ -21,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from semantic_kernel.functions import kernel_function
 
 from host.errors import describe_error
-from plugins.clock import parse_iso_date, zone
+from plugins.clock import ClockPlugin, parse_iso_date, zone
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +151,12 @@ class WeatherPlugin:
 
     ``endpoint`` is the Open-Meteo archive URL (or a stand-in speaking its
     protocol); ``use_network=False`` answers from the offline normals only.
+    ``now`` is as for :class:`~plugins.clock.ClockPlugin` (tests and Python callers).
     """
 
     plugin_name: ClassVar[str] = "weather"
+    _warned: ClassVar[bool] = False
+    """Whether this process has warned that the archive is unreachable."""
 
     def __init__(
         self,
@@ -156,13 +165,14 @@ class WeatherPlugin:
         offline_data: str | None = None,
         timeout: float = 10.0,
         use_network: bool = True,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self._endpoint = endpoint
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._use_network = use_network
-        self._warned = False
+        self._clock = ClockPlugin(now=now)
         self._table = load_city_table(Path(offline_data) if offline_data else DEFAULT_OFFLINE_DATA)
         self._by_name: dict[str, City] = {}
         for city in self._table.cities:
@@ -199,6 +209,21 @@ class WeatherPlugin:
         return (observed or _normal(place, day)).to_json()
 
     @kernel_function(
+        name="resolve_date",
+        description=(
+            "Turn a date expression into a date (YYYY-MM-DD) counted in a city's own time "
+            "zone; it takes the expressions clock.resolve_date takes."
+        ),
+    )
+    def resolve_date(
+        self,
+        city: Annotated[str, "city name, one of known_cities"],
+        expression: Annotated[str, "a date expression, as clock.resolve_date takes it"],
+    ) -> Annotated[str, "the date as YYYY-MM-DD"]:
+        """The date ``expression`` denotes, relative to today in ``city``'s time zone."""
+        return self._clock.resolve_date(expression, self.city(city).timezone)
+
+    @kernel_function(
         name="known_cities",
         description=(
             "List the cities daily_temperatures knows. Returns JSON [{name, aliases, timezone}]."
@@ -230,8 +255,8 @@ class WeatherPlugin:
                 response.raise_for_status()
                 observed = _observed(await response.read(), city, day)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            level = logging.INFO if self._warned else logging.WARNING
-            self._warned = True
+            level = logging.INFO if WeatherPlugin._warned else logging.WARNING
+            WeatherPlugin._warned = True
             reason = describe_error(error)
             logger.log(level, "open-meteo unreachable (%s); using the sample data", reason)
             return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from host.config.durations import Duration
 from host.validation.spec import Validation
@@ -22,6 +22,9 @@ DEFAULT_API_KEY_ENV: dict[str, str] = {
     "anthropic": "ANTHROPIC_API_KEY",
 }
 """The variable holding each hosted provider's key when ``api_key_env`` is not given."""
+
+DEFAULT_CACHE_MAX_ENTRIES = 1024
+"""How many results the response cache holds unless ``resilience.cache_max_entries`` says."""
 
 
 class _Strict(BaseModel):
@@ -114,6 +117,8 @@ class ResilienceDefaults(_Strict):
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown: Duration = 30.0
     stale_ttl: Duration = 3600.0
+    cache_max_entries: int = Field(default=DEFAULT_CACHE_MAX_ENTRIES, ge=1)
+    """The response cache's bound; past it, the least recently used result is dropped."""
     deadline: Duration | None = None
 
 
@@ -138,13 +143,26 @@ class PromptSources(_Strict):
 
 
 class TelemetryConfig(_Strict):
-    """OpenTelemetry export; prompt and response content is recorded only when asked."""
+    """Reserved for OpenTelemetry tracing, which is not implemented yet.
+
+    Absent or ``enabled: false`` is valid. Any setting that asks for tracing is
+    a config error rather than something silently ignored.
+    """
 
     enabled: bool = False
     exporter: Literal["none", "console", "otlp"] = "none"
     endpoint: str | None = None
     service_name: str = "agent-host"
     capture_content: bool = False
+
+    @field_validator("*")
+    @classmethod
+    def _no_tracing_yet(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name is not None and value != cls.model_fields[info.field_name].default:
+            raise ValueError(
+                "tracing is not implemented yet; leave telemetry out or set enabled: false"
+            )
+        return value
 
 
 class PlanningConfig(_Strict):

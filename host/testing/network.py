@@ -1,37 +1,71 @@
 """A guard that makes any connection beyond loopback fail loudly in tests.
 
 Tests talk to servers they start on 127.0.0.1; a test that would reach a real
-endpoint (a hosted model, a public API) is a bug, so name resolution of any
-other host raises :class:`RealNetworkError` instead of leaving the machine.
+endpoint (a hosted model, a public API) is a bug. Within :func:`loopback_only`,
+resolving a name other than loopback, or connecting a socket to an address
+outside 127.0.0.0/8 and ::1, raises :class:`RealNetworkError` before anything
+leaves the machine. Connecting is guarded at ``socket.socket.connect`` and
+``connect_ex``, which asyncio's ``sock_connect``, ``create_connection`` and
+``open_connection`` also use, so literal IP addresses are caught as well as
+names. Unix sockets are allowed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+_LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 
 class RealNetworkError(RuntimeError):
     """A test tried to reach a host other than loopback."""
 
 
+def _is_loopback(host: object) -> bool:
+    """Whether ``host`` (a name or an IP address, as text or bytes) is this machine."""
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(host: object) -> None:
+    if not _is_loopback(host):
+        raise RealNetworkError(f"test tried to reach {host!r}; only loopback is allowed")
+
+
 @contextlib.contextmanager
 def loopback_only() -> Iterator[None]:
     """Within the block, resolving or connecting to a non-loopback host raises."""
-    original = socket.getaddrinfo
+    resolve = socket.getaddrinfo
+    connect = socket.socket.connect
+    connect_ex = socket.socket.connect_ex
 
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in _LOOPBACK and not name.startswith("127."):
-            raise RealNetworkError(f"test tried to reach {name!r}; only loopback is allowed")
-        return original(host, *args, **kwargs)
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        _check(host)
+        return resolve(host, *args, **kwargs)
 
-    socket.getaddrinfo = guarded
-    try:
+    def guarded_connect(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            _check(address[0])
+        connect(sock, address)
+
+    def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            _check(address[0])
+        return connect_ex(sock, address)
+
+    with (
+        mock.patch.object(socket, "getaddrinfo", guarded_getaddrinfo),
+        mock.patch.object(socket.socket, "connect", guarded_connect),
+        mock.patch.object(socket.socket, "connect_ex", guarded_connect_ex),
+    ):
         yield
-    finally:
-        socket.getaddrinfo = original

@@ -85,6 +85,27 @@ def test_prompts_dir_adds_a_folder_of_sk_samples(scripted_config: Path) -> None:
     ]
 
 
+def test_plugins_lists_a_yaml_variable_default_instead_of_required(
+    tmp_path: Path, scripted_config: Path
+) -> None:
+    """SK makes every input variable required, with the default "" unless it gives one; the
+    listing shows what a call may leave out, as argument checks and planners treat it."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "Tagline.yaml").write_text(
+        'name: Tagline\ntemplate: "{{$product}}, {{$tone}}"\ndescription: A tagline.\n'
+        "input_variables:\n  - {name: product, is_required: true}\n"
+        "  - {name: tone, default: upbeat}\n"
+    )
+    result = agent_host("plugins", "--config", str(scripted_config), "--prompts-dir", str(prompts))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "prompts.Tagline  [prompt]  A tagline.",
+        "    product: str = ''",
+        "    tone: str = 'upbeat'",
+    ]
+
+
 def test_invoke_runs_a_native_function(cli_config: Path) -> None:
     result = agent_host(
         "invoke", "clock.resolve_date", "expression=2026-06-21", "--config", str(cli_config)

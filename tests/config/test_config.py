@@ -118,7 +118,28 @@ BAD_CONFIGS = {
         "models:\n  w:\n    provider: openai\n    model: ${NO_SUCH_VARIABLE_XYZ}\n",
         ["models.w.model", "${NO_SUCH_VARIABLE_XYZ} is not set"],
     ),
+    **{
+        f"telemetry {key}": (
+            MODEL + f"telemetry:\n  {key}: {value}\n",
+            ["host.yaml:6", f"telemetry.{key}", "tracing is not implemented yet"],
+        )
+        for key, value in [
+            ("enabled", "true"),
+            ("exporter", "otlp"),
+            ("endpoint", "http://127.0.0.1:4317"),
+            ("capture_content", "true"),
+            ("service_name", "shop"),
+        ]
+    },
 }
+
+
+@pytest.mark.parametrize(
+    "telemetry",
+    ["", "telemetry:\n  enabled: false\n", "telemetry: {enabled: false, exporter: none}\n"],
+)
+def test_telemetry_absent_or_disabled_is_valid(tmp_path: Path, telemetry: str) -> None:
+    assert not load_config(write(tmp_path, MODEL + telemetry)).config.telemetry.enabled
 
 
 @pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))

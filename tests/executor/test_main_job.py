@@ -43,7 +43,7 @@ def _stating(history: ChatHistory, settings: PromptExecutionSettings) -> Reply:
 async def expected(config: Path, cheap: ScriptedChatCompletion) -> tuple[str, ChatReply]:
     """Yesterday's weather summary, and the clause planner's plan as the writer's planning reply."""
     async with AgentHost(config, models={"local": cheap}) as host:
-        day = await host.invoke("clock.resolve_date", expression="yesterday")
+        day = await host.invoke("weather.resolve_date", city="Shanghai", expression="yesterday")
         weather = await host.invoke("weather.daily_temperatures", city="Shanghai", date=day.output)
         plan = host.plan(MAIN_JOB).model_dump_json(by_alias=True, exclude_none=True)
     return str(json.loads(weather.output)["summary"]), ChatReply(plan)
@@ -59,7 +59,7 @@ async def test_the_writer_route_serves_the_copy_over_real_http(tmp_path: Path) -
             result = await host.run(MAIN_JOB)
     assert result.status == "ok", result.error
     assert [s.function for s in result.steps] == [
-        "clock.resolve_date",
+        "weather.resolve_date",
         "weather.daily_temperatures",
         "marketing.promo_copy",
     ]
@@ -117,7 +117,7 @@ async def test_setting_the_key_moves_the_copy_to_the_shipped_writer(
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         async with AgentHost(models={"local": cheap}) as host:  # the shipped config/host.yaml
-            day = await host.invoke("clock.resolve_date", expression="yesterday")
+            day = await host.invoke("weather.resolve_date", city="Shanghai", expression="yesterday")
             weather = await host.invoke(
                 "weather.daily_temperatures", city="Shanghai", date=day.output
             )

@@ -159,6 +159,62 @@ def test_a_plugin_folder_itself_can_be_a_prompt_directory(scripted_config: Path)
     ]
 
 
+TAGLINE_YAML = """\
+name: Tagline
+template: "A tagline for {{$product}} in a {{$tone}} tone:"
+description: Write a one-line tagline for a product.
+input_variables:
+  - name: product
+    description: what to advertise
+    is_required: true
+  - name: tone
+    description: the voice of the tagline
+    default: upbeat
+"""
+
+
+def prompts_with_top_level_yaml(tmp_path: Path) -> Path:
+    """``shop_prompts/``: a plugin folder ``Writer`` and, beside it, ``Tagline.yaml``."""
+    prompts = tmp_path / "shop_prompts"
+    (prompts / "Writer" / "Poem").mkdir(parents=True)
+    (prompts / "Writer" / "Poem" / "skprompt.txt").write_text("A poem about {{$input}}")
+    (prompts / "Writer" / "Poem" / "config.json").write_text('{"schema": 1, "description": "Poem"}')
+    (prompts / "Tagline.yaml").write_text(TAGLINE_YAML)
+    return prompts
+
+
+async def test_yaml_prompts_beside_plugin_folders_form_a_plugin_named_after_the_directory(
+    tmp_path: Path,
+) -> None:
+    prompts = prompts_with_top_level_yaml(tmp_path)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  main:\n    provider: scripted\n    model: s\n"
+        "    options: {replies: ['Fresh tea, fresh start.']}\n"
+    )
+    async with AgentHost(config, prompt_dirs=[prompts]) as host:
+        record = await host.invoke("shop_prompts.Tagline", product="iced tea")
+        assert host.problems == []
+        assert [(info.name, info.source) for info in host.catalogue] == [
+            ("Writer.Poem", str(prompts / "Writer" / "Poem" / "skprompt.txt")),
+            ("shop_prompts.Tagline", str(prompts / "Tagline.yaml")),
+        ]
+    assert record.output == "Fresh tea, fresh start."
+
+
+def test_a_folder_name_sk_rejects_as_a_plugin_name_is_reported_per_file(
+    tmp_path: Path, scripted_config: Path
+) -> None:
+    prompts = tmp_path / "shop-prompts"
+    prompts.mkdir()
+    (prompts / "Tagline.yaml").write_text(TAGLINE_YAML)
+    host = AgentHost(scripted_config, prompt_dirs=[prompts])
+    assert host.catalogue == []
+    [problem] = host.problems
+    assert problem.source == str(prompts / "Tagline.yaml")
+    assert "'shop-prompts'" in problem.reason
+
+
 BROKEN_PROMPTS = {
     "config.json not JSON": (
         {"Bad/skprompt.txt": "Hi {{$input}}", "Bad/config.json": "{oops"},

@@ -1,17 +1,22 @@
-"""The default prompt functions in prompts/ load with Semantic Kernel as documented."""
+"""The default prompt functions in prompts/ load with Semantic Kernel as documented, and the
+prose ones keep their shape on an OpenAI-compatible route, where no grammar binds them."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 from semantic_kernel import Kernel
 from semantic_kernel.contents import ChatHistory
 from semantic_kernel.functions import KernelFunction
 
+from host import AgentHost
 from host.models.local import LocalChatCompletion
+from host.state import RunResult
+from host.testing import ChatReply, OpenAICompatibleServer, ScriptedChatCompletion
+from tests.conftest import ROOT
 
-PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS = ROOT / "prompts"
 
 PARAMETERS: dict[str, dict[str, tuple[str, bool]]] = {
     "email.draft_reply": {
@@ -122,3 +127,75 @@ async def test_output_constraint_is_accepted_by_llama_cpp(
     reply = await service.get_chat_message_content(history, settings)
 
     assert reply is not None
+
+
+FACTS = "Shanghai 18°C on 2026-11-24"
+JUNK = " mendatang\n subtreemod"
+"""What Gemma 3 on llama.cpp's server appended to the copy when nothing stopped it."""
+
+PROSE: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "marketing.promo_copy": (
+        {"input": "promote our iced tea", "facts": FACTS},
+        f"{FACTS}. Come to the shop at our shop.",
+        ["\n"],
+    ),
+    "email.draft_reply": (
+        {"message": "Please send invoice 2024-113 by Friday. Anna"},
+        "Dear Anna,\n\nWe will send invoice 2024-113 by Friday.\n\nBest regards,\nCustomer Service",
+        ["\n\n\n", "\nEmail:", "\nDear "],
+    ),
+}
+"""Each grammar-bound prose function: arguments, a reply in its shape, its stop sequences."""
+
+
+async def writer_run(
+    monkeypatch: pytest.MonkeyPatch, function: str, reply: str
+) -> tuple[RunResult, list[dict[str, Any]]]:
+    """One step of ``function`` under the shipped config, its writer route served by the real
+    openai client from a loopback server that always answers ``reply``; the run, and the
+    request bodies."""
+    arguments = PROSE[function][0]
+    step = {"id": "s", "function": function, "arguments": arguments, "capability": "write"}
+    cheap = ScriptedChatCompletion("local")  # no script: a call to it fails the step
+    async with OpenAICompatibleServer(default=ChatReply(reply)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        async with AgentHost(ROOT / "config" / "host.yaml", models={"local": cheap}) as host:
+            result = await host.execute({"steps": [step]})
+    assert result.steps[0].model == "writer"
+    return result, server.requests
+
+
+@pytest.mark.parametrize("function", sorted(PROSE))
+async def test_prose_in_shape_passes_with_the_stop_sequences_sent(
+    monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    _, reply, stop = PROSE[function]
+
+    result, requests = await writer_run(monkeypatch, function, reply)
+
+    assert (result.status, result.output, result.degraded) == ("ok", reply, False)
+    assert [body["stop"] for body in requests] == [stop]
+
+
+async def test_copy_with_junk_after_its_sentences_is_downgraded_to_the_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, reply, stop = PROSE["marketing.promo_copy"]
+
+    result, requests = await writer_run(monkeypatch, "marketing.promo_copy", reply + JUNK)
+
+    assert result.status == "ok" and result.degraded
+    assert result.output == f"{FACTS}. Come and enjoy it at our shop!"
+    assert [body["stop"] for body in requests] == [stop, stop]  # the first try and the retry
+
+
+async def test_a_draft_reply_with_junk_after_its_sign_off_is_handed_to_a_person(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, reply, stop = PROSE["email.draft_reply"]
+
+    result, requests = await writer_run(monkeypatch, "email.draft_reply", reply + JUNK)
+
+    assert (result.status, result.waiting_step) == ("needs_human", "s")
+    assert [body["stop"] for body in requests] == [stop]

@@ -33,12 +33,12 @@ def dumped(host: AgentHost, request: str) -> list[dict[str, Any]]:
 def test_the_main_job_plans_date_weather_and_copy() -> None:
     steps = dumped(AgentHost(), MAIN_JOB)
     assert [(s["function"], s["capability"]) for s in steps] == [
-        ("clock.resolve_date", "fetch"),
+        ("weather.resolve_date", "fetch"),
         ("weather.daily_temperatures", "fetch"),
         ("marketing.promo_copy", "write"),
     ]
     date, weather, copy = steps
-    assert date["arguments"] == {"expression": "yesterday"}
+    assert date["arguments"] == {"city": "Shanghai", "expression": "yesterday"}
     assert weather["arguments"] == {
         "city": "Shanghai",
         "date": {"$ref": f"steps.{date['id']}.output"},
@@ -68,6 +68,39 @@ def _stating_the_facts(history: ChatHistory, settings: PromptExecutionSettings) 
     """Copy that states what the prompt's "Must mention:" line asks for."""
     facts = str(history.messages[-1].content).rsplit("Must mention: ", 1)[1]
     return Reply(f"{facts}: grab an iced tea!")
+
+
+FIXED_WEATHER = """\
+from datetime import UTC, datetime
+
+from plugins.weather import WeatherPlugin
+
+
+class FixedWeather(WeatherPlugin):
+    \"\"\"The shipped weather plugin at 2026-11-24T20:00Z, already 2026-11-25 in Shanghai.\"\"\"
+
+    def __init__(self, **settings: object) -> None:
+        super().__init__(now=lambda: datetime(2026, 11, 24, 20, tzinfo=UTC), **settings)
+"""
+
+
+async def test_yesterday_in_the_main_job_is_counted_in_shanghai(tmp_path: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "weather.py").write_text(FIXED_WEATHER)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  local:\n    provider: scripted\n    model: s\n"
+        "tools:\n  weather:\n    settings: {use_network: false}\n"
+        "plugins:\n  directories: [plugins]\n  modules: [plugins.clock]\n"
+        f"prompts:\n  directories: [{ROOT / 'prompts'}]\n"
+    )
+    model = ScriptedChatCompletion("local", [_stating_the_facts])
+    async with AgentHost(config, models={"local": model}) as host:
+        result = await host.run(MAIN_JOB)
+    assert result.status == "ok", result.error
+    date, weather, _ = result.steps
+    assert date.output == "2026-11-24"  # UTC's yesterday would be 2026-11-23
+    assert json.loads(weather.output)["summary"] == "Shanghai 18°C on 2026-11-24"
 
 
 @pytest.mark.usefixtures("offline")

@@ -1,7 +1,10 @@
 """Specification of the ``weather`` plugin against a loopback stand-in for Open-Meteo."""
 
 import json
+import logging
+import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ from aiohttp.test_utils import TestServer
 from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelArguments
 
+from host import AgentHost
 from plugins.weather import NORMAL, OBSERVED, WeatherPlugin
+from tests.conftest import ROOT
 
 DAY = "2024-01-15"
 SHANGHAI_JANUARY_NORMAL = {"max_c": 8.4, "min_c": 2.6, "mean_c": 5.5, "source": NORMAL}
@@ -145,6 +150,29 @@ async def test_a_refused_connection_falls_back_to_the_monthly_normal(closed_port
     }
 
 
+async def test_an_unreachable_archive_is_warned_about_once_per_process(
+    tmp_path: Path, closed_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two hosts in one process, one call each: one WARNING, then INFO."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    shutil.copy(ROOT / "plugins" / "weather.py", plugins)  # a plugin file no host loaded yet
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  m:\n    provider: scripted\n    model: s\n"
+        f"tools:\n  weather:\n    endpoint: http://127.0.0.1:{closed_port}/v1/archive\n"
+        f"    settings: {{offline_data: {ROOT / 'plugins' / 'data' / 'weather_sample.json'}}}\n"
+        "plugins:\n  directories: [plugins]\n"
+    )
+    caplog.set_level(logging.INFO)
+    for day in ("2026-11-20", "2026-11-21"):
+        async with AgentHost(config) as host:
+            record = await host.invoke("weather.daily_temperatures", city="Shanghai", date=day)
+        assert json.loads(record.output)["source"] == NORMAL
+    weather_records = [r for r in caplog.records if r.name.endswith("_weather")]
+    assert [r.levelno for r in weather_records] == [logging.WARNING, logging.INFO]
+
+
 async def test_without_network_the_archive_is_not_asked(archive: FakeArchive) -> None:
     plugin = WeatherPlugin(endpoint=archive.url, use_network=False)
 
@@ -210,6 +238,22 @@ def test_known_cities_lists_the_bundled_table() -> None:
         "Sydney",
     ]
     assert "上海" in cities[0]["aliases"]
+
+
+@pytest.mark.parametrize(
+    ("city", "yesterday"),
+    [("Shanghai", "2026-11-24"), ("上海", "2026-11-24"), ("New York", "2026-11-23")],
+)
+def test_resolve_date_counts_days_in_the_city_s_time_zone(city: str, yesterday: str) -> None:
+    """At 2026-11-24T20:00Z it is already the 25th in Shanghai, still the 24th in New York."""
+    plugin = WeatherPlugin(use_network=False, now=lambda: datetime(2026, 11, 24, 20, tzinfo=UTC))
+
+    assert plugin.resolve_date(city, "yesterday") == yesterday
+
+
+def test_resolve_date_rejects_an_unknown_city() -> None:
+    with pytest.raises(ValueError, match="city 'Atlantis' is not known"):
+        WeatherPlugin(use_network=False).resolve_date("Atlantis", "yesterday")
 
 
 def table_text(**changes: Any) -> str:

@@ -1,12 +1,44 @@
-"""The suite's network guard: loopback resolves, anything else fails loudly."""
+"""The suite's network guard: loopback resolves and connects, anything else fails loudly."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from host.testing.network import RealNetworkError
+
+REAL_ADDRESSES = [
+    (socket.AF_INET, ("192.0.2.1", 80)),
+    (socket.AF_INET, ("198.51.100.7", 443)),
+    (socket.AF_INET6, ("2001:db8::1", 80, 0, 0)),
+    (socket.AF_INET6, ("::ffff:192.0.2.1", 80, 0, 0)),
+]
+REAL_IDS = ["ipv4", "ipv4 https", "ipv6", "ipv4-mapped ipv6"]
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(params=[(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")], ids=["v4", "v6"])
+def listener(request: pytest.FixtureRequest) -> Iterator[tuple[socket.AddressFamily, str, int]]:
+    """A loopback socket listening on a free port: its family, host and port."""
+    family, host = request.param
+    if family == socket.AF_INET6 and not _ipv6_available():
+        pytest.skip("no IPv6 loopback on this machine")
+    with socket.socket(family, socket.SOCK_STREAM) as server:
+        server.bind((host, 0))
+        server.listen()
+        yield family, host, server.getsockname()[1]
 
 
 @pytest.mark.parametrize("host", ["example.com", "api.openai.com", b"archive-api.open-meteo.com"])
@@ -18,3 +50,63 @@ def test_resolving_a_real_host_fails(host: str | bytes) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_loopback_resolves(host: str) -> None:
     assert socket.getaddrinfo(host, 80)
+
+
+@pytest.mark.parametrize(("family", "address"), REAL_ADDRESSES, ids=REAL_IDS)
+@pytest.mark.parametrize("method", ["connect", "connect_ex"])
+def test_connecting_to_a_literal_real_address_fails(
+    family: socket.AddressFamily, address: tuple[object, ...], method: str
+) -> None:
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)  # bounds the attempt if the guard ever lets it through
+        with pytest.raises(RealNetworkError, match="only loopback"):
+            getattr(sock, method)(address)
+
+
+def test_connecting_by_a_real_name_fails() -> None:
+    """``connect`` resolves names in C, past ``socket.getaddrinfo``; the name is checked."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        with pytest.raises(RealNetworkError, match="only loopback"):
+            sock.connect(("example.invalid", 80))
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1", "2001:db8::1"])
+async def test_asyncio_open_connection_to_a_literal_real_address_fails(host: str) -> None:
+    with pytest.raises(RealNetworkError, match="only loopback"):
+        await asyncio.wait_for(asyncio.open_connection(host, 80), timeout=5)
+
+
+async def test_asyncio_sock_connect_to_a_literal_real_address_fails() -> None:
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        with pytest.raises(RealNetworkError, match="only loopback"):
+            await asyncio.wait_for(
+                asyncio.get_running_loop().sock_connect(sock, ("192.0.2.1", 80)), timeout=5
+            )
+
+
+def test_loopback_connects(listener: tuple[socket.AddressFamily, str, int]) -> None:
+    family, host, port = listener
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.connect((host, port))
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        assert sock.connect_ex((host, port)) == 0
+
+
+async def test_loopback_connects_with_asyncio(
+    listener: tuple[socket.AddressFamily, str, int],
+) -> None:
+    _, host, port = listener
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
+    await writer.wait_closed()
+
+
+def test_unix_sockets_connect(tmp_path: Path) -> None:
+    path = str(tmp_path / "socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
