@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from host.resilience.guard import Guard
     from host.routing import Router
     from host.state import RunState, StepRecord
+    from host.step_call import StepCall
     from host.steps import StepRunner
     from host.workflows import Workflow
     from planners.llm import PlanOutcome
-    from planners.plan import Plan
+    from planners.plan import Plan, Step
 
 _log = logging.getLogger("agent_host")
 
@@ -381,6 +382,24 @@ class AgentHost:
                 effects=self._effects,
             )
         return self._steps
+
+    def resolve(self, step: Step, state: RunState) -> StepCall:
+        """``step`` made concrete from ``state``: arguments, route, idempotency key.
+
+        Pure: the state is only read. The :class:`~host.step_call.StepCall` is
+        plain data; :meth:`call` runs it here or in another process.
+        """
+        self.function(step.function)  # an unknown one is FunctionNotFoundError
+        return self._step_runner().resolve(step, state)
+
+    async def call(self, call: StepCall) -> StepRecord:
+        """Run a resolved step call (see :meth:`resolve`) and return its record.
+
+        It needs no run state, so a worker process with the same config can run a
+        call another process resolved (``StepCall.from_json``).
+        """
+        self.function(call.function)
+        return await self._step_runner().call(call)
 
     def _router(self) -> Router:
         """Routes over the model table, skipping models without their key and open breakers."""

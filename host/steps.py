@@ -1,11 +1,14 @@
-"""One plan or workflow step: arguments resolved from run state, routed, invoked, validated.
+"""One plan or workflow step: resolved from run state, called, validated, recorded.
 
-:class:`StepRunner` is what the plan executor and the workflow engine share. It
-resolves a step's references against the :class:`~host.state.RunState`, adapts
-each value to its parameter's type, routes a prompt step by the capability it
-needs (the route's other models become its fallbacks), checks the output
-against the step's validation and walks ``on_fail`` when it fails, and replays
-a side-effecting step that already ran under the same idempotency key.
+:class:`StepRunner` is what the plan executor and the workflow engine share.
+:meth:`~StepRunner.resolve` reads a step's references from the
+:class:`~host.state.RunState`, adapts each value to its parameter's type and
+routes a prompt step by the capability it needs (the route's other models
+become its fallbacks), giving a :class:`~host.step_call.StepCall`.
+:meth:`~StepRunner.call` runs that call without the run state, replaying a
+side-effecting call that already ran under the same idempotency key.
+:meth:`~StepRunner.run` does both, then checks the output against the step's
+validation, walks ``on_fail`` when it fails, and records the step.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from host.memo import by_identity
 from host.models.selection import route_fallbacks
 from host.resilience.journal import CallEvent
 from host.state import RunState, StepRecord
+from host.step_call import StepCall
 from host.validation.checks import Verdict, check, judgement, render
 
 if TYPE_CHECKING:
@@ -62,74 +66,108 @@ class StepRunner:
         deadline: float | None = None,
         key: str | None = None,
     ) -> StepRecord:
-        """Run ``step`` and record it in ``state``.
+        """Run ``step`` and record it in ``state``: :meth:`resolve`, :meth:`call`, validate.
 
         ``key`` names this run of the step for idempotency (default: its id; see
-        :mod:`host.idempotency`). A
-        failure raises its :class:`AgentHostError` with ``error.step`` set; a
-        hand-off raises :class:`HumanNeeded` after storing the rejected record.
+        :mod:`host.idempotency`). A failure raises its :class:`AgentHostError`
+        with ``error.step`` set; a hand-off raises :class:`HumanNeeded` after
+        storing the rejected record.
         """
-        info = self.catalogue[step.function]
-        arguments = resolve_arguments(step, info, state)
-        if info.side_effects and self._effects is not None:
-            key = effect_key(state.run_id, key or step.id)
-        else:
-            key = None
-        if key is not None and self._effects is not None:
-            done, output = self._effects.get(key)
-            if done:
-                record = _replayed(step, info, arguments, output)
-                state.succeed(record)
-                return record
+        call = self.resolve(step, state, deadline=deadline, key=key)
         try:
-            record = await self._call(step, info, arguments, deadline)
+            record = await self.call(call)
             validation = step.validation or self._validations.get(step.function)
             if validation is not None:
-                record = await self._validated(step, info, arguments, record, validation, state)
+                info = self.catalogue[step.function]
+                record = await self._validated(step, info, call, record, validation, state)
         except HumanNeeded:
             raise
         except AgentHostError as error:
             if error.step is not None:
                 state.records[step.id] = error.step
             raise
-        if key is not None and self._effects is not None:
-            self._effects.put(key, step.function, record.output)
         state.succeed(record)
         return record
 
-    async def _call(
+    def resolve(
         self,
         step: Step,
-        info: FunctionInfo,
-        arguments: Mapping[str, Any],
-        deadline: float | None,
-        capability: str | None = None,
-    ) -> StepRecord:
-        route = None
-        if info.kind == "prompt" and self._router is not None:
-            route = self._router.choose(capability or step.capability)
-        fallbacks = route.fallbacks if route else ()
+        state: RunState,
+        *,
+        deadline: float | None = None,
+        key: str | None = None,
+    ) -> StepCall:
+        """``step`` made concrete from ``state``: arguments, route and idempotency key.
+
+        Reads the run state and changes nothing. Raises
+        :class:`InvalidArgumentsError` when a reference cannot be read or adapted.
+        """
+        info = self.catalogue[step.function]
+        arguments = resolve_arguments(step, info, state)
+        effect = None
+        if info.side_effects and self._effects is not None:
+            effect = effect_key(state.run_id, key or step.id)
+        return self._routed(step.id, info, arguments, step.capability, deadline, effect)
+
+    async def call(self, call: StepCall) -> StepRecord:
+        """Run a resolved call and return its record; the run state is not involved.
+
+        A side-effecting call already made under its ``effect_key`` is replayed
+        from the store instead of acting twice; one that succeeds is stored at once.
+        """
+        info = self.catalogue[call.function]
+        if call.effect_key is not None and self._effects is not None:
+            done, output = self._effects.get(call.effect_key)
+            if done:
+                return _replayed(call, output)
+        fallbacks = call.fallbacks
         token = route_fallbacks.set(fallbacks) if route_fallbacks.get() != fallbacks else None
         try:
             record = await self._invoker.invoke(
                 info,
-                arguments,
-                step_id=step.id,
-                model=route.model if route else None,
-                deadline=deadline,
+                call.arguments,
+                step_id=call.step_id,
+                model=call.model,
+                deadline=call.deadline,
             )
         finally:
             if token is not None:
                 route_fallbacks.reset(token)
-        if route is not None:
-            record = dataclasses.replace(record, route_reason=route.reason)
+        if call.route_reason is not None:
+            record = dataclasses.replace(record, route_reason=call.route_reason)
+        if call.effect_key is not None and self._effects is not None:
+            self._effects.put(call.effect_key, call.function, record.output)
         return record
+
+    def _routed(
+        self,
+        step_id: str,
+        info: FunctionInfo,
+        arguments: dict[str, Any],
+        capability: str,
+        deadline: float | None = None,
+        effect: str | None = None,
+    ) -> StepCall:
+        """A call of ``info`` with ``arguments``, routed by ``capability`` if it is a prompt."""
+        route = None
+        if info.kind == "prompt" and self._router is not None:
+            route = self._router.choose(capability)
+        return StepCall(
+            step_id,
+            info.name,
+            arguments,
+            route.model if route else None,
+            route.fallbacks if route else (),
+            route.reason if route else None,
+            effect,
+            deadline,
+        )
 
     async def _validated(
         self,
         step: Step,
         info: FunctionInfo,
-        arguments: Mapping[str, Any],
+        call: StepCall,
         record: StepRecord,
         validation: Validation,
         state: RunState,
@@ -137,7 +175,7 @@ class StepRunner:
         """``record`` when its output passes; else the first ``on_fail`` path that helps."""
         named = {
             **{p.name: p.default for p in info.parameters if p.default is not None},
-            **arguments,
+            **call.arguments,
         }
         facts = [render(m, named, state, step.id) for m in validation.mentions]
         trail = list(record.events)
@@ -170,10 +208,10 @@ class StepRunner:
         for path in validation.on_fail:
             if path == "retry" and not info.side_effects:
                 for _ in range(validation.retries):
-                    retried = {**arguments}
+                    retried = {**call.arguments}
                     if info.parameter(FEEDBACK_PARAMETER) is not None:
                         retried[FEEDBACK_PARAMETER] = _feedback(verdict)
-                    record = await self._call(step, info, retried, None)
+                    record = await self.call(dataclasses.replace(call, arguments=retried))
                     trail.extend(record.events)
                     attempts += record.attempts
                     verdict = await verdict_on(record.output)
@@ -229,14 +267,15 @@ class StepRunner:
         assert alternative.function is not None
         other = self.catalogue[alternative.function]
         given = {k: v for k, v in arguments.items() if other.parameter(k) is not None}
-        answer = await self._call(step, other, {**given, **alternative.arguments}, None)
+        arguments = {**given, **alternative.arguments}
+        answer = await self.call(self._routed(step.id, other, arguments, step.capability))
         return answer.output, [*answer.events, CallEvent("fallback", other.name, "ok")]
 
     async def _judge(self, step: Step, function: str, text: str, facts: str) -> StepRecord:
         info = self.catalogue[function]
         offered = {"input": text, "facts": facts}
         arguments = {k: v for k, v in offered.items() if info.parameter(k) is not None}
-        return await self._call(step, info, arguments, None, capability="review")
+        return await self.call(self._routed(step.id, info, arguments, "review"))
 
 
 def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[str, Any]:
@@ -268,7 +307,9 @@ def _feedback(verdict: Verdict) -> str:
     return "\nThe previous answer was rejected: " + "; ".join(verdict.problems)
 
 
-def _replayed(step: Step, info: FunctionInfo, arguments: dict[str, Any], output: Any) -> StepRecord:
+def _replayed(call: StepCall, output: Any) -> StepRecord:
     """The record of a side effect answered from the idempotency store, not repeated."""
-    event = CallEvent("replayed", info.name, "ok")
-    return StepRecord.without_call(step.id, info.name, arguments, output=output, events=(event,))
+    event = CallEvent("replayed", call.function, "ok")
+    return StepRecord.without_call(
+        call.step_id, call.function, call.arguments, output=output, events=(event,)
+    )
