@@ -13,8 +13,8 @@ those flags.
     AGENT_HOST_NATIVE_LLAMA=1 python3 scripts/bootstrap.py
 
 rebuilds llama-cpp-python for this CPU only (faster here, may crash elsewhere);
-that wheel is never cached, and a later run without the variable puts the
-portable build back.
+that wheel is never cached. A later run without the variable, or a venv whose
+build is not known to be the portable one, gets the portable build back.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ UV_VERSION = "0.13.9"
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 VENV = ROOT / ".venv"
-NATIVE_MARK = VENV / "agent-host-native-llama"
-"""Present while the venv holds a llama-cpp-python built for this CPU only."""
+BUILD_MARK = VENV / "agent-host-llama-build"
+"""Which llama-cpp-python build the venv holds: pyproject's portable flags, or "native"."""
 
 
 def main() -> int:
@@ -41,31 +41,35 @@ def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - python3 here may be older than the project's
         print("agent-host needs Python 3.11 or newer", file=sys.stderr)
         return 1
+    import tomllib  # here: the version check above must run on older Pythons too
+
     uv = TOOLS / "bin" / "uv"
     if not uv.exists():
         print(f"bootstrap: installing uv {UV_VERSION} into {TOOLS}", flush=True)
         venv.create(TOOLS, with_pip=True)
         run([str(TOOLS / "bin" / "python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    portable = project["tool"]["uv"]["extra-build-variables"]["llama-cpp-python"]["CMAKE_ARGS"]
     native = os.environ.get("AGENT_HOST_NATIVE_LLAMA") == "1"
+    held = BUILD_MARK.read_text(encoding="utf-8") if BUILD_MARK.exists() else None
     command = [str(uv), "sync", "--frozen", "--python", sys.executable]
     if args.dev:
         command += ["--group", "dev", "--all-extras"]
-    if NATIVE_MARK.exists() and not native:
+    installed = any(VENV.glob("lib/python*/site-packages/llama_cpp_python-*.dist-info"))
+    if installed and not native and held != portable:  # a native or unknown build: rebuild it
         command += ["--reinstall-package", "llama-cpp-python"]
     print("bootstrap: " + " ".join(command[1:]), flush=True)
     run(command)
-    NATIVE_MARK.unlink(missing_ok=True)
-    if native:
-        install_native_llama(uv)
+    if native and held != "native":
+        lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+        locked = next(p["version"] for p in lock["package"] if p["name"] == "llama-cpp-python")
+        install_native_llama(uv, locked)
+    BUILD_MARK.write_text("native" if native else portable, encoding="utf-8")
     return 0
 
 
-def install_native_llama(uv: Path) -> None:
-    """Rebuild the locked llama-cpp-python with -march=native, bypassing uv's cache."""
-    import tomllib  # here: the version check in main() must run on older Pythons too
-
-    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
-    version = next(p["version"] for p in lock["package"] if p["name"] == "llama-cpp-python")
+def install_native_llama(uv: Path, version: str) -> None:
+    """Rebuild llama-cpp-python ``version`` with -march=native, bypassing uv's cache."""
     print(f"bootstrap: building llama-cpp-python {version} for this CPU only", flush=True)
     run(
         [
@@ -83,7 +87,6 @@ def install_native_llama(uv: Path) -> None:
         ],
         CMAKE_ARGS="-DGGML_NATIVE=ON",
     )
-    NATIVE_MARK.touch()
 
 
 def run(command: list[str], **variables: str) -> None:
