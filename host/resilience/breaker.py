@@ -20,7 +20,9 @@ class BreakerFilter:
     """While a target's breaker is open, fail at once with :class:`CircuitOpenError`.
 
     The fallback filter above then moves to the next target without waiting.
-    Bad arguments are the caller's fault and do not count against a target.
+    After the cool-down one probe at a time is let through; the others are
+    refused as above. Bad arguments are the caller's fault and do not count
+    against a target.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -30,22 +32,22 @@ class BreakerFilter:
         guard = self._guard
         target = guard.target(context)
         board, policy = guard.breakers, target.policy.breaker
-        wait, half_opened = board.admit(target.name, policy, guard.clock.now())
-        if half_opened:
-            record(CallEvent(kind="breaker", target=target.name, outcome="half_open"))
+        wait, probe = board.admit(target.name, policy, guard.clock.now())
         if wait is not None:
             raise CircuitOpenError(target.name, wait)
+        if probe:
+            record(CallEvent(kind="breaker", target=target.name, outcome="half_open"))
         try:
             await next(context)
         except InvalidArgumentsError:
-            board.release(target.name)
+            board.release(target.name, probe=probe)
             raise
         except AgentHostError:
-            if board.failed(target.name, policy, guard.clock.now()) == "open":
+            if board.failed(target.name, policy, guard.clock.now(), probe=probe) == "open":
                 record(CallEvent(kind="breaker", target=target.name, outcome="open"))
             raise
         except BaseException:
-            board.release(target.name)
+            board.release(target.name, probe=probe)
             raise
-        if board.succeeded(target.name) == "closed":
+        if board.succeeded(target.name, probe=probe) == "closed":
             record(CallEvent(kind="breaker", target=target.name, outcome="closed"))

@@ -23,9 +23,10 @@ class Breaker:
 class BreakerBoard:
     """Decides whether a call may go to a target, and learns from how it went.
 
-    ``admit`` returns ``None`` to let a call through (in half-open state only one
-    probe at a time), or the seconds left until the next probe. ``succeeded`` and
-    ``failed`` return the new state when it changed, for the journal.
+    ``admit`` lets a call through, or gives the seconds until the next probe. Once
+    the breaker has opened, only its probe (one at a time) decides what comes next:
+    the verdict of a call admitted before it opened changes nothing. ``succeeded``
+    and ``failed`` return the new state when it changed, for the journal.
     """
 
     def __init__(self) -> None:
@@ -36,7 +37,11 @@ class BreakerBoard:
         return self._breakers.get(target, Breaker()).state
 
     def admit(self, target: str, policy: BreakerPolicy, now: float) -> tuple[float | None, bool]:
-        """``(None, moved_to_half_open)`` to call now, or ``(seconds_to_wait, False)``."""
+        """``(None, is_probe)`` to call now, or ``(seconds_to_wait, False)``.
+
+        A probe moves the breaker to (or keeps it in) ``half_open``; pass ``is_probe``
+        back as ``probe`` with the call's verdict.
+        """
         breaker = self._breakers.get(target)
         if breaker is None or breaker.state == "closed":
             return None, False
@@ -44,34 +49,35 @@ class BreakerBoard:
             remaining = breaker.opened_at + policy.cooldown - now
             if remaining > 0:
                 return remaining, False
-            breaker.state, breaker.probing = "half_open", True
-            return None, True
-        if breaker.probing:
+        elif breaker.probing:
             return policy.cooldown, False
-        breaker.probing = True
-        return None, False
+        breaker.state, breaker.probing = "half_open", True
+        return None, True
 
-    def succeeded(self, target: str) -> BreakerState | None:
+    def succeeded(self, target: str, *, probe: bool = False) -> BreakerState | None:
         """Record a success; ``closed`` if that closed the breaker."""
         breaker = self._breakers.get(target)
-        if breaker is None:
+        if breaker is None or not (probe or breaker.state == "closed"):
             return None
         changed = breaker.state != "closed"
         breaker.state, breaker.failures, breaker.probing = "closed", 0, False
         return "closed" if changed else None
 
-    def release(self, target: str) -> None:
-        """A call ended without a verdict (cancelled, or the caller's fault): free the probe."""
+    def release(self, target: str, *, probe: bool = False) -> None:
+        """A call ended without a verdict (cancelled, or the caller's fault): free its probe."""
         breaker = self._breakers.get(target)
-        if breaker is not None:
+        if breaker is not None and probe:
             breaker.probing = False
 
-    def failed(self, target: str, policy: BreakerPolicy, now: float) -> BreakerState | None:
+    def failed(
+        self, target: str, policy: BreakerPolicy, now: float, *, probe: bool = False
+    ) -> BreakerState | None:
         """Record a failure; ``open`` if that opened (or re-opened) the breaker."""
         breaker = self._breakers.setdefault(target, Breaker())
+        if not (probe or breaker.state == "closed"):
+            return None
         breaker.failures += 1
-        breaker.probing = False
-        if breaker.state == "half_open" or breaker.failures >= policy.failures:
-            breaker.state, breaker.opened_at = "open", now
+        if probe or breaker.failures >= policy.failures:
+            breaker.state, breaker.opened_at, breaker.probing = "open", now, False
             return "open"
         return None

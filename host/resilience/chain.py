@@ -25,7 +25,7 @@ from host.resilience.cache import CacheFilter
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
-from host.resilience.tool_calls import ToolCallArgumentsFilter
+from host.resilience.tool_calls import ToolCallArgumentsFilter, ToolOfferFilter
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -53,8 +53,9 @@ class ResilienceChain:
 
 
 def install(kernel: Kernel, guard: Guard) -> None:
-    """Add the chain to ``kernel``, and the argument check for tools a model calls."""
+    """Add the chain to ``kernel``, and the vetting of the tools a model is offered and calls."""
     from semantic_kernel.filters.filter_types import FilterTypes
 
     kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, ResilienceChain(guard))
+    kernel.add_filter(FilterTypes.PROMPT_RENDERING, ToolOfferFilter())
     kernel.add_filter(FilterTypes.AUTO_FUNCTION_INVOCATION, ToolCallArgumentsFilter())

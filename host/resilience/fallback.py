@@ -26,8 +26,9 @@ class FallbackFilter:
     table or ``provider/model``); a ``plugin.function`` fallback calls that
     function with the arguments it accepts; ``{value: ...}`` answers with a
     fixed value. A routed step's remaining capable models follow the policy's
-    own fallbacks. If every hop fails, the last error is raised. A call during
-    which a side-effecting tool already ran is not sent elsewhere.
+    own fallbacks. If every hop fails, the last error is raised. Once a
+    side-effecting tool has run (in the primary or in a hop), the call is
+    neither sent elsewhere nor retried: one ledger spans them all.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -45,15 +46,27 @@ class FallbackFilter:
             return
         effects, token = open_ledger()
         try:
+            await self._first_success(context, next, target, hops, effects)
+        finally:
+            close_ledger(token)
+
+    async def _first_success(
+        self,
+        context: FunctionInvocationContext,
+        next: Next,
+        target: Target,
+        hops: tuple[FallbackTarget, ...],
+        effects: list[str],
+    ) -> None:
+        """The primary, then each hop until one succeeds or a side effect has happened."""
+        try:
             await next(context)
             return
         except AgentHostError as error:
             failure = error
-        finally:
-            close_ledger(token)
-        if effects:
-            raise failure
         for hop in hops:
+            if effects:
+                break
             name = _describe(hop)
             try:
                 await self._hop(context, next, target, hop)

@@ -39,9 +39,13 @@ class Guard:
     policies: PolicyBook
     selector: ModelSelector
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
-    cache: ResponseCache = field(default_factory=ResponseCache)
+    cache: ResponseCache = field(init=False)
+    """Bounded by ``resilience.cache_max_entries``."""
     rng: random.Random = field(default_factory=random.Random)
     _native: dict[int, tuple[KernelFunction, Target]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cache = ResponseCache(self.policies.config.resilience.cache_max_entries)
 
     def target(self, context: FunctionInvocationContext) -> Target:
         """The target of the call in ``context`` and its policy.

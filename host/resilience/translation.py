@@ -76,10 +76,14 @@ def _is_connection_error(error: BaseException) -> bool:
     return bool(names & {"APIConnectionError", "ClientConnectionError", "ServerDisconnectedError"})
 
 
+_ARGUMENT_PROBLEMS = ("is expected to be parsed", "is required but not provided")
+"""How SK words a native function's arguments that do not fit, before the function runs."""
+
+
 def _is_argument_error(error: BaseException) -> bool:
-    return type(error).__name__ == "FunctionExecutionException" and "expected to be parsed" in str(
-        error
-    )
+    if type(error).__name__ != "FunctionExecutionException":
+        return False
+    return any(problem in str(error) for problem in _ARGUMENT_PROBLEMS)
 
 
 def _retry_after(error: BaseException) -> float | None:

@@ -31,6 +31,48 @@ execution_settings:
 
 API_KEY_ENV = "RESILIENCE_TEST_KEY"
 
+LEDGER_PLUGIN = '''\
+from pathlib import Path
+
+from semantic_kernel.functions import kernel_function
+
+from host.effects import side_effects
+
+
+class Ledger:
+    """Records each payment as a line of a file: a side effect a test can count."""
+
+    plugin_name = "ledger"
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+
+    @side_effects
+    @kernel_function(description="Pay an amount.")
+    def pay(self, amount: int) -> str:
+        with self._path.open("a", encoding="utf-8") as ledger:
+            ledger.write(f"{amount}\\n")
+        return "paid"
+'''
+
+
+def write_ledger_plugin(directory: Path) -> tuple[Path, dict[str, Any]]:
+    """The ``ledger`` plugin's directory, and its ``tools`` entry writing to ``ledger.txt``.
+
+    Read the payments with ``payments(directory)``.
+    """
+    plugins = directory / "ledger"
+    plugins.mkdir()
+    (plugins / "ledger.py").write_text(LEDGER_PLUGIN, encoding="utf-8")
+    ledger = directory / "ledger.txt"
+    ledger.touch()
+    return plugins, {"ledger": {"settings": {"path": str(ledger)}}}
+
+
+def payments(directory: Path) -> list[str]:
+    """The amounts the ``ledger`` plugin of ``write_ledger_plugin(directory)`` paid."""
+    return (directory / "ledger.txt").read_text(encoding="utf-8").split()
+
 
 def write_config(
     directory: Path,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from resilience_kit import openai_model, write_config
+from resilience_kit import openai_model, payments, write_config, write_ledger_plugin
 
 from host import AgentHost
 from host.errors import (
@@ -55,31 +55,6 @@ class Calc:
     @kernel_function(description="Double a whole number.")
     def double(self, number: Annotated[int, "a whole number"]) -> int:
         return number * 2
-'''
-
-
-LEDGER_PLUGIN = '''\
-from pathlib import Path
-
-from semantic_kernel.functions import kernel_function
-
-from host.effects import side_effects
-
-
-class Ledger:
-    """Records each payment as a line of a file: a side effect a test can count."""
-
-    plugin_name = "ledger"
-
-    def __init__(self, path: str) -> None:
-        self._path = Path(path)
-
-    @side_effects
-    @kernel_function(description="Pay an amount.")
-    def pay(self, amount: int) -> str:
-        with self._path.open("a", encoding="utf-8") as ledger:
-            ledger.write(f"{amount}\\n")
-        return "paid"
 '''
 
 
@@ -372,23 +347,19 @@ async def test_a_client_error_is_never_retried(
 async def test_retrying_a_model_call_does_not_repeat_a_side_effect_it_already_ran(
     tmp_path: Path, clock: VirtualClock, serve: Serve
 ) -> None:
-    plugins = tmp_path / "ledger"
-    plugins.mkdir()
-    (plugins / "ledger.py").write_text(LEDGER_PLUGIN, encoding="utf-8")
-    ledger = tmp_path / "ledger.txt"
-    ledger.touch()
+    plugins, tools = write_ledger_plugin(tmp_path)
     pay = ChatToolCall("ledger-pay", {"amount": 5})
     server = await serve(pay, HttpError(500), pay, ChatReply("done"))
     config = write_config(
         tmp_path,
         models={"primary": openai_model(server, "gpt-a", timeout=5, retries=2)},
-        tools={"ledger": {"settings": {"path": str(ledger)}}},
+        tools=tools,
     )
     async with AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True) as host:
         with contextlib.suppress(AgentHostError):
             await host.invoke("talk.Agent", input="pay 5 once")
 
-    assert ledger.read_text(encoding="utf-8").split() == ["5"], "paid once, whatever else"
+    assert payments(tmp_path) == ["5"], "paid once, whatever else"
 
 
 # --- model output is not trusted ---------------------------------------------------------
