@@ -2,10 +2,32 @@
 
 The public surface::
 
-    from host import AgentHost, RunResult, StepRecord, load_config, AgentHostError
+    from host import AgentHost, RunResult, StepRecord, Plan, Step, load_config, AgentHostError
 
-Everything else may change. Names are imported on first use, so ``import host``
-stays fast and does not import Semantic Kernel.
+with the planner seam (``PlanOutcome``, ``PlanningContext``) and the errors the
+API raises (:mod:`host.errors`). Everything else may change. Names are
+imported on first use, so ``import host`` stays fast and does not import
+Semantic Kernel.
+
+Where things live, along a request's path (``planners/`` depends on ``host``,
+never the reverse)::
+
+    api, cli                   the façades: AgentHost, the agent-host command
+    planning                   the planner seam: planning.planner by name, the planning model
+    plans                      the plan language: Plan, Step, Ref, validate_plan
+    executor, steps            run a plan; one step: resolve, call, validate, record
+    step_call, invocation      a resolved call; one kernel call recorded as a StepRecord
+    state, paused_runs         RunState, StepRecord, RunResult; runs waiting for a person
+    workflows/, validation/    graphs of steps; checks on a step's output and on_fail paths
+    routing, models/           which model serves a call; the providers
+    resilience/                the filter chain: timeouts, retries, fallback, cache, breakers
+    arguments, effects         argument typing; side-effecting functions
+    idempotency, sqlite_store  effect keys and the SQLite file behind the run stores
+    kernel, plugins,           building the kernel: native plugins, prompt files,
+      prompt_files, sources,     what was loaded and skipped, the catalogue of functions
+      catalogue
+    config/, errors, clock     the ground floor: host.yaml, the exception tree, time
+    memo, testing/             identity memoisation; test doubles for plugin authors
 """
 
 from __future__ import annotations
@@ -20,18 +42,57 @@ if TYPE_CHECKING:
     from host.catalogue import FunctionInfo, ParameterInfo
     from host.config import HostConfig, load_config
     from host.effects import side_effects
-    from host.errors import AgentHostError, ConfigError
+    from host.errors import (
+        AgentHostError,
+        AttemptTimeoutError,
+        CannotPlanError,
+        CircuitOpenError,
+        ConfigError,
+        DeadlineExceededError,
+        FunctionFailedError,
+        FunctionNotFoundError,
+        InvalidArgumentsError,
+        LoadError,
+        MissingSecretError,
+        PlanError,
+        ProviderError,
+        RetriesExhaustedError,
+        UnknownRunError,
+        ValidationFailedError,
+        WorkflowError,
+    )
+    from host.planning import PlanningContext, PlanOutcome
+    from host.plans import Plan, Step
     from host.state import RunResult, StepRecord
 
 _EXPORTS = {
     "AgentHost": "host.api",
     "AgentHostError": "host.errors",
+    "AttemptTimeoutError": "host.errors",
+    "CannotPlanError": "host.errors",
+    "CircuitOpenError": "host.errors",
     "ConfigError": "host.errors",
+    "DeadlineExceededError": "host.errors",
+    "FunctionFailedError": "host.errors",
     "FunctionInfo": "host.catalogue",
+    "FunctionNotFoundError": "host.errors",
     "HostConfig": "host.config",
+    "InvalidArgumentsError": "host.errors",
+    "LoadError": "host.errors",
+    "MissingSecretError": "host.errors",
     "ParameterInfo": "host.catalogue",
+    "Plan": "host.plans",
+    "PlanError": "host.errors",
+    "PlanOutcome": "host.planning",
+    "PlanningContext": "host.planning",
+    "ProviderError": "host.errors",
+    "RetriesExhaustedError": "host.errors",
     "RunResult": "host.state",
+    "Step": "host.plans",
     "StepRecord": "host.state",
+    "UnknownRunError": "host.errors",
+    "ValidationFailedError": "host.errors",
+    "WorkflowError": "host.errors",
     "load_config": "host.config",
     "side_effects": "host.effects",
 }
@@ -39,12 +100,31 @@ _EXPORTS = {
 __all__ = [
     "AgentHost",
     "AgentHostError",
+    "AttemptTimeoutError",
+    "CannotPlanError",
+    "CircuitOpenError",
     "ConfigError",
+    "DeadlineExceededError",
+    "FunctionFailedError",
     "FunctionInfo",
+    "FunctionNotFoundError",
     "HostConfig",
+    "InvalidArgumentsError",
+    "LoadError",
+    "MissingSecretError",
     "ParameterInfo",
+    "Plan",
+    "PlanError",
+    "PlanOutcome",
+    "PlanningContext",
+    "ProviderError",
+    "RetriesExhaustedError",
     "RunResult",
+    "Step",
     "StepRecord",
+    "UnknownRunError",
+    "ValidationFailedError",
+    "WorkflowError",
     "__version__",
     "load_config",
     "side_effects",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
-from host.errors import AgentHostError, FunctionNotFoundError, UnknownRunError
+from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, UnknownRunError
 from host.sources import LoadProblem
 from host.state import RunResult
 
@@ -25,14 +25,14 @@ if TYPE_CHECKING:
     from host.invocation import Invoker
     from host.models.services import ModelServices
     from host.paused_runs import Kind, PausedRuns
+    from host.planning import Planner, PlanOutcome
+    from host.plans import Plan, Step
     from host.resilience.guard import Guard
     from host.routing import Router
     from host.state import RunState, StepRecord
     from host.step_call import StepCall
     from host.steps import StepRunner
     from host.workflows import Workflow
-    from planners.llm import PlanOutcome
-    from planners.plan import Plan, Step
 
 _log = logging.getLogger("agent_host")
 
@@ -87,6 +87,8 @@ class AgentHost:
         """Runs plans; built on the first one after each start (it remembers validated plans)."""
         self._paused: PausedRuns | None = None
         """Runs waiting for a person, by run id (in ``runs.database``)."""
+        self._planner: Planner | None = None
+        """What ``planning.planner`` names; imported on start."""
 
     async def __aenter__(self) -> AgentHost:
         self.start()
@@ -105,11 +107,12 @@ class AgentHost:
         from host.models.selection import ModelSelector
         from host.models.services import ModelServices
         from host.paused_runs import PausedRuns
-        from host.planning import add_planner_function
+        from host.planning import add_planner_function, load_planner
         from host.resilience.guard import Guard
         from host.resilience.policies import PolicyBook
 
         loaded = _load(self._config_source)
+        self._planner = load_planner(loaded)
         self._services = ModelServices(loaded, self._model_overrides)
         selector = ModelSelector(self._services)
         self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
@@ -127,8 +130,7 @@ class AgentHost:
             _log.warning("skipped %s", problem)
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
-        if loaded.config.planning.planner == "model":
-            add_planner_function(kernel, list(self._catalogue.values()))
+        add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
         database = loaded.config.runs.database
         location = database if database == ":memory:" else loaded.resolve(database)
@@ -215,7 +217,7 @@ class AgentHost:
         deadline: float | None = None,
         run_id: str | None = None,
     ) -> RunResult:
-        """Run a plan (a :class:`~planners.plan.Plan` or its JSON form) over one run state.
+        """Run a plan (a :class:`~host.plans.Plan` or its JSON form) over one run state.
 
         Independent steps run concurrently; prompt steps are routed by the
         capability they need; ``values`` are what ``state.<key>`` references
@@ -224,15 +226,16 @@ class AgentHost:
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
         same ``run_id`` again replays their recorded output instead of acting twice.
         """
+        from host.plans import Plan, parse_plan
         from host.state import RunState
-        from planners.plan import Plan, parse_plan
 
         self.start()
         run_id = run_id or os.urandom(16).hex()  # as unique as uuid4().hex, a quarter the cost
         try:
             parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
         except ValueError as error:
-            from planners.plan import PlanError, PlanProblem
+            from host.errors import PlanError
+            from host.plans import PlanProblem
 
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
@@ -285,9 +288,9 @@ class AgentHost:
         The run may have paused in another process sharing ``runs.database``. Raises
         :class:`~host.errors.UnknownRunError` when no run of that id is waiting.
         """
+        from host.plans import Plan
         from host.workflows import check_workflow
         from host.workflows.definition import Workflow
-        from planners.plan import Plan
 
         self.start()
         assert self._paused is not None
@@ -411,11 +414,11 @@ class AgentHost:
     def plan(self, request: str) -> Plan:
         """The plan for ``request`` from the deterministic clause planner (no model needed).
 
-        Raises :class:`~planners.keyword.CannotPlanError` naming what is missing.
+        Raises :class:`~host.errors.CannotPlanError` naming what is missing.
         """
-        from planners.clauses import plan_by_clauses
+        from host.planning import clause_plan
 
-        return plan_by_clauses(request, self.catalogue)
+        return clause_plan(request, self.catalogue)
 
     async def plan_for(self, request: str, *, deadline: float | None = None) -> PlanOutcome:
         """The plan for ``request`` by the configured planner (``planning.planner``).
@@ -423,18 +426,19 @@ class AgentHost:
         With ``model``, the model routed for capability ``plan`` writes it and
         repairs it when invalid, and the clause planner is the fallback; the
         outcome says which planner's plan it is and records each model call.
-        Raises :class:`~planners.keyword.CannotPlanError` naming what is missing.
+        Raises :class:`~host.errors.CannotPlanError` naming what is missing.
         """
         from host.planning import plan_request
 
         self.start()
-        assert self._invoker is not None and self._config is not None
+        assert self._invoker is not None and self._config is not None and self._planner is not None
         return await plan_request(
+            self._planner,
             self._invoker,
             self._router(),
             request,
             self.catalogue,
-            self._config.planning,
+            repairs=self._config.planning.repairs,
             deadline=self._deadline(deadline),
         )
 
@@ -443,11 +447,11 @@ class AgentHost:
 
         :meth:`plan_for` turns the request into a plan that :meth:`execute`
         runs. A request it cannot plan falls back to the single best-matching
-        function given the request as its text input (:mod:`planners.keyword`).
+        function given the request as its text input (``planners.keyword``).
         ``deadline`` bounds planning and execution together. A failing step (or
         planner) gives a ``failed`` result naming the error, not a raise.
         """
-        from planners.keyword import CannotPlanError, choose_function
+        from host.planning import keyword_choice
 
         self.start()
         assert self._invoker is not None
@@ -464,7 +468,7 @@ class AgentHost:
                 planned = f"planned by {outcome.source}; {result.plan}"
                 return dataclasses.replace(result, plan=planned, planning=outcome.records)
             try:
-                choice = choose_function(request, self.catalogue)
+                choice = keyword_choice(request, self.catalogue)
                 record = await self.invoke(choice.function, choice.arguments, deadline=deadline)
             except AgentHostError as error:
                 steps = (error.step,) if error.step is not None else ()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from host.api import AgentHost
+    from host.planning import PlanOutcome
     from host.state import RunResult
-    from planners.llm import PlanOutcome
 
 
 def main(argv: Sequence[str] | None = None) -> int:

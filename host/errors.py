@@ -10,6 +10,8 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── LoadError              a plugin or prompt file could not be loaded
     ├── FunctionNotFoundError  no loaded function has that name
     ├── InvalidArgumentsError  arguments do not fit the function's parameters
+    ├── PlanError              a plan is invalid; ``problems`` lists each one
+    ├── CannotPlanError        no planner could plan the request; the message says what is missing
     ├── ProviderError          a model provider failed (translated at the edge)
     ├── FunctionFailedError    a function raised while running
     ├── AttemptTimeoutError    one attempt ran past its timeout (retryable)
@@ -27,9 +29,11 @@ Python API may rely on the class and its attributes, not on the message text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from host.plans import PlanProblem
     from host.state import StepRecord
 
 
@@ -90,6 +94,18 @@ class InvalidArgumentsError(AgentHostError):
         self.function = function
         self.problems = problems
         super().__init__(f"{function}: " + "; ".join(problems))
+
+
+class PlanError(AgentHostError):
+    """A plan is invalid; ``problems`` holds every problem, one per line in the message."""
+
+    def __init__(self, problems: Sequence[PlanProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid plan:\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+class CannotPlanError(AgentHostError):
+    """No planner could plan the request; the message names what was missing."""
 
 
 class ProviderError(AgentHostError):

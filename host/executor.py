@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from host.errors import AgentHostError, HumanNeeded, describe_error
 from host.idempotency import compensation
+from host.plans import Plan, Step, ensure_valid
 from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
-from planners.plan import Plan, Step, ensure_valid
 
 _MEMO_SIZE = 256
 """Validated plans an executor remembers (oldest forgotten first)."""

@@ -1,7 +1,8 @@
-"""A plan: a DAG of steps, each calling one loaded function, and its validation.
+"""The plan language: a DAG of steps, each calling one loaded function, and its validation.
 
 A planner (a model or the deterministic fallback) produces a :class:`Plan` as
-JSON matching :meth:`Plan.json_schema`. Pydantic checks the shape;
+JSON matching :meth:`Plan.json_schema`; the executor, workflows and run state
+read its steps and references. Pydantic checks the shape;
 :func:`validate_plan` checks it against the catalogue of loaded functions and
 returns every problem at once, so a model can be asked to repair all of them in
 one round. An argument is a literal JSON value or a reference, written
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from host.arguments import argument_problems
 from host.catalogue import FunctionInfo
-from host.errors import AgentHostError
+from host.errors import PlanError
 from host.validation import Validation
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -225,14 +226,6 @@ class PlanProblem:
 
     def __str__(self) -> str:
         return f"step {self.step!r}: {self.message}" if self.step is not None else self.message
-
-
-class PlanError(AgentHostError):
-    """A plan is invalid; ``problems`` holds every problem, one per line in the message."""
-
-    def __init__(self, problems: Sequence[PlanProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("invalid plan:\n" + "\n".join(f"- {p}" for p in self.problems))
 
 
 def validate_plan(plan: Plan, catalogue: Sequence[FunctionInfo]) -> list[PlanProblem]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from host.resilience.journal import CallEvent
 
 if TYPE_CHECKING:
-    from planners.plan import RefTarget
+    from host.plans import RefTarget
 
 StepStatus = Literal["ok", "failed"]
 RunStatus = Literal["ok", "failed", "needs_human", "round_limit"]

@@ -31,9 +31,9 @@ from host.validation.checks import Verdict, check, judgement, render
 if TYPE_CHECKING:
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
+    from host.plans import RefTarget, Step
     from host.routing import Router
     from host.validation.spec import Validation
-    from planners.plan import RefTarget, Step
 
 FEEDBACK_PARAMETER = "feedback"
 """A function with this parameter gets a failed validation's problems when it is retried."""

@@ -30,9 +30,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from host.catalogue import FunctionInfo, ParameterInfo
-from planners.keyword import CannotPlanError, text_parameter
+from host.errors import CannotPlanError
+from host.planning import PlanningContext, PlanOutcome
+from host.plans import Plan
+from planners.keyword import text_parameter
 from planners.matching import shared_stems, stems
-from planners.plan import Plan
 
 _CLAUSE_BREAK = re.compile(r"\s*(?:,|;|\band then\b|\bthen\b|\band\b)\s*", re.IGNORECASE)
 _DATE = re.compile(r"\b(today|yesterday|\d+ days? ago|\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
@@ -64,6 +66,11 @@ def plan_by_clauses(request: str, catalogue: Sequence[FunctionInfo]) -> Plan:
             {"id": step_id, "function": info.name, "arguments": arguments, "capability": capability}
         )
     return Plan.model_validate({"steps": steps})
+
+
+async def plan_with_clauses(request: str, context: PlanningContext) -> PlanOutcome:
+    """:func:`plan_by_clauses` as a :data:`~host.planning.Planner` (``planner: clauses``)."""
+    return PlanOutcome(plan_by_clauses(request, context.catalogue), "clauses")
 
 
 def _clauses(request: str) -> list[str]:
@@ -166,4 +173,4 @@ def _facts(previous: dict[str, Any], functions: dict[str, FunctionInfo]) -> dict
     return {"$ref": f"steps.{previous['id']}.output{path}"}
 
 
-__all__ = ["plan_by_clauses"]
+__all__ = ["plan_by_clauses", "plan_with_clauses"]

@@ -8,27 +8,13 @@ error. Words are compared by their first letters (``promotion`` matches
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from host.catalogue import FunctionInfo
-from host.errors import AgentHostError
+from host.errors import CannotPlanError
+from host.planning import FunctionChoice
 from planners.matching import shared_stems, stems
 
 _TEXT_PARAMETERS = ("input", "request", "text", "query", "message")
-
-
-class CannotPlanError(AgentHostError):
-    """No loaded function matches the request."""
-
-
-@dataclass(frozen=True)
-class FunctionChoice:
-    """The chosen function, its arguments, and why it was chosen."""
-
-    function: str
-    arguments: dict[str, Any]
-    reason: str
 
 
 def choose_function(request: str, catalogue: Sequence[FunctionInfo]) -> FunctionChoice:

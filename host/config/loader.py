@@ -17,10 +17,25 @@ from host.errors import ConfigError, MissingSecretError
 class LoadedConfig:
     """A validated config with where it came from and the environment it was read with."""
 
-    def __init__(self, config: HostConfig, path: Path | None, environment: Mapping[str, str]):
+    def __init__(
+        self,
+        config: HostConfig,
+        path: Path | None,
+        environment: Mapping[str, str],
+        text: str | None = None,
+    ):
         self.config = config
         self.path = path
         self.environment = dict(environment)
+        self.text = text
+        """The file's text, for placing problems found after validation."""
+
+    def locate(self, key: str) -> str:
+        """``file:line: key`` for a problem at ``key`` (a dotted path), as validation names them."""
+        if self.path is None:
+            return key
+        lines = key_lines(self.text) if self.text is not None else {}
+        return f"{where(str(self.path), lines, key)}: {key}"
 
     @property
     def base_dir(self) -> Path:
@@ -73,9 +88,8 @@ def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> Loaded
     file = Path(path)
     raw, text = read_yaml_mapping(file)
     environment = read_environment(Path(dotenv) if dotenv is not None else Path(".env"))
-    return LoadedConfig(
-        parse_config(raw, environment, source=str(file), text=text), file, environment
-    )
+    config = parse_config(raw, environment, source=str(file), text=text)
+    return LoadedConfig(config, file, environment, text)
 
 
 def parse_config(

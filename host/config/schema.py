@@ -6,6 +6,7 @@ that apply them read these objects and never parse YAML themselves.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal, get_args
 
@@ -165,16 +166,39 @@ class TelemetryConfig(_Strict):
         return value
 
 
+PLANNERS: dict[str, str] = {
+    "model": "planners.llm:plan_with_model",
+    "clauses": "planners.clauses:plan_with_clauses",
+}
+"""The built-in ``planning.planner`` names and the ``module:callable`` each stands for."""
+
+_CALLABLE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
 class PlanningConfig(_Strict):
     """How ``run`` and ``plan`` turn a request into a plan.
 
-    ``model`` asks the model routed for capability ``plan`` and feeds problems
-    back up to ``repairs`` times before falling back to the clause planner;
-    ``clauses`` uses the deterministic clause planner alone.
+    ``planner`` is a built-in name or a ``module:callable`` (see
+    :data:`host.planning.Planner`). ``model`` asks the model routed for
+    capability ``plan`` and feeds problems back up to ``repairs`` times before
+    falling back to the clause planner; ``clauses`` uses the deterministic
+    clause planner alone.
     """
 
-    planner: Literal["model", "clauses"] = "clauses"
+    planner: str = "clauses"
     repairs: int = Field(default=2, ge=0)
+
+    @field_validator("planner")
+    @classmethod
+    def _named_planner(cls, value: str) -> str:
+        if value not in PLANNERS and _CALLABLE.fullmatch(value) is None:
+            raise ValueError(f"expected {', '.join(PLANNERS)} or module:callable")
+        return value
+
+    @property
+    def planner_target(self) -> str:
+        """The ``module:callable`` of :attr:`planner`, a built-in name resolved."""
+        return PLANNERS.get(self.planner, self.planner)
 
 
 class HostConfig(_Strict):

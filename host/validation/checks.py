@@ -40,7 +40,7 @@ class Verdict:
 def render(template: str, arguments: Mapping[str, Any], state: RunState, where: str) -> str:
     """``template`` with ``{argument}``, ``{steps.<id>.output.<field>}`` and ``{state.<key>}``
     filled in; an unknown name is an :class:`InvalidArgumentsError` naming ``where``."""
-    from planners.plan import parse_ref
+    from host.plans import parse_ref
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)

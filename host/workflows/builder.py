@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from host.config.loader import validation_problems
 from host.errors import WorkflowError
+from host.plans import Ref
 from host.workflows.definition import Workflow
 from host.workflows.validation import check_workflow
-from planners.plan import Ref
 
 
 def ref(reference: str) -> Ref:

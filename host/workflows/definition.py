@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from host.plans import Argument, Step, reject_malformed_refs
 from host.workflows.expressions import Expression, Template
-from planners.plan import Argument, Step, reject_malformed_refs
 
 END = "end"
 """The target that finishes a run; no node may take this name."""

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from operator import ge, gt, le, lt
 from typing import Any, NoReturn, Protocol
 
+from host.plans import RefTarget, parse_ref
 from host.state import RunState
-from planners.plan import RefTarget, parse_ref
 
 Reader = Callable[[RefTarget], Any]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from host.catalogue import FunctionInfo
 from host.config.loader import key_lines, where
 from host.errors import WorkflowError
+from host.plans import Ref, RefTarget, call_problems
 from host.workflows.definition import END, NAME_PATTERN, Workflow
-from planners.plan import Ref, RefTarget, call_problems
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ async def test_the_concurrency_limit_queues_steps(tmp_path: Path) -> None:
     clock = VirtualClock()
     model = ScriptedChatCompletion("local", default=Delay(0.1, Reply("x")), clock=clock)
     async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
-        from planners.plan import Plan
+        from host.plans import Plan
 
         executor = Executor(host._step_runner(), concurrency=2)
         result = await executor.run(Plan.model_validate(echoes(5)), request="", run_id="r")

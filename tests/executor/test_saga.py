@@ -11,7 +11,7 @@ from trips_kit import journal_lines, write_trips
 
 from host import AgentHost
 from host.idempotency import compensation, effect_key
-from planners.plan import Step
+from host.plans import Step
 
 ITEMS = ["flight", "hotel", "car"]
 

@@ -12,9 +12,9 @@ import pytest
 
 from host import AgentHost
 from host.errors import InvalidArgumentsError
+from host.plans import Plan, Step
 from host.state import RunState
 from host.step_call import StepCall
-from planners.plan import Plan, Step
 from tests.executor.echo_kit import write_echo_config
 
 STEPS = {

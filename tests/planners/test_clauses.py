@@ -11,8 +11,8 @@ from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecut
 from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
+from host.errors import CannotPlanError
 from host.testing import Reply, ScriptedChatCompletion
-from planners.keyword import CannotPlanError
 from tests.conftest import ROOT
 
 MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"

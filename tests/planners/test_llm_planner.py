@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from host import AgentHost
+from host.errors import CannotPlanError
+from host.planning import planner_schema
+from host.plans import validate_plan
 from host.testing import ChatReply, OpenAICompatibleServer, Reply, ScriptedChatCompletion
-from planners.keyword import CannotPlanError
-from planners.llm import planner_schema
-from planners.plan import validate_plan
 from tests.conftest import ROOT
 
 MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"

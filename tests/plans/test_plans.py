@@ -8,15 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from host.catalogue import FunctionInfo, ParameterInfo
-from host.errors import AgentHostError
-from planners.plan import (
-    Plan,
-    PlanError,
-    Ref,
-    RefTarget,
-    ensure_valid,
-    validate_plan,
-)
+from host.errors import AgentHostError, PlanError
+from host.plans import Plan, Ref, RefTarget, ensure_valid, validate_plan
 
 
 def _function(name: str, *parameters: ParameterInfo) -> FunctionInfo:
