@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping
-from contextvars import Token
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +12,9 @@ from host.arguments import check_arguments
 from host.catalogue import FunctionInfo
 from host.clock import Clock
 from host.errors import AgentHostError
-from host.resilience.deadline import run_deadline
-from host.resilience.journal import CallEvent, step_journal
+from host.resilience.context import CallContext, Entered, current
 from host.resilience.translation import translate
-from host.state import StepRecord, StepStatus
+from host.state import CallEvent, StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -44,15 +42,23 @@ class Invoker:
         self._settings = PromptExecutionSettings
         self._arguments = KernelArguments
 
-    def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[object]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
 
         The executor opens one around a whole run, so its steps share one deadline.
         """
-        outer = run_deadline.get()
-        if seconds is None or (outer is not None and outer[0] <= self._clock.now() + seconds):
-            return _UNBOUNDED
-        return _DeadlineScope((self._clock.now() + seconds, seconds))
+        outer = current.get()
+        bound = self._bound(outer.deadline, seconds)
+        return _UNBOUNDED if bound is outer.deadline else Entered(outer.but(deadline=bound))
+
+    def _bound(
+        self, outer: tuple[float, float] | None, seconds: float | None
+    ) -> tuple[float, float] | None:
+        """``seconds`` from now as ``(clock time, seconds)``, unless ``outer`` ends sooner."""
+        if seconds is None:
+            return outer
+        at = self._clock.now() + seconds
+        return outer if outer is not None and outer[0] <= at else (at, seconds)
 
     async def invoke(
         self,
@@ -61,11 +67,15 @@ class Invoker:
         *,
         step_id: str,
         model: str | None = None,
+        fallbacks: tuple[str, ...] = (),
         deadline: float | None = None,
     ) -> StepRecord:
         """Run ``info``'s function within ``deadline`` seconds, if given.
 
-        ``model`` must name a configured model (else :class:`~host.errors.ConfigError`).
+        ``model`` must name a configured model (else :class:`~host.errors.ConfigError`);
+        ``fallbacks`` are a routed step's other capable models, tried after the
+        policy's own fallbacks. The call starts a fresh
+        :class:`~host.resilience.context.CallContext` that keeps the run's deadline.
         """
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._kernel.get_function(info.plugin, info.function)
@@ -76,16 +86,19 @@ class Invoker:
         started_at = datetime.now(UTC)
         start = self._clock.now()
         step = _Step(step_id, info, values, started_at)
+        journal: list[CallEvent] = []
+        bound = self._bound(current.get().deadline, deadline)
+        call = CallContext(route_fallbacks=fallbacks, deadline=bound, journal=journal)
         try:
-            with self.deadline_scope(deadline), step_journal() as journal:
+            with Entered(call):
                 result = await self._kernel.invoke(function, kernel_arguments)
         except Exception as raised:  # every failure leaves as the host's error
             error = translate(raised, info.name, model=choice.name if choice else None)
             latency_ms = (self._clock.now() - start) * 1000
-            error.step = step.failed(error, latency_ms, journal.events, choice)
+            error.step = step.failed(error, latency_ms, journal, choice)
             raise error from raised
         latency_ms = (self._clock.now() - start) * 1000
-        return self._succeeded(step, latency_ms, result, journal.events, choice)
+        return self._succeeded(step, latency_ms, result, journal, choice)
 
     def _succeeded(
         self,
@@ -123,21 +136,6 @@ class Invoker:
 
 
 _UNBOUNDED = contextlib.nullcontext()
-
-
-class _DeadlineScope:
-    """Sets :data:`run_deadline` for the calls inside the ``with`` block."""
-
-    def __init__(self, bound: tuple[float, float]) -> None:
-        self._bound = bound
-        self._token: Token[tuple[float, float] | None] | None = None
-
-    def __enter__(self) -> None:
-        self._token = run_deadline.set(self._bound)
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._token is not None
-        run_deadline.reset(self._token)
 
 
 class _Step:

@@ -15,9 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from host.resilience.journal import CallEvent
 from host.sqlite_store import SQLiteStore
-from host.state import RunState, StepRecord
+from host.state import CallEvent, RunState, StepRecord
 
 Kind = Literal["plan", "workflow"]
 

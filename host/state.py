@@ -2,7 +2,9 @@
 
 A :class:`StepRecord` is the boundary of one step — arguments in, output and
 metadata out — so the executor, tracing, the REPL and the HTTP API all read
-the same record.
+the same record. Its :class:`CallEvent` s are what happened inside the step:
+every attempt, fallback hop, cache serve and breaker change (tracing turns
+them into spans).
 """
 
 from __future__ import annotations
@@ -13,10 +15,65 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from host.resilience.journal import CallEvent
+from host.errors import describe_error
 
 if TYPE_CHECKING:
     from host.plans import RefTarget
+
+EventKind = Literal[
+    "attempt",
+    "fallback",
+    "cache_hit",
+    "stale_served",
+    "breaker",
+    "rejected",
+    "validation",
+    "on_fail",
+    "replayed",
+    "answered",
+]
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One thing that happened while running a step.
+
+    ``outcome`` is ``ok``/``error``/``timeout`` for attempts, the hop's result for
+    fallbacks, the new state (``open``/``half_open``/``closed``) for breakers,
+    ``invalid_arguments`` for a model's tool call that was rejected, ``ok``/``failed``
+    for a validation, the path's result for an ``on_fail`` step (retry, alternative,
+    human, abort), and ``ok`` for an idempotent ``replayed`` effect and a person's
+    ``answered`` hand-off.
+    """
+
+    kind: EventKind
+    target: str
+    outcome: str
+    attempt: int | None = None
+    model: str | None = None
+    """The configured model, when the target is a model call."""
+    error_type: str | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+
+    @classmethod
+    def failed(
+        cls, kind: EventKind, target: str, outcome: str, error: BaseException, **fields: Any
+    ) -> CallEvent:
+        """An event caused by ``error``: its class name and one-line description filled in."""
+        return cls(
+            kind=kind,
+            target=target,
+            outcome=outcome,
+            error_type=type(error).__name__,
+            error=describe_error(error),
+            **fields,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
 
 StepStatus = Literal["ok", "failed"]
 RunStatus = Literal["ok", "failed", "needs_human", "round_limit"]

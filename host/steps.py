@@ -22,9 +22,7 @@ from host.catalogue import FunctionInfo
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
 from host.idempotency import effect_key
 from host.memo import by_identity
-from host.models.selection import route_fallbacks
-from host.resilience.journal import CallEvent
-from host.state import RunState, StepRecord
+from host.state import CallEvent, RunState, StepRecord
 from host.step_call import StepCall
 from host.validation.checks import Verdict, check, judgement, render
 
@@ -120,19 +118,14 @@ class StepRunner:
             done, output = self._effects.get(call.effect_key)
             if done:
                 return _replayed(call, output)
-        fallbacks = call.fallbacks
-        token = route_fallbacks.set(fallbacks) if route_fallbacks.get() != fallbacks else None
-        try:
-            record = await self._invoker.invoke(
-                info,
-                call.arguments,
-                step_id=call.step_id,
-                model=call.model,
-                deadline=call.deadline,
-            )
-        finally:
-            if token is not None:
-                route_fallbacks.reset(token)
+        record = await self._invoker.invoke(
+            info,
+            call.arguments,
+            step_id=call.step_id,
+            model=call.model,
+            fallbacks=call.fallbacks,
+            deadline=call.deadline,
+        )
         if call.route_reason is not None:
             record = dataclasses.replace(record, route_reason=call.route_reason)
         if call.effect_key is not None and self._effects is not None:

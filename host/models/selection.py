@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
@@ -11,17 +10,11 @@ from semantic_kernel.services.ai_service_selector import AIServiceSelector
 
 from host.errors import ConfigError
 from host.models.services import ModelServices
+from host.resilience.context import current
 
 if TYPE_CHECKING:
     from semantic_kernel.functions import KernelArguments, KernelFunction
     from semantic_kernel.services.ai_service_client_base import AIServiceClientBase
-
-
-model_override: ContextVar[str | None] = ContextVar("agent_host_model_override", default=None)
-"""Set by the fallback filter: the model that serves the prompt functions called in its scope."""
-
-route_fallbacks: ContextVar[tuple[str, ...]] = ContextVar("agent_host_route_fallbacks", default=())
-"""Set by the step runner: the routed step's fallback models, tried after the policy's own."""
 
 
 class ModelChoice(NamedTuple):
@@ -54,9 +47,15 @@ class ModelSelector(AIServiceSelector):
         return name
 
     def model_for(
-        self, function: KernelFunction | None, arguments: KernelArguments | None
+        self,
+        function: KernelFunction | None,
+        arguments: KernelArguments | None,
+        override: str | None = None,
     ) -> ModelChoice:
-        """The model a call will use, its execution settings, and why."""
+        """The model a call will use, its execution settings, and why.
+
+        ``override`` is the model a fallback hop chose: it wins over the rest.
+        """
         call = dict(arguments.execution_settings or {}) if arguments is not None else {}
         own = dict(getattr(function, "prompt_execution_settings", None) or {})
 
@@ -69,7 +68,6 @@ class ModelSelector(AIServiceSelector):
                 else base or extra or PromptExecutionSettings()
             )
 
-        override = model_override.get()
         if override is not None:
             return ModelChoice(override, settings_for(override), "fallback")
         names = set(self.services.names())
@@ -88,7 +86,7 @@ class ModelSelector(AIServiceSelector):
         type_: Any = None,
     ) -> tuple[AIServiceClientBase, PromptExecutionSettings]:
         """SK's hook: the service of :meth:`model_for`, with settings in its own class."""
-        name, settings, _ = self.model_for(function, arguments)
+        name, settings, _ = self.model_for(function, arguments, current.get().model)
         service = self.services.get(name)
         settings_class = service.get_prompt_execution_settings_class()
         if not isinstance(settings, settings_class):

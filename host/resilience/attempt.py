@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError
-from host.resilience.effects_ledger import note_effect
-from host.resilience.journal import CallEvent, current_journal, record
 from host.resilience.translation import translate
+from host.state import CallEvent
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -16,10 +14,8 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
+    from host.resilience.context import CallContext
     from host.resilience.guard import Guard, Target
-
-attempt_number: ContextVar[int] = ContextVar("agent_host_attempt", default=1)
-"""Which attempt of the current call this is; set by the retry filter."""
 
 
 class AttemptFilter:
@@ -33,9 +29,12 @@ class AttemptFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
         clock = self._guard.clock
-        target = self._guard.target(context)
+        target = call.target
+        assert target is not None  # set at the top of the chain
         timeout = target.policy.timeout
         start = clock.now()
         scope = None
@@ -43,35 +42,38 @@ class AttemptFilter:
             scope = clock.timeout(timeout)
         try:
             if scope is None:
-                await next(context)
+                await next(context, call)
             else:
                 with scope:
-                    await next(context)
+                    await next(context, call)
         except Exception as raised:  # every failure leaves this filter translated
             if scope is not None and scope.expired():
-                raise self._timed_out(target, start) from None
+                raise self._timed_out(call, target, start) from None
             error = translate(raised, target.name, model=target.model)
-            record(_event(target, "error", clock.now() - start, error))
+            call.record(_event(call, target, "error", clock.now() - start, error))
             raise error from raised
         if timeout is not None and scope is None and clock.now() - start > timeout:
             context.result = None
-            raise self._timed_out(target, start)
+            raise self._timed_out(call, target, start)
         if target.side_effects:
-            note_effect(target.name)
-        journal = current_journal()
-        if journal is not None:
-            journal.events.append(_event(target, "ok", clock.now() - start))
+            call.note_effect(target.name)
+        if call.journal is not None:
+            call.journal.append(_event(call, target, "ok", clock.now() - start))
 
-    def _timed_out(self, target: Target, start: float) -> AttemptTimeoutError:
+    def _timed_out(self, call: CallContext, target: Target, start: float) -> AttemptTimeoutError:
         error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)
-        record(_event(target, "timeout", self._guard.clock.now() - start, error))
+        call.record(_event(call, target, "timeout", self._guard.clock.now() - start, error))
         return error
 
 
 def _event(
-    target: Target, outcome: str, seconds: float, error: BaseException | None = None
+    call: CallContext,
+    target: Target,
+    outcome: str,
+    seconds: float,
+    error: BaseException | None = None,
 ) -> CallEvent:
-    attempt, latency_ms = attempt_number.get(), seconds * 1000
+    attempt, latency_ms = call.attempt, seconds * 1000
     if error is None:
         return CallEvent(
             "attempt", target.name, outcome, attempt, target.model, None, None, latency_ms

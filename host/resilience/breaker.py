@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.errors import AgentHostError, CircuitOpenError, InvalidArgumentsError
-from host.resilience.journal import CallEvent, record
+from host.state import CallEvent
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
+    from host.resilience.context import CallContext
     from host.resilience.guard import Guard
 
 
@@ -28,26 +29,29 @@ class BreakerFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
         guard = self._guard
-        target = guard.target(context)
+        target = call.target
+        assert target is not None  # set at the top of the chain
         board, policy = guard.breakers, target.policy.breaker
         wait, probe = board.admit(target.name, policy, guard.clock.now())
         if wait is not None:
             raise CircuitOpenError(target.name, wait)
         if probe:
-            record(CallEvent(kind="breaker", target=target.name, outcome="half_open"))
+            call.record(CallEvent(kind="breaker", target=target.name, outcome="half_open"))
         try:
-            await next(context)
+            await next(context, call)
         except InvalidArgumentsError:
             board.release(target.name, probe=probe)
             raise
         except AgentHostError:
             if board.failed(target.name, policy, guard.clock.now(), probe=probe) == "open":
-                record(CallEvent(kind="breaker", target=target.name, outcome="open"))
+                call.record(CallEvent(kind="breaker", target=target.name, outcome="open"))
             raise
         except BaseException:
             board.release(target.name, probe=probe)
             raise
         if board.succeeded(target.name, probe=probe) == "closed":
-            record(CallEvent(kind="breaker", target=target.name, outcome="closed"))
+            call.record(CallEvent(kind="breaker", target=target.name, outcome="closed"))

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from host.effects import has_side_effects
 from host.errors import AgentHostError
-from host.resilience.journal import CallEvent, record
 from host.resilience.response_cache import ResponseCache
+from host.state import CallEvent
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
+    from host.resilience.context import CallContext
     from host.resilience.guard import Guard
 
 
@@ -28,29 +29,32 @@ class CacheFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
         from semantic_kernel.functions import FunctionResult
 
         guard = self._guard
-        target = guard.target(context)
+        target = call.target
+        assert target is not None  # set at the top of the chain
         policy = target.policy.cache
         if policy is None or target.model is not None or has_side_effects(context.function):
-            await next(context)
+            await next(context, call)
             return
         key = ResponseCache.key(target.name, dict(context.arguments))
         fresh = guard.cache.get(key, guard.clock.now(), policy.ttl)
         if fresh is not None:
             context.result = FunctionResult(function=context.function.metadata, value=fresh[0])
-            record(CallEvent(kind="cache_hit", target=target.name, outcome="ok"))
+            call.record(CallEvent(kind="cache_hit", target=target.name, outcome="ok"))
             return
         try:
-            await next(context)
+            await next(context, call)
         except AgentHostError as error:
             stale = guard.cache.get(key, guard.clock.now(), policy.ttl + policy.stale_ttl)
             if stale is None:
                 raise
             context.result = FunctionResult(function=context.function.metadata, value=stale[0])
-            record(CallEvent.failed("stale_served", target.name, "degraded", error))
+            call.record(CallEvent.failed("stale_served", target.name, "degraded", error))
             return
         if context.result is not None:
             guard.cache.put(key, context.result.value, guard.clock.now())

@@ -8,20 +8,24 @@ So a fresh cache hit costs no call; a stale entry is served only after every
 fallback failed; an open breaker sends the call straight to the next fallback;
 retries stay on one target; each attempt has its own timeout.
 
-Each concern is a ``filter(context, next)`` middleware like SK's own; the chain
-is mounted as one SK function-invocation filter that nests them per call, which
-costs less than six SK filter slots and keeps the order in this one place.
+Each concern is a ``filter(context, call, next)`` middleware like SK's own,
+plus the call's :class:`~host.resilience.context.CallContext`, which a layer
+passes (or a changed copy of) to the next. The chain is mounted as one SK
+function-invocation filter that nests them per call, which costs less than six
+SK filter slots and keeps the order in this one place: tracing will be one
+more entry in :data:`ORDER`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from host.resilience.attempt import AttemptFilter
 from host.resilience.breaker import BreakerFilter
 from host.resilience.cache import CacheFilter
+from host.resilience.context import CallContext, Entered, current
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
@@ -35,7 +39,18 @@ if TYPE_CHECKING:
 
     from host.resilience.guard import Guard
 
-Next = Callable[["FunctionInvocationContext"], Awaitable[None]]
+Next = Callable[["FunctionInvocationContext", CallContext], Awaitable[None]]
+"""The rest of the chain below a layer."""
+SKNext = Callable[["FunctionInvocationContext"], Awaitable[None]]
+
+
+class Layer(Protocol):
+    """One concern of the chain, built from the host's guard."""
+
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None: ...
+
 
 ORDER = (DeadlineFilter, CacheFilter, FallbackFilter, BreakerFilter, RetryFilter, AttemptFilter)
 
@@ -43,12 +58,23 @@ ORDER = (DeadlineFilter, CacheFilter, FallbackFilter, BreakerFilter, RetryFilter
 class ResilienceChain:
     """The SK function-invocation filter that runs every concern of :data:`ORDER` around a call."""
 
-    def __init__(self, guard: Guard) -> None:
-        self._filters = [filter_class(guard) for filter_class in reversed(ORDER)]
+    def __init__(self, guard: Guard, order: Sequence[Callable[[Guard], Layer]] = ORDER) -> None:
+        self._guard = guard
+        self._filters = [layer(guard) for layer in reversed(order)]
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+    async def __call__(self, context: FunctionInvocationContext, next: SKNext) -> None:
+        """Run the call under every layer, starting from the context of the call it runs in."""
+        outer = current.get()
+        call = outer.but(target=self._guard.target(context, outer.model), attempt=1)
+        chain: Next = partial(_function, next)
         for middleware in self._filters:
-            next = partial(middleware, next=next)
+            chain = partial(middleware, next=chain)
+        await chain(context, call)
+
+
+async def _function(next: SKNext, context: FunctionInvocationContext, call: CallContext) -> None:
+    """The bottom of the chain: SK runs the function, which sees ``call`` as current."""
+    with Entered(call):
         await next(context)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from host.errors import DeadlineExceededError
@@ -13,14 +12,8 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
+    from host.resilience.context import CallContext
     from host.resilience.guard import Guard
-
-run_deadline: ContextVar[tuple[float, float] | None] = ContextVar(
-    "agent_host_deadline", default=None
-)
-"""``(absolute clock time, total seconds)`` of the running step's deadline, if any."""
-
-_bounded: ContextVar[bool] = ContextVar("agent_host_deadline_bounded", default=False)
 
 
 class DeadlineFilter:
@@ -29,23 +22,21 @@ class DeadlineFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
-        deadline = run_deadline.get()
-        if deadline is None or _bounded.get():
-            await next(context)
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
+        if call.deadline is None or call.bounded:
+            await next(context, call)
             return
-        at, total = deadline
+        at, total = call.deadline
         remaining = at - self._guard.clock.now()
         if remaining <= 0:
             raise DeadlineExceededError(total)
-        token = _bounded.set(True)
         scope = self._guard.clock.timeout(remaining)
         try:
             with scope:
-                await next(context)
+                await next(context, call.but(bounded=True))
         except Exception:
             if scope.expired():
                 raise DeadlineExceededError(total) from None
             raise
-        finally:
-            _bounded.reset(token)

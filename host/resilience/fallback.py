@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
 from host.errors import AgentHostError, ConfigError
-from host.models.selection import model_override, route_fallbacks
-from host.resilience.effects_ledger import close_ledger, open_ledger
-from host.resilience.journal import CallEvent, record
+from host.resilience.context import CallContext, Entered
+from host.state import CallEvent
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -34,66 +33,57 @@ class FallbackFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
-        target = self._guard.target(context)
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
+        target = call.target
+        assert target is not None  # set at the top of the chain
         policy = target.policy
         hops = policy.fallback
         if target.model is not None:
-            routed = route_fallbacks.get()
+            routed = call.route_fallbacks
             hops += tuple(m for m in routed if m != target.model and m not in hops)
         if not hops and not policy.retry.retries:
-            await next(context)  # nothing could repeat a side effect: no ledger needed
+            await next(context, call)  # nothing could repeat a side effect: no ledger needed
             return
-        effects, token = open_ledger()
+        effects: list[str] = []
+        call = call.but(ledgers=(*call.ledgers, effects))
         try:
-            await self._first_success(context, next, target, hops, effects)
-        finally:
-            close_ledger(token)
-
-    async def _first_success(
-        self,
-        context: FunctionInvocationContext,
-        next: Next,
-        target: Target,
-        hops: tuple[FallbackTarget, ...],
-        effects: list[str],
-    ) -> None:
-        """The primary, then each hop until one succeeds or a side effect has happened."""
-        try:
-            await next(context)
+            await next(context, call)
             return
         except AgentHostError as error:
             failure = error
         for hop in hops:
-            if effects:
+            if effects:  # a side effect happened (in the primary or a hop): never repeat it
                 break
             name = _describe(hop)
             try:
-                await self._hop(context, next, target, hop)
+                await self._hop(context, call, next, target, hop)
             except AgentHostError as error:
                 failure = error
-                record(CallEvent.failed("fallback", name, "error", error))
+                call.record(CallEvent.failed("fallback", name, "error", error))
                 continue
-            record(CallEvent(kind="fallback", target=name, outcome="ok"))
+            call.record(CallEvent(kind="fallback", target=name, outcome="ok"))
             return
         raise failure
 
     async def _hop(
-        self, context: FunctionInvocationContext, next: Next, target: Target, hop: FallbackTarget
+        self,
+        context: FunctionInvocationContext,
+        call: CallContext,
+        next: Next,
+        target: Target,
+        hop: FallbackTarget,
     ) -> None:
         from semantic_kernel.functions import FunctionResult, KernelArguments
 
         if isinstance(hop, StaticValue):
             context.result = FunctionResult(function=context.function.metadata, value=hop.value)
             return
-        services = self._guard.selector.services
+        guard = self._guard
         if target.model is not None:
-            services.ensure(hop)
-            token = model_override.set(hop)
-            try:
-                await next(context)
-            finally:
-                model_override.reset(token)
+            guard.selector.services.ensure(hop)
+            await next(context, call.but(model=hop, target=guard.target(context, hop)))
             return
         plugin, _, name = hop.partition(".")
         if not name:
@@ -101,8 +91,8 @@ class FallbackFilter:
         function = context.kernel.get_function(plugin, name)
         accepted = {p.name for p in function.metadata.parameters}
         arguments = KernelArguments(**{k: v for k, v in context.arguments.items() if k in accepted})
-        result = await function.invoke(context.kernel, arguments)
-        context.result = result
+        with Entered(call):  # the function's own chain starts from this call's context
+            context.result = await function.invoke(context.kernel, arguments)
 
 
 def _describe(hop: FallbackTarget) -> str:

@@ -47,18 +47,19 @@ class Guard:
     def __post_init__(self) -> None:
         self.cache = ResponseCache(self.policies.config.resilience.cache_max_entries)
 
-    def target(self, context: FunctionInvocationContext) -> Target:
+    def target(self, context: FunctionInvocationContext, model: str | None = None) -> Target:
         """The target of the call in ``context`` and its policy.
 
-        A native function's target never changes, so it is looked up once (every
-        filter asks); a prompt function's depends on its arguments and fallbacks.
+        ``model`` is the model a fallback hop chose for a prompt function. A
+        native function's target never changes, so it is looked up once; a prompt
+        function's depends on its arguments and on ``model``.
         """
         function = context.function
         known = self._native.get(id(function))
         if known is not None and known[0] is function:
             return known[1]
         if function.is_prompt:
-            name = self.selector.model_for(function, context.arguments).name
+            name = self.selector.model_for(function, context.arguments, model).name
             return Target(name, self.policies.for_model(name), name)
         policy = self.policies.for_tool(function.plugin_name or "", function.name)
         target = Target(policy.target, policy, None, has_side_effects(function))

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.errors import AgentHostError, ProviderError, RetriesExhaustedError
-from host.resilience.attempt import attempt_number
-from host.resilience.effects_ledger import effects_done
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -14,6 +12,7 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
+    from host.resilience.context import CallContext
     from host.resilience.guard import Guard
 
 
@@ -30,22 +29,24 @@ class RetryFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(self, context: FunctionInvocationContext, next: Next) -> None:
+    async def __call__(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next
+    ) -> None:
         guard = self._guard
-        target = guard.target(context)
+        target = call.target
+        assert target is not None  # set at the top of the chain
         policy = target.policy.retry
         errors: list[AgentHostError] = []
         for attempt in range(1, policy.retries + 2):
-            token = attempt_number.set(attempt)
             try:
-                await next(context)
+                await next(context, call if attempt == 1 else call.but(attempt=attempt))
                 return
             except AgentHostError as error:
                 errors.append(error)
-                if attempt > policy.retries or not policy.should_retry(error) or effects_done():
+                if attempt > policy.retries or not policy.should_retry(error):
                     break
-            finally:
-                attempt_number.reset(token)
+                if call.effects_done():
+                    break
             await guard.clock.sleep(_delay(errors[-1]) or policy.backoff(attempt, guard.rng))
         if len(errors) == 1:
             raise errors[0]

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from host.arguments import check_arguments, parameter_types
 from host.catalogue import INTERNAL_PLUGIN, describe_function
 from host.errors import InvalidArgumentsError
-from host.resilience.journal import CallEvent, record
+from host.resilience.context import current
+from host.state import CallEvent
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior
@@ -90,7 +91,9 @@ class ToolCallArgumentsFilter:
         try:
             values = check_arguments(info, given, parameter_types(function))
         except InvalidArgumentsError as error:
-            record(CallEvent.failed("rejected", info.name, "invalid_arguments", error))
+            current.get().record(
+                CallEvent.failed("rejected", info.name, "invalid_arguments", error)
+            )
             message = f"Invalid arguments for {info.name}: {'; '.join(error.problems)}"
             context.function_result = FunctionResult(function=function.metadata, value=message)
             return
