@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from host.resilience.attempt import AttemptFilter
 from host.resilience.breaker import BreakerFilter
 from host.resilience.cache import CacheFilter
-from host.resilience.context import CallContext, Entered, current
+from host.resilience.context import CallContext, current
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
@@ -65,7 +65,7 @@ class ResilienceChain:
     async def __call__(self, context: FunctionInvocationContext, next: SKNext) -> None:
         """Run the call under every layer, starting from the context of the call it runs in."""
         outer = current.get()
-        call = outer.but(target=self._guard.target(context, outer.model), attempt=1)
+        call = outer.entering(self._guard.target(context, outer.model))
         chain: Next = partial(_function, next)
         for middleware in self._filters:
             chain = partial(middleware, next=chain)
@@ -74,8 +74,11 @@ class ResilienceChain:
 
 async def _function(next: SKNext, context: FunctionInvocationContext, call: CallContext) -> None:
     """The bottom of the chain: SK runs the function, which sees ``call`` as current."""
-    with Entered(call):
+    token = current.set(call)
+    try:
         await next(context)
+    finally:
+        current.reset(token)
 
 
 def install(kernel: Kernel, guard: Guard) -> None:

@@ -1,4 +1,4 @@
-"""The per-call context: one frozen object that travels down the filter chain with a call.
+"""The per-call context: one immutable object that travels down the filter chain with a call.
 
 As Temporal's interceptors each receive one input object, each layer of the
 chain receives the call's :class:`CallContext` and passes it, or a changed
@@ -17,17 +17,19 @@ in. The invoker (and a run's deadline scope) set it before ``kernel.invoke``.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from host.resilience.guard import Target
     from host.state import CallEvent
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What one call carries down the chain (see the module docstring)."""
+class CallContext(NamedTuple):
+    """What one call carries down the chain (see the module docstring).
+
+    A named tuple: as immutable as a frozen dataclass, and built in a fraction
+    of the time, which counts on every call's path.
+    """
 
     target: Target | None = None
     """Who this call goes to; set at the top of the chain, changed by a fallback hop."""
@@ -45,9 +47,22 @@ class CallContext:
     journal: list[CallEvent] | None = None
     """The running step's events; ``None`` outside a step."""
 
+    def entering(self, target: Target) -> CallContext:
+        """The context of a call to ``target`` made inside this one: its first attempt."""
+        return CallContext(
+            target,
+            self.model,
+            self.route_fallbacks,
+            1,
+            self.deadline,
+            self.bounded,
+            self.ledgers,
+            self.journal,
+        )
+
     def but(self, **changes: Any) -> CallContext:
         """A copy with ``changes``: what a layer hands to the next."""
-        return replace(self, **changes)
+        return self._replace(**changes)
 
     def record(self, event: CallEvent) -> None:
         """Add ``event`` to the step's journal (nothing outside a step)."""
