@@ -88,15 +88,16 @@ class Invoker:
         step = _Step(step_id, info, values, started_at)
         journal: list[CallEvent] = []
         bound = self._bound(current.get().deadline, deadline)
-        call = CallContext(route_fallbacks=fallbacks, deadline=bound, journal=journal)
+        token = current.set(CallContext(route_fallbacks=fallbacks, deadline=bound, journal=journal))
         try:
-            with Entered(call):
-                result = await self._kernel.invoke(function, kernel_arguments)
+            result = await self._kernel.invoke(function, kernel_arguments)
         except Exception as raised:  # every failure leaves as the host's error
             error = translate(raised, info.name, model=choice.name if choice else None)
             latency_ms = (self._clock.now() - start) * 1000
             error.step = step.failed(error, latency_ms, journal, choice)
             raise error from raised
+        finally:
+            current.reset(token)
         latency_ms = (self._clock.now() - start) * 1000
         return self._succeeded(step, latency_ms, result, journal, choice)
 

@@ -16,7 +16,7 @@ from typing import Any
 from host.errors import InvalidArgumentsError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepCall:
     """One step's call, resolved: function, concrete arguments, route and idempotency key.
 

@@ -69,11 +69,28 @@ class ResilienceChain:
         chain: Next = partial(_function, next)
         for middleware in self._filters:
             chain = partial(middleware, next=chain)
-        await chain(context, call)
+        token = current.set(call)
+        try:
+            await chain(context, call)
+        finally:
+            current.reset(token)
 
 
-async def _function(next: SKNext, context: FunctionInvocationContext, call: CallContext) -> None:
-    """The bottom of the chain: SK runs the function, which sees ``call`` as current."""
+def _function(
+    next: SKNext, context: FunctionInvocationContext, call: CallContext
+) -> Awaitable[None]:
+    """The bottom of the chain: SK runs the function, which sees ``call`` as current.
+
+    The chain made its entry context current; only a layer that handed down a
+    changed one (a fallback hop's model, a ledger, the deadline's bound) needs
+    another scope, so the common path adds no coroutine frame.
+    """
+    if current.get() is call:
+        return next(context)
+    return _function_in(call, next, context)
+
+
+async def _function_in(call: CallContext, next: SKNext, context: FunctionInvocationContext) -> None:
     token = current.set(call)
     try:
         await next(context)
