@@ -15,12 +15,14 @@ never the reverse)::
     api, cli                   the façades: AgentHost, the agent-host command
     planning                   the planner seam: planning.planner by name, the planning model
     plans                      the plan language: Plan, Step, Ref, validate_plan
+    runs                       plans and workflows started, paused and resumed
     executor, steps            run a plan; one step: resolve, call, validate, record
     step_call, invocation      a resolved call; one kernel call recorded as a StepRecord
-    state, paused_runs         RunState, StepRecord, RunResult; runs waiting for a person
+    state, paused_runs         RunState, StepRecord, CallEvent, RunResult; paused-run store
     workflows/, validation/    graphs of steps; checks on a step's output and on_fail paths
     routing, models/           which model serves a call; the providers
-    resilience/                the filter chain: timeouts, retries, fallback, cache, breakers
+    resilience/                the filter chain (order in chain, per-call context in context):
+                                 deadline, cache, fallback, breaker, retry, attempt
     arguments, effects         argument typing; side-effecting functions
     idempotency, sqlite_store  effect keys and the SQLite file behind the run stores
     kernel, plugins,           building the kernel: native plugins, prompt files,

@@ -13,22 +13,22 @@ from typing import TYPE_CHECKING, Any
 from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
-from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, UnknownRunError
+from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError
 from host.sources import LoadProblem
 from host.state import RunResult
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
-    from host.executor import Executor
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.services import ModelServices
-    from host.paused_runs import Kind, PausedRuns
+    from host.paused_runs import PausedRuns
     from host.planning import Planner, PlanOutcome
     from host.plans import Plan, Step
     from host.resilience.guard import Guard
     from host.routing import Router
+    from host.runs import Runs
     from host.state import RunState, StepRecord
     from host.step_call import StepCall
     from host.steps import StepRunner
@@ -83,8 +83,8 @@ class AgentHost:
         self._unavailable: dict[str, str] = {}
         self._steps: StepRunner | None = None
         """Runs single steps for plans and workflows; built on first use after each start."""
-        self._executor: Executor | None = None
-        """Runs plans; built on the first one after each start (it remembers validated plans)."""
+        self._running: Runs | None = None
+        """Plans and workflows started, paused and resumed; built on first use after each start."""
         self._paused: PausedRuns | None = None
         """Runs waiting for a person, by run id (in ``runs.database``)."""
         self._planner: Planner | None = None
@@ -156,7 +156,7 @@ class AgentHost:
         self._effects = None
         self._paused = None
         self._steps = None
-        self._executor = None
+        self._running = None
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -240,47 +240,7 @@ class AgentHost:
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
         state = RunState(values, run_id=run_id)
-        return await self._continue(parsed, request, state, self._deadline(deadline))
-
-    async def _continue(
-        self, plan: Plan, request: str, state: RunState, deadline: float | None
-    ) -> RunResult:
-        """Run what is left of ``plan`` over ``state``; remember it if it pauses for a person."""
-        if self._executor is None:
-            from host.executor import Executor
-
-            self._executor = Executor(self._step_runner())
-        result = await self._executor.run(
-            plan, request=request, run_id=state.run_id, state=state, deadline=deadline
-        )
-        if result.status == "needs_human":
-            definition = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
-            self._keep("plan", definition, result, state, deadline)
-        return result
-
-    def _keep(
-        self,
-        kind: Kind,
-        definition: dict[str, Any],
-        result: RunResult,
-        state: RunState,
-        deadline: float | None,
-    ) -> None:
-        """Store a ``needs_human`` run so :meth:`resume` can continue it, here or elsewhere."""
-        from host.paused_runs import Snapshot
-
-        assert self._paused is not None and result.waiting_step is not None
-        snapshot = Snapshot(
-            kind,
-            definition,
-            result.request,
-            deadline,
-            result.waiting_step,
-            result.question or "",
-            result.steps,
-            state,
-        )
-        self._paused.keep(snapshot)
+        return await self._runs().plan(parsed, request, state, self._deadline(deadline))
 
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output.
@@ -288,32 +248,7 @@ class AgentHost:
         The run may have paused in another process sharing ``runs.database``. Raises
         :class:`~host.errors.UnknownRunError` when no run of that id is waiting.
         """
-        from host.plans import Plan
-        from host.workflows import check_workflow
-        from host.workflows.definition import Workflow
-
-        self.start()
-        assert self._paused is not None
-        snapshot = self._paused.take(run_id)
-        if snapshot is None:
-            raise UnknownRunError(run_id, self._paused.waiting())
-        state = snapshot.state
-        if snapshot.kind == "plan":
-            plan = Plan.model_validate(snapshot.definition)
-            waiting = plan.step(snapshot.waiting_step)
-            state.answer(waiting.id, waiting.function, answer)
-            return await self._continue(plan, snapshot.request, state, snapshot.deadline)
-        workflow = check_workflow(Workflow.model_validate(snapshot.definition), self._catalogue)
-        paused = RunResult(
-            run_id,
-            snapshot.request,
-            "needs_human",
-            None,
-            snapshot.steps,
-            question=snapshot.question,
-            waiting_step=snapshot.waiting_step,
-        )
-        return await self._follow(workflow, state, snapshot.deadline, paused, answer)
+        return await self._runs().resume(run_id, answer)
 
     async def run_workflow(
         self,
@@ -350,25 +285,7 @@ class AgentHost:
         if problems:
             raise InvalidArgumentsError(f"workflow {checked.name}", problems)
         state = RunState(values, run_id=uuid.uuid4().hex)
-        return await self._follow(checked, state, self._deadline(deadline))
-
-    async def _follow(
-        self,
-        workflow: Workflow,
-        state: RunState,
-        deadline: float | None,
-        paused: RunResult | None = None,
-        answer: Any = None,
-    ) -> RunResult:
-        """Run or continue ``workflow`` over ``state``; remember it if it pauses for a person."""
-        from host.workflows.engine import WorkflowEngine
-
-        engine = WorkflowEngine(self._step_runner())
-        result = await engine.run(workflow, state, deadline=deadline, paused=paused, answer=answer)
-        if result.status == "needs_human":
-            definition = workflow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-            self._keep("workflow", definition, result, state, deadline)
-        return result
+        return await self._runs().workflow(checked, state, self._deadline(deadline))
 
     def _step_runner(self) -> StepRunner:
         """This host's step runner: its invoker, router, validations and idempotency store."""
@@ -385,6 +302,16 @@ class AgentHost:
                 effects=self._effects,
             )
         return self._steps
+
+    def _runs(self) -> Runs:
+        """This host's runs of plans and workflows, over its step runner and paused runs."""
+        from host.runs import Runs
+
+        if self._running is None:
+            steps = self._step_runner()
+            assert self._paused is not None
+            self._running = Runs(steps, self._paused)
+        return self._running
 
     def resolve(self, step: Step, state: RunState) -> StepCall:
         """``step`` made concrete from ``state``: arguments, route, idempotency key.

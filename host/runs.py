@@ -1,0 +1,122 @@
+"""Runs of plans and workflows: started, paused for a person, and resumed (here or elsewhere).
+
+:class:`Runs` sits between the :class:`~host.api.AgentHost` façade and the two
+engines that walk steps: the plan :class:`~host.executor.Executor` and the
+:class:`~host.workflows.engine.WorkflowEngine`. A run that pauses for a person
+is snapshotted into :class:`~host.paused_runs.PausedRuns`; :meth:`Runs.resume`
+continues it with whichever engine it belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from host.errors import UnknownRunError
+from host.state import RunResult
+
+if TYPE_CHECKING:
+    from host.executor import Executor
+    from host.paused_runs import Kind, PausedRuns
+    from host.plans import Plan
+    from host.state import RunState
+    from host.steps import StepRunner
+    from host.workflows import Workflow
+
+
+class Runs:
+    """Starts, keeps and resumes the runs of one host over its step runner and paused-run store."""
+
+    def __init__(self, steps: StepRunner, paused: PausedRuns) -> None:
+        self._steps = steps
+        self._paused = paused
+        self._executor: Executor | None = None
+        """Built on the first plan (it remembers validated plans)."""
+
+    async def plan(
+        self, plan: Plan, request: str, state: RunState, deadline: float | None
+    ) -> RunResult:
+        """Run what is left of ``plan`` over ``state``; keep it if it pauses for a person."""
+        if self._executor is None:
+            from host.executor import Executor
+
+            self._executor = Executor(self._steps)
+        result = await self._executor.run(
+            plan, request=request, run_id=state.run_id, state=state, deadline=deadline
+        )
+        if result.status == "needs_human":
+            definition = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
+            self._keep("plan", definition, result, state, deadline)
+        return result
+
+    async def workflow(
+        self,
+        workflow: Workflow,
+        state: RunState,
+        deadline: float | None,
+        paused: RunResult | None = None,
+        answer: Any = None,
+    ) -> RunResult:
+        """Run or continue ``workflow`` over ``state``; keep it if it pauses for a person."""
+        from host.workflows.engine import WorkflowEngine
+
+        engine = WorkflowEngine(self._steps)
+        result = await engine.run(workflow, state, deadline=deadline, paused=paused, answer=answer)
+        if result.status == "needs_human":
+            definition = workflow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            self._keep("workflow", definition, result, state, deadline)
+        return result
+
+    async def resume(self, run_id: str, answer: Any) -> RunResult:
+        """Continue the paused run ``run_id`` with ``answer`` as its waiting step's output.
+
+        Raises :class:`~host.errors.UnknownRunError` when no run of that id is waiting.
+        """
+        from host.plans import Plan
+        from host.workflows import check_workflow
+        from host.workflows.definition import Workflow
+
+        snapshot = self._paused.take(run_id)
+        if snapshot is None:
+            raise UnknownRunError(run_id, self._paused.waiting())
+        state = snapshot.state
+        if snapshot.kind == "plan":
+            plan = Plan.model_validate(snapshot.definition)
+            waiting = plan.step(snapshot.waiting_step)
+            state.answer(waiting.id, waiting.function, answer)
+            return await self.plan(plan, snapshot.request, state, snapshot.deadline)
+        definition = Workflow.model_validate(snapshot.definition)
+        workflow = check_workflow(definition, self._steps.catalogue)
+        paused = RunResult(
+            run_id,
+            snapshot.request,
+            "needs_human",
+            None,
+            snapshot.steps,
+            question=snapshot.question,
+            waiting_step=snapshot.waiting_step,
+        )
+        return await self.workflow(workflow, state, snapshot.deadline, paused, answer)
+
+    def _keep(
+        self,
+        kind: Kind,
+        definition: dict[str, Any],
+        result: RunResult,
+        state: RunState,
+        deadline: float | None,
+    ) -> None:
+        """Store a ``needs_human`` run so :meth:`resume` can continue it, here or elsewhere."""
+        from host.paused_runs import Snapshot
+
+        assert result.waiting_step is not None
+        snapshot = Snapshot(
+            kind,
+            definition,
+            result.request,
+            deadline,
+            result.waiting_step,
+            result.question or "",
+            result.steps,
+            state,
+        )
+        self._paused.keep(snapshot)
