@@ -180,16 +180,23 @@ def test_routing_leaves_out_a_model_known_to_crash(
     assert "local: llama.cpp crashed with SIGILL" in route.reason
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["invoke", "marketing.promo_copy", "input=iced tea", "facts=24°C"],
+        ["run", "write a promotion copy for our iced tea"],
+    ],
+    ids=["invoke", "run"],
+)
 def test_the_cli_prints_one_line_and_exits_non_zero(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_file: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_file: Path, command: list[str]
 ) -> None:
     stand_in_build(monkeypatch, tmp_path, "sigill")
     config = crash_config(tmp_path, model_file, fallback=False)
-    command = [sys.executable, "-m", "host", "invoke", "--config", str(config)]
-    command += ["--prompts-dir", str(PROMPTS)]
+    where = ["--config", str(config), "--prompts-dir", str(PROMPTS)]
 
     done = subprocess.run(
-        [*command, "marketing.promo_copy", "input=iced tea", "facts=24°C"],
+        [sys.executable, "-m", "host", command[0], *where, *command[1:]],
         capture_output=True,
         text=True,
         check=False,
