@@ -20,28 +20,22 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
-from host.catalogue import FunctionInfo, ParameterInfo, declared_type
+from host.catalogue import FunctionInfo, ParameterInfo
 from host.errors import InvalidArgumentsError
 from host.memo import by_identity
 
-if TYPE_CHECKING:
-    from semantic_kernel.functions import KernelFunction
 
-
-def check_arguments(
-    info: FunctionInfo, arguments: Mapping[str, Any], types: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def check_arguments(info: FunctionInfo, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``arguments`` converted to the parameters' types (``"3"`` → ``3`` for an int).
 
-    ``types`` maps parameter names to Python types, replacing those the catalogue
-    recorded. Raises :class:`InvalidArgumentsError` listing every unknown, missing
-    or mistyped argument with what was expected.
+    Raises :class:`InvalidArgumentsError` listing every unknown, missing or
+    mistyped argument with what was expected.
     """
-    converted, problems = _checked(info, arguments, types, ())
+    converted, problems = _checked(info, arguments, ())
     if problems:
         raise InvalidArgumentsError(info.name, problems)
     return converted
@@ -55,7 +49,7 @@ def argument_problems(
     Names in ``unchecked`` are given, but their values are known only when the
     step runs (a plan's references): they count as present and are not checked.
     """
-    return _checked(info, arguments, None, unchecked)[1]
+    return _checked(info, arguments, unchecked)[1]
 
 
 def adapt_output(info: FunctionInfo, name: str, value: Any) -> Any:
@@ -78,12 +72,6 @@ def adapt_output(info: FunctionInfo, name: str, value: Any) -> Any:
             problem = f"argument {name!r}: expected {expected}, got text {value!r}"
             raise InvalidArgumentsError(info.name, [problem]) from None
     return value
-
-
-def parameter_types(function: KernelFunction) -> dict[str, Any]:
-    """The Python type of each parameter of an SK function, where it declares one."""
-    declared = {str(p.name): declared_type(p) for p in function.metadata.parameters}
-    return {name: type_ for name, type_ in declared.items() if type_ is not None}
 
 
 class _Slot(NamedTuple):
@@ -130,7 +118,6 @@ def _parameters(info: FunctionInfo) -> dict[str, _Slot]:
 def _checked(
     info: FunctionInfo,
     arguments: Mapping[str, Any],
-    types: Mapping[str, Any] | None,
     unchecked: Collection[str],
 ) -> tuple[dict[str, Any], list[str]]:
     """``arguments`` converted, and every problem with them."""
@@ -149,8 +136,6 @@ def _checked(
         if name in unchecked:
             continue
         value = arguments[name]
-        if types is not None:
-            expected = types.get(name) or expected
         try:
             converted[name] = _fit(value, expected)
         except ValueError:  # pydantic's ValidationError is one

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from host.arguments import check_arguments, parameter_types
+from host.arguments import check_arguments
 from host.catalogue import INTERNAL_PLUGIN, describe_function
 from host.errors import InvalidArgumentsError
 from host.resilience.context import current
@@ -89,7 +89,7 @@ class ToolCallArgumentsFilter:
         info = describe_function(function, None)
         given = dict(call.to_kernel_arguments()) if call is not None else {}
         try:
-            values = check_arguments(info, given, parameter_types(function))
+            values = check_arguments(info, given)
         except InvalidArgumentsError as error:
             current.get().record(
                 CallEvent.failed("rejected", info.name, "invalid_arguments", error)
