@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from host.testing import OpenAICompatibleServer
+from host import AgentHost
+from host.testing import OpenAICompatibleServer, VirtualClock
 
 ASK_PROMPT = """\
 name: Ask
@@ -111,3 +112,15 @@ def openai_model(server: OpenAICompatibleServer, model: str, **policy: Any) -> d
         "api_key_env": API_KEY_ENV,
         **policy,
     }
+
+
+def tool_host(
+    tmp_path: Path,
+    clock: VirtualClock,
+    plugins: Path,
+    policy: dict[str, Any],
+    **resilience: Any,
+) -> AgentHost:
+    """A strict host over ``plugins`` with ``policy`` for the ``faulty`` tool, on ``clock``."""
+    config = write_config(tmp_path, tools={"faulty": policy}, resilience=resilience)
+    return AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True)

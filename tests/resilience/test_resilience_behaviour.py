@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from resilience_kit import openai_model, payments, write_config, write_ledger_plugin
+from resilience_kit import openai_model, payments, tool_host, write_config, write_ledger_plugin
 
 from host import AgentHost
 from host.errors import (
@@ -56,17 +56,6 @@ class Calc:
     def double(self, number: Annotated[int, "a whole number"]) -> int:
         return number * 2
 '''
-
-
-def tool_host(
-    tmp_path: Path,
-    clock: VirtualClock,
-    plugins: Path,
-    policy: dict[str, Any],
-    **resilience: Any,
-) -> AgentHost:
-    config = write_config(tmp_path, tools={"faulty": policy}, resilience=resilience)
-    return AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True)
 
 
 def attempt_numbers(step: StepRecord | None) -> list[int | None]:

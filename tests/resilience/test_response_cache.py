@@ -8,22 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from resilience_kit import write_config
+from resilience_kit import tool_host, write_config
 
 from host import AgentHost
 from host.errors import ConfigError, FunctionFailedError
 from host.testing import Fail, FaultyTool, Return, VirtualClock
-
-
-def cached_tool_host(
-    tmp_path: Path,
-    clock: VirtualClock,
-    plugins: Path,
-    tool: dict[str, Any],
-    **resilience: Any,
-) -> AgentHost:
-    config = write_config(tmp_path, tools={"faulty": tool}, resilience=resilience)
-    return AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True)
 
 
 async def test_past_cache_max_entries_the_least_recently_used_result_is_dropped(
@@ -32,7 +21,7 @@ async def test_past_cache_max_entries_the_least_recently_used_result_is_dropped(
     tool = FaultyTool(Return(7))
     plugins = tool_plugins(faulty=tool)
     policy = {"cache_ttl": 300}
-    async with cached_tool_host(tmp_path, clock, plugins, policy, cache_max_entries=2) as host:
+    async with tool_host(tmp_path, clock, plugins, policy, cache_max_entries=2) as host:
         assert host.guard is not None
         hits = []
         for query in ["a", "b", "a", "c", "a", "b"]:
@@ -82,7 +71,7 @@ async def test_a_stale_entry_is_served_when_the_source_fails_only_within_stale_t
     policy: dict[str, Any] = {"cache_ttl": 300}
     resilience: dict[str, Any] = {}
     (policy if set_in == "tool" else resilience)["stale_ttl"] = 60
-    async with cached_tool_host(tmp_path, clock, plugins, policy, **resilience) as host:
+    async with tool_host(tmp_path, clock, plugins, policy, **resilience) as host:
         await host.invoke("faulty.count", query="apples")
         clock.advance(age)
         if served:
