@@ -204,7 +204,7 @@ class StepRunner:
                     retried = {**call.arguments}
                     if info.parameter(FEEDBACK_PARAMETER) is not None:
                         retried[FEEDBACK_PARAMETER] = _feedback(verdict)
-                    record = await self.call(dataclasses.replace(call, arguments=retried))
+                    record = await self.call(call._replace(arguments=retried))
                     trail.extend(record.events)
                     attempts += record.attempts
                     verdict = await verdict_on(record.output)
