@@ -11,6 +11,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelArguments
 
 from bench.timing import ratio
@@ -68,12 +69,15 @@ def _fan_out(width: int) -> dict[str, Any]:
 
 
 async def run(quick: bool) -> dict[str, float]:
-    """``step_overhead_ratio`` (and ``…_fresh_plan``), ``concurrent_1000_wall_ms``,
-    ``memory_per_run_kib``, ``fanout_wall_ratio``: each against its baseline in the same run.
+    """``step_overhead_ratio`` (and ``…_fresh_plan``, ``…_vs_bare_sk``),
+    ``concurrent_1000_wall_ms``, ``memory_per_run_kib``, ``fanout_wall_ratio``: each
+    against its baseline in the same run.
 
     ``step_overhead_ratio`` runs the same plan data every time, as a workflow or a
     repeated request does (the host remembers it parsed and validated);
     ``…_fresh_plan`` runs data never seen before each time, as a new plan from a planner.
+    Both divide by ``kernel.invoke`` on the host's own kernel, resilience chain
+    included; ``…_vs_bare_sk`` divides by a plain ``Kernel()`` with the same plugin.
     ``memory_per_run_kib`` is taken while every run is suspended inside a step (its
     functions yield to the event loop once, as any I/O would), so each run is in flight.
     """
@@ -95,6 +99,13 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     async def bare() -> object:
         return await kernel.invoke(function, arguments)
 
+    plain = Kernel()  # truly bare Semantic Kernel: the same plugin, no filters
+    plain.add_plugin(kernel.get_plugin("bench"))
+    plain_function = plain.get_function("bench", "noop")
+
+    async def bare_sk() -> object:
+        return await plain.invoke(plain_function, arguments)
+
     async def planned_step() -> object:
         return await host.execute(three)
 
@@ -106,6 +117,7 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     calls, rounds = (100, 3) if quick else (400, 7)
     per_run = await ratio(planned_step, bare, calls=calls, rounds=rounds)
     per_fresh_run = await ratio(fresh_planned_step, bare, calls=calls, rounds=rounds)
+    per_run_sk = await ratio(planned_step, bare_sk, calls=calls, rounds=rounds)
 
     runs = 1000
     await asyncio.gather(*(host.execute(three) for _ in range(50)))
@@ -126,6 +138,7 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     return {
         "step_overhead_ratio": per_run / 3,
         "step_overhead_ratio_fresh_plan": per_fresh_run / 3,
+        "step_overhead_ratio_vs_bare_sk": per_run_sk / 3,
         "concurrent_1000_wall_ms": wall_ms,
         "memory_per_run_kib": (peak - start_memory) / runs / 1024,
         "fanout_wall_ratio": ten / one,

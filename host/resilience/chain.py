@@ -19,13 +19,12 @@ more entry in :data:`ORDER`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from host.resilience.attempt import AttemptFilter
 from host.resilience.breaker import BreakerFilter
 from host.resilience.cache import CacheFilter
-from host.resilience.context import CallContext, current
+from host.resilience.context import CallContext, SKNext, current
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 Next = Callable[["FunctionInvocationContext", CallContext], Awaitable[None]]
 """The rest of the chain below a layer."""
-SKNext = Callable[["FunctionInvocationContext"], Awaitable[None]]
 
 
 class Layer(Protocol):
@@ -56,38 +54,54 @@ ORDER = (DeadlineFilter, CacheFilter, FallbackFilter, BreakerFilter, RetryFilter
 
 
 class ResilienceChain:
-    """The SK function-invocation filter that runs every concern of :data:`ORDER` around a call."""
+    """The SK function-invocation filter that runs every concern of :data:`ORDER` around a call.
+
+    The layers are linked once, here; a call carries what runs at the bottom
+    (SK's own ``next``) in its context, so nothing is built per call but the
+    context itself.
+    """
 
     def __init__(self, guard: Guard, order: Sequence[Callable[[Guard], Layer]] = ORDER) -> None:
         self._guard = guard
-        self._filters = [layer(guard) for layer in reversed(order)]
+        top: Next = _function
+        for layer in reversed(order):
+            top = _Link(layer(guard), top)
+        self._top = top
 
     async def __call__(self, context: FunctionInvocationContext, next: SKNext) -> None:
         """Run the call under every layer, starting from the context of the call it runs in."""
         outer = current.get()
-        call = outer.entering(self._guard.target(context, outer.model))
-        chain: Next = partial(_function, next)
-        for middleware in self._filters:
-            chain = partial(middleware, next=chain)
+        call = outer.entering(self._guard.target(context, outer.model), next)
         token = current.set(call)
         try:
-            await chain(context, call)
+            await self._top(context, call)
         finally:
             current.reset(token)
 
 
-def _function(
-    next: SKNext, context: FunctionInvocationContext, call: CallContext
-) -> Awaitable[None]:
+class _Link:
+    """One layer and the rest of the chain below it: ``await link(context, call)``."""
+
+    __slots__ = ("_below", "_layer")
+
+    def __init__(self, layer: Layer, below: Next) -> None:
+        self._layer, self._below = layer, below
+
+    def __call__(self, context: FunctionInvocationContext, call: CallContext) -> Awaitable[None]:
+        return self._layer(context, call, self._below)
+
+
+def _function(context: FunctionInvocationContext, call: CallContext) -> Awaitable[None]:
     """The bottom of the chain: SK runs the function, which sees ``call`` as current.
 
     The chain made its entry context current; only a layer that handed down a
     changed one (a fallback hop's model, a ledger, the deadline's bound) needs
     another scope, so the common path adds no coroutine frame.
     """
+    assert call.function is not None  # set on entering the chain
     if current.get() is call:
-        return next(context)
-    return _function_in(call, next, context)
+        return call.function(context)
+    return _function_in(call, call.function, context)
 
 
 async def _function_in(call: CallContext, next: SKNext, context: FunctionInvocationContext) -> None:

@@ -16,12 +16,20 @@ in. The invoker (and a run's deadline scope) set it before ``kernel.invoke``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from semantic_kernel.filters.functions.function_invocation_context import (
+        FunctionInvocationContext,
+    )
+
     from host.resilience.guard import Target
     from host.state import CallEvent
+
+SKNext = Callable[["FunctionInvocationContext"], Awaitable[None]]
+"""SK's own ``next`` in a function-invocation filter: runs the function."""
 
 
 class CallContext(NamedTuple):
@@ -46,8 +54,10 @@ class CallContext(NamedTuple):
     """The side-effect ledger of every enclosing call that may repeat work, innermost last."""
     journal: list[CallEvent] | None = None
     """The running step's events; ``None`` outside a step."""
+    function: SKNext | None = None
+    """What runs at the bottom of the chain: SK's own invocation of the function."""
 
-    def entering(self, target: Target) -> CallContext:
+    def entering(self, target: Target, function: SKNext) -> CallContext:
         """The context of a call to ``target`` made inside this one: its first attempt."""
         return CallContext(
             target,
@@ -58,6 +68,7 @@ class CallContext(NamedTuple):
             self.bounded,
             self.ledgers,
             self.journal,
+            function,
         )
 
     def but(self, **changes: Any) -> CallContext:
