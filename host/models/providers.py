@@ -21,6 +21,12 @@ _NO_KEY = "not-needed"
 """Sent to OpenAI-compatible servers (Ollama, llama.cpp server) that ask for no key."""
 
 
+def _client_timeout(model: ModelConfig) -> float | None:
+    """The client's own timeout: a backstop just beyond the attempt's, which is the one that
+    fires and is recorded (equal ones would race, and either error could win)."""
+    return None if model.timeout is None else model.timeout + 1.0
+
+
 def _openai(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:
     from openai import AsyncOpenAI
     from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion
@@ -28,7 +34,7 @@ def _openai(name: str, model: ModelConfig, secret: str | None) -> ChatCompletion
     client = AsyncOpenAI(
         api_key=secret or _NO_KEY,
         base_url=model.base_url,
-        timeout=model.timeout,
+        timeout=_client_timeout(model),
         max_retries=0,
     )
     return OpenAIChatCompletion(ai_model_id=model.model, service_id=name, async_client=client)
@@ -45,7 +51,7 @@ def _azure_openai(name: str, model: ModelConfig, secret: str | None) -> ChatComp
         azure_endpoint=model.base_url,
         azure_deployment=model.model,
         api_version=model.api_version or "2024-10-21",
-        timeout=model.timeout,
+        timeout=_client_timeout(model),
         max_retries=0,
     )
     return AzureChatCompletion(service_id=name, deployment_name=model.model, async_client=client)
@@ -59,7 +65,7 @@ def _anthropic(name: str, model: ModelConfig, secret: str | None) -> ChatComplet
         extra = "pip install 'agent-host[anthropic]'"
         raise ConfigError([f"models.{name}: provider anthropic needs an extra: {extra}"]) from None
     client = AsyncAnthropic(
-        api_key=secret, base_url=model.base_url, timeout=model.timeout, max_retries=0
+        api_key=secret, base_url=model.base_url, timeout=_client_timeout(model), max_retries=0
     )
     return AnthropicChatCompletion(ai_model_id=model.model, service_id=name, async_client=client)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from host.errors import AttemptTimeoutError
+from host.errors import AttemptTimeoutError, ProviderError
 from host.resilience.translation import translate
 from host.state import CallEvent
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
     )
+    from semantic_kernel.functions import FunctionResult
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
@@ -24,6 +25,8 @@ class AttemptFilter:
     An async call is cancelled when its timeout passes. A synchronous native
     function cannot be interrupted (it holds the event loop until it returns),
     so its result is discarded as late instead, with the same timeout error.
+    A model's service is built before the timeout starts (a first call imports
+    its connector), and a model's reply with nothing in it is a failed attempt.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -38,14 +41,19 @@ class AttemptFilter:
         timeout = target.policy.timeout
         start = clock.now()
         scope = None
-        if timeout is not None and context.function.metadata.is_asynchronous is not False:
-            scope = clock.timeout(timeout)
         try:
+            if target.model is not None:  # a first call imports the connector: not its time
+                self._guard.selector.services.get(target.model)
+                start = clock.now()
+            if timeout is not None and context.function.metadata.is_asynchronous is not False:
+                scope = clock.timeout(timeout)
             if scope is None:
                 await next(context, call)
             else:
                 with scope:
                     await next(context, call)
+            if target.model is not None and _is_empty_completion(context.result):
+                raise ProviderError(target.model, _EMPTY, retryable=True)
         except Exception as raised:  # every failure leaves this filter translated
             if scope is not None and scope.expired():
                 raise self._timed_out(call, target, start) from None
@@ -64,6 +72,22 @@ class AttemptFilter:
         error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)
         call.record(_event(call, target, "timeout", self._guard.clock.now() - start, error))
         return error
+
+
+_EMPTY = "empty completion: the reply has no text and no tool call"
+
+
+def _is_empty_completion(result: FunctionResult | None) -> bool:
+    """Whether a prompt function's reply has neither text nor anything else (a tool call)."""
+    from semantic_kernel.contents import ChatMessageContent, TextContent
+
+    value = result.value if result is not None else None
+    messages = value if isinstance(value, list) else [value]
+    return all(
+        isinstance(message, ChatMessageContent)
+        and all(isinstance(item, TextContent) and not item.text for item in message.items)
+        for message in messages
+    )
 
 
 def _event(

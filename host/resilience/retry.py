@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from host.errors import AgentHostError, ProviderError, RetriesExhaustedError
 
 if TYPE_CHECKING:
+    import random
+
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
     )
@@ -14,16 +16,19 @@ if TYPE_CHECKING:
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
     from host.resilience.guard import Guard
+    from host.resilience.policies import RetryPolicy
 
 
 class RetryFilter:
     """Up to ``retries`` more attempts for errors the policy deems retryable.
 
-    Waits full-jitter exponential backoff, or the server's ``Retry-After``.
-    Errors that cannot succeed (bad arguments, most 4xx, cancellation) are not
-    retried, nor is a call during which a side-effecting tool already ran. When
-    more than one attempt failed, the error is a :class:`RetriesExhaustedError`
-    naming the target and every attempt's error.
+    Waits full-jitter exponential backoff, or the server's ``Retry-After``; either
+    at most ``backoff_max``. A wait that would reach the run's deadline is not
+    begun: the call fails at once, leaving the time to a fallback. Errors that
+    cannot succeed (bad arguments, most 4xx, cancellation) are not retried, nor
+    is a call during which a side-effecting tool already ran. When more than one
+    attempt failed, the error is a :class:`RetriesExhaustedError` naming the
+    target and every attempt's error.
     """
 
     def __init__(self, guard: Guard) -> None:
@@ -47,11 +52,16 @@ class RetryFilter:
                     break
                 if call.effects_done():
                     break
-            await guard.clock.sleep(_delay(errors[-1]) or policy.backoff(attempt, guard.rng))
+            wait = _wait(errors[-1], policy, attempt, guard.rng)
+            if call.deadline is not None and guard.clock.now() + wait >= call.deadline[0]:
+                break
+            await guard.clock.sleep(wait)
         if len(errors) == 1:
             raise errors[0]
         raise RetriesExhaustedError(target.name, errors)
 
 
-def _delay(error: AgentHostError) -> float | None:
-    return error.retry_after if isinstance(error, ProviderError) else None
+def _wait(error: AgentHostError, policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
+    """Seconds before attempt ``attempt + 1``: the server's ``Retry-After``, else backoff."""
+    asked = error.retry_after if isinstance(error, ProviderError) else None
+    return policy.backoff(attempt, rng) if asked is None else min(asked, policy.maximum)

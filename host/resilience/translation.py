@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from typing import Any
 
@@ -47,8 +48,10 @@ def translate(error: BaseException, target: str, *, model: str | None) -> AgentH
     root = list(_chain(error))[-1]
     retryable = isinstance(root, _TRANSIENT)
     if model is not None:
-        # A reply that does not parse is a glitch of that response, not of the request.
-        retryable = retryable or isinstance(root, json.JSONDecodeError)
+        malformed = _malformed_reply(root)
+        if malformed is not None:
+            # A reply that cannot be read is a glitch of that response, not of the request.
+            return ProviderError(model, f"malformed response: {malformed}", retryable=True)
         return ProviderError(model, describe_error(root), retryable=retryable)
     return FunctionFailedError(target, describe_error(root), retryable=retryable)
 
@@ -86,15 +89,38 @@ def _is_argument_error(error: BaseException) -> bool:
     return any(problem in str(error) for problem in _ARGUMENT_PROBLEMS)
 
 
+def _malformed_reply(root: BaseException) -> str | None:
+    """Why a model's reply could not be read, when ``root`` says it could not."""
+    if isinstance(root, json.JSONDecodeError):
+        return describe_error(root)
+    if isinstance(root, AttributeError) and isinstance(root.obj, str):
+        # The openai client hands back the raw text of a 200 that is not JSON (an HTML
+        # page, an SSE stream to a plain request); the connector then trips over it.
+        return "the body is not a JSON chat completion"
+    return None
+
+
 def _retry_after(error: BaseException) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), if any."""
+    """Seconds from a ``Retry-After`` header: delta seconds or an HTTP date, from now.
+
+    Any other value (``soon``, a negative or non-finite number) counts as absent.
+    """
     response: Any = getattr(error, "response", None)
     headers: Any = getattr(response, "headers", None) or getattr(error, "headers", None)
     value = headers.get("retry-after") if headers is not None else None
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(when.timestamp() - time.time(), 0.0) if when else None
+        return _seconds_until(value)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now until ``http_date`` (0 if past), or ``None`` if it is no date."""
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except ValueError:
+        return None
+    return max(when.timestamp() - time.time(), 0.0)

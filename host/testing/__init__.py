@@ -4,8 +4,9 @@
 script of steps; ``OpenAICompatibleServer`` is a loopback HTTP server that
 answers real OpenAI clients from a queue of responses, faults included
 (``Hang``, ``SlowStream``, ``ConnectionReset``, ``MalformedBody``,
-``HttpError``); ``FaultyTool`` is a native plugin that fails, hangs or returns
-the wrong type on cue; ``VirtualClock`` makes waits take no real time.
+``HtmlPage``, ``TruncatedStream``, ``EmptyReply``, ``HttpError``); ``FaultyTool``
+is a native plugin that fails, hangs or returns the wrong type on cue;
+``VirtualClock`` makes waits take no real time.
 Importing this package starts nothing and imports neither SK nor aiohttp until
 a name is used.
 """
@@ -33,12 +34,15 @@ if TYPE_CHECKING:
         ChatRequest,
         ChatToolCall,
         ConnectionReset,
+        EmptyReply,
         Hang,
+        HtmlPage,
         HttpError,
         MalformedBody,
         OpenAICompatibleServer,
         ServerResponse,
         SlowStream,
+        TruncatedStream,
     )
     from host.testing.scripted import (
         Delay,
@@ -70,12 +74,15 @@ _MODULES = {
         "ChatRequest",
         "ChatToolCall",
         "ConnectionReset",
+        "EmptyReply",
         "Hang",
+        "HtmlPage",
         "HttpError",
         "MalformedBody",
         "OpenAICompatibleServer",
         "ServerResponse",
         "SlowStream",
+        "TruncatedStream",
     ],
     "scripted": [
         "Delay",
@@ -98,9 +105,11 @@ __all__ = [
     "ChatToolCall",
     "ConnectionReset",
     "Delay",
+    "EmptyReply",
     "Fail",
     "FaultyTool",
     "Hang",
+    "HtmlPage",
     "HttpError",
     "MalformedBody",
     "OpenAICompatibleServer",
@@ -116,6 +125,7 @@ __all__ = [
     "Step",
     "ToolCall",
     "ToolCalls",
+    "TruncatedStream",
     "VirtualClock",
     "fails_then_succeeds",
     "hangs",

@@ -18,13 +18,17 @@ response                    ``openai`` client raises
 ``HttpError(500)``          ``openai.InternalServerError``
 ``ConnectionReset()``       ``openai.APIConnectionError``
 ``MalformedBody()``         ``json.JSONDecodeError`` -- not an ``openai`` error
+``HtmlPage()``              nothing: ``create`` returns the page as a ``str``
+``TruncatedStream()``       nothing: ``create`` returns the SSE text as a ``str``
+``EmptyReply()``            nothing: a completion whose content is ``None``
 ``Hang()``                  nothing: the request stays pending until the
                             caller gives up or the server stops
 ``SlowStream(...)``         nothing: a reply, late by the clock's reckoning
 ==========================  ============================================
 
 A streamed ``MalformedBody`` raises the same ``json.JSONDecodeError`` while the
-stream is read, not when it is opened.
+stream is read, not when it is opened. Streamed, an ``HtmlPage`` yields no chunk
+and a ``TruncatedStream`` ends after its first piece, without a finish reason.
 """
 
 from __future__ import annotations
@@ -148,8 +152,11 @@ class HttpError:
         return web.json_response(dict(body), status=self.status, headers=headers)
 
     @classmethod
-    def rate_limited(cls, retry_after: float) -> HttpError:
-        """429 Too Many Requests, asking the client to wait ``retry_after`` seconds."""
+    def rate_limited(cls, retry_after: float | str) -> HttpError:
+        """429 Too Many Requests, asking the client to wait ``retry_after`` seconds.
+
+        A string is sent verbatim: an HTTP date, or a value no server should send.
+        """
         return cls(429, headers={"Retry-After": _seconds(retry_after)})
 
     @classmethod
@@ -216,11 +223,46 @@ class MalformedBody:
     async def respond(self, request: ChatRequest) -> web.StreamResponse:
         if not request.stream:
             return web.Response(text=self.body, content_type="application/json")
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request.http)
-        await response.write(f"data: {self.body}\n\n".encode())
-        await response.write_eof()
-        return response
+        return await _events(request, [self.body])
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """200 OK with an HTML page instead of the API's JSON, as a proxy or captive portal answers."""
+
+    body: str = "<html><body><h1>Bad Gateway</h1></body></html>"
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        return web.Response(text=self.body, content_type="text/html")
+
+
+@dataclass(frozen=True)
+class TruncatedStream:
+    """200 OK with an SSE stream cut off after the first piece of ``text``.
+
+    No finish reason and no ``[DONE]`` follow. It is sent whether or not the
+    request asked to stream, as a proxy that buffers nothing might.
+    """
+
+    text: str = "partial answer"
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        delta = {"role": "assistant", "content": _pieces(self.text)[0]}
+        choice = {"index": 0, "delta": delta, "finish_reason": None}
+        chunk = {**_envelope(request, "chat.completion.chunk"), "choices": [choice]}
+        return await _events(request, [json.dumps(chunk)])
+
+
+@dataclass(frozen=True)
+class EmptyReply:
+    """An assistant message whose content is ``null``: no text and no tool call."""
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        message = {"role": "assistant", "content": None}
+        usage = _estimated_usage(request, "")
+        if request.stream:
+            return await _stream(request, [message], "stop", usage)
+        return _completion(request, message, "stop", usage)
 
 
 class OpenAICompatibleServer:
@@ -375,13 +417,27 @@ async def _stream(
     )
     if request.body.get("stream_options", {}).get("include_usage"):
         chunks.append({**envelope, "choices": [], "usage": _usage(usage)})
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await response.prepare(request.http)
-    for index, chunk in enumerate(chunks):
+    data = [*(json.dumps(chunk) for chunk in chunks), "[DONE]"]
+
+    async def before(index: int) -> None:
         if pause is not None and index < len(deltas):
             await pause(index)
-        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-    await response.write(b"data: [DONE]\n\n")
+
+    return await _events(request, data, before)
+
+
+async def _events(
+    request: ChatRequest,
+    data: Sequence[str],
+    before: Callable[[int], Awaitable[None]] | None = None,
+) -> web.StreamResponse:
+    """A 200 ``text/event-stream``, one ``data:`` event per item; ``before(i)`` precedes item i."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request.http)
+    for index, item in enumerate(data):
+        if before is not None:
+            await before(index)
+        await response.write(f"data: {item}\n\n".encode())
     await response.write_eof()
     return response
 
@@ -397,9 +453,9 @@ def _drop_connection(request: ChatRequest) -> web.StreamResponse:
     return web.Response()
 
 
-def _seconds(seconds: float) -> str:
-    """A Retry-After value: whole seconds as an integer, else the decimal."""
-    return f"{seconds:g}"
+def _seconds(seconds: float | str) -> str:
+    """A Retry-After value: whole seconds as an integer, else the decimal; a string verbatim."""
+    return seconds if isinstance(seconds, str) else f"{seconds:g}"
 
 
 def _pieces(text: str) -> list[str]:

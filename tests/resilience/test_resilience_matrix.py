@@ -34,15 +34,18 @@ from host.testing import (
     Behaviour,
     ChatReply,
     ConnectionReset,
+    EmptyReply,
     Fail,
     FaultyTool,
     Hang,
+    HtmlPage,
     HttpError,
     MalformedBody,
     OpenAICompatibleServer,
     Return,
     ServerResponse,
     Stall,
+    TruncatedStream,
     VirtualClock,
 )
 
@@ -119,6 +122,9 @@ MODEL_FAULTS: dict[str, Fault[ServerResponse]] = {
         ConnectionReset(), "error", "ProviderError", "APIConnectionError: Connection error"
     ),
     "malformed-body": Fault(MalformedBody(), "error", "ProviderError", "JSONDecodeError"),
+    "html-200": Fault(HtmlPage(), "error", "ProviderError", "malformed response"),
+    "truncated-sse": Fault(TruncatedStream(), "error", "ProviderError", "malformed response"),
+    "empty-completion": Fault(EmptyReply(), "error", "ProviderError", "empty completion"),
 }
 
 

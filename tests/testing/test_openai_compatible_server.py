@@ -20,12 +20,15 @@ from host.testing import (
     ChatRequest,
     ChatToolCall,
     ConnectionReset,
+    EmptyReply,
     Hang,
+    HtmlPage,
     HttpError,
     MalformedBody,
     OpenAICompatibleServer,
     ServerResponse,
     SlowStream,
+    TruncatedStream,
     VirtualClock,
     run_until,
 )
@@ -311,6 +314,77 @@ async def test_rate_limited_and_unavailable_carry_their_retry_after(
 
     assert raised.value.status_code == status
     assert raised.value.response.headers.get("retry-after") == retry_after
+
+
+@pytest.mark.parametrize(
+    "raw", ["soon", "Wed, 21 Oct 2099 07:28:00 GMT"], ids=["malformed", "http-date"]
+)
+async def test_a_raw_retry_after_value_is_sent_verbatim(
+    server: OpenAICompatibleServer, client: AsyncOpenAI, raw: str
+) -> None:
+    server.enqueue(HttpError.rate_limited(raw))
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert raised.value.response.headers.get("retry-after") == raw
+
+
+@pytest.mark.parametrize(
+    ("response", "body"),
+    [
+        (HtmlPage(), "<html><body><h1>Bad Gateway</h1></body></html>"),
+        (TruncatedStream("partial answer"), '"content": "partial "'),
+    ],
+    ids=["html-page", "truncated-stream"],
+)
+async def test_a_200_that_is_not_json_reaches_the_client_as_its_raw_text(
+    server: OpenAICompatibleServer, client: AsyncOpenAI, response: ServerResponse, body: str
+) -> None:
+    server.enqueue(response)
+
+    completion: object = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    assert isinstance(completion, str)
+    assert body in completion
+    assert "[DONE]" not in completion
+
+
+@pytest.mark.parametrize(
+    ("response", "texts", "finish_reasons"),
+    [
+        (HtmlPage(), [], []),
+        (TruncatedStream("partial answer"), ["partial "], [None]),
+        (EmptyReply(), [None, None], [None, "stop"]),
+    ],
+    ids=["html-page", "truncated-stream", "empty-reply"],
+)
+async def test_a_streamed_bad_200_reaches_the_client_as_these_chunks(
+    server: OpenAICompatibleServer,
+    client: AsyncOpenAI,
+    response: ServerResponse,
+    texts: list[str | None],
+    finish_reasons: list[str | None],
+) -> None:
+    server.enqueue(response)
+
+    stream = await client.chat.completions.create(model="gpt-test", messages=HELLO, stream=True)
+    chunks = [chunk async for chunk in stream]
+
+    assert [c.choices[0].delta.content for c in chunks] == texts
+    assert [c.choices[0].finish_reason for c in chunks] == finish_reasons
+
+
+async def test_an_empty_reply_has_no_content_and_no_tool_call(
+    server: OpenAICompatibleServer, client: AsyncOpenAI
+) -> None:
+    server.enqueue(EmptyReply())
+
+    completion = await client.chat.completions.create(model="gpt-test", messages=HELLO)
+
+    message = completion.choices[0].message
+    assert (message.content, message.tool_calls) == (None, None)
+    assert completion.choices[0].finish_reason == "stop"
 
 
 async def test_the_next_request_after_a_connection_reset_is_answered(
