@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import TypeAdapter
 
 from host.catalogue import FunctionInfo, ParameterInfo
-from host.errors import InvalidArgumentsError
+from host.errors import InvalidArgumentsError, quoted
 from host.memo import by_identity
 
 
@@ -69,7 +69,7 @@ def adapt_output(info: FunctionInfo, name: str, value: Any) -> Any:
             return json.loads(value)
         except json.JSONDecodeError:
             expected = slot.parameter.type
-            problem = f"argument {name!r}: expected {expected}, got text {value!r}"
+            problem = f"argument {name!r}: expected {expected}, got text {quoted(value)}"
             raise InvalidArgumentsError(info.name, [problem]) from None
     return value
 
@@ -123,7 +123,7 @@ def _checked(
     """``arguments`` converted, and every problem with them."""
     slots = _parameters(info)
     problems = [
-        f"unknown argument {name!r} (accepted: {', '.join(sorted(slots)) or 'no arguments'})"
+        f"unknown argument {quoted(name)} (accepted: {', '.join(sorted(slots)) or 'no arguments'})"
         for name in arguments
         if name not in slots
     ]
@@ -139,7 +139,7 @@ def _checked(
         try:
             converted[name] = _fit(value, expected)
         except ValueError:  # pydantic's ValidationError is one
-            problems.append(f"argument {name!r}: expected {parameter.type}, got {value!r}")
+            problems.append(f"argument {name!r}: expected {parameter.type}, got {quoted(value)}")
     return converted, problems
 
 

@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status.
+
+    Nothing it prints (results, errors, logs) shows a configured secret.
+    """
+    from host.redaction import redacted_output
+
+    with redacted_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
@@ -260,11 +270,13 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def _argument(text: str, command: str) -> tuple[str, Any]:
     """``KEY=VALUE`` as text or ``KEY:=JSON`` as JSON; a bad one names ``command``."""
-    from host.errors import InvalidArgumentsError
+    from host.errors import InvalidArgumentsError, quoted
 
     key, sep, value = text.partition("=")
     if not sep or not key.rstrip(":"):
-        raise InvalidArgumentsError(command, [f"expected KEY=VALUE or KEY:=JSON, got {text!r}"])
+        raise InvalidArgumentsError(
+            command, [f"expected KEY=VALUE or KEY:=JSON, got {quoted(text)}"]
+        )
     if not key.endswith(":"):
         return key, value
     try:

@@ -32,19 +32,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from host.redaction import redact
+
 if TYPE_CHECKING:
     from host.plans import PlanProblem
     from host.state import StepRecord
+
+
+QUOTED_LENGTH = 200
+"""How much of a value a message quotes before cutting it short."""
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for a message, cut to :data:`QUOTED_LENGTH` characters with an
+    ellipsis and the full length when longer: a 1 MB argument stays one readable line.
+    Secrets are masked before the cut, so none is left half shown."""
+    text = redact(repr(value))
+    if len(text) <= QUOTED_LENGTH:
+        return text
+    return f"{text[:QUOTED_LENGTH]}… ({len(text)} characters)"
 
 
 class AgentHostError(Exception):
     """Base of every error agent-host raises on purpose.
 
     ``step`` holds the failed step's record (attempts, hops) when a step failed.
+    The message never shows a configured secret (see :mod:`host.redaction`).
     """
 
     retryable: bool = False
     step: StepRecord | None = None
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(AgentHostError):
@@ -235,6 +255,24 @@ class TransitionError(AgentHostError):
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for any error: its class and the first line of its message."""
-    text = str(error).strip()
+    """One line for any error: its class and the first line of its message, secrets masked."""
+    text = redact(str(error).strip())
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+class RunBusyError(AgentHostError):
+    """``resume`` named a run that another resume holds now; retry after ``expires_in`` seconds.
+
+    A resume claims its run for a lease it keeps renewing while it runs; the
+    claim of a resume that crashed lapses when its lease runs out.
+    """
+
+    retryable = True
+
+    def __init__(self, run_id: str, expires_in: float) -> None:
+        self.run_id = run_id
+        self.expires_in = expires_in
+        super().__init__(
+            f"run {run_id!r} is being resumed elsewhere (its claim lapses in "
+            f"{max(expires_in, 0.0):.0f}s if that resume stops without finishing)"
+        )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from host.errors import describe_error
+from host.redaction import redact
 
 if TYPE_CHECKING:
     from host.plans import RefTarget
@@ -56,6 +57,9 @@ class CallEvent:
     error: str | None = None
     latency_ms: float | None = None
 
+    def __post_init__(self) -> None:
+        _redact_error(self)
+
     @classmethod
     def failed(
         cls, kind: EventKind, target: str, outcome: str, error: BaseException, **fields: Any
@@ -73,6 +77,12 @@ class CallEvent:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return asdict(self)
+
+
+def _redact_error(record: CallEvent | StepRecord) -> None:
+    """Mask configured secrets in a record's error text, so no store or printout shows one."""
+    if record.error is not None:
+        object.__setattr__(record, "error", redact(record.error))
 
 
 StepStatus = Literal["ok", "failed"]
@@ -109,6 +119,9 @@ class StepRecord:
     """A stale cache entry or a fixed fallback value stands in for a real answer."""
     events: tuple[CallEvent, ...] = ()
     """Every attempt, fallback hop, cache serve and breaker change, in order."""
+
+    def __post_init__(self) -> None:
+        _redact_error(self)
 
     @classmethod
     def without_call(

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from semantic_kernel.functions import kernel_function
 
+from host.errors import quoted
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAYS_AGO = re.compile(r"(\d+) days? ago")
 
@@ -22,18 +24,24 @@ def parse_iso_date(value: str, argument: str) -> date:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    raise ValueError(f"{argument} {value!r} is not a date: expected an ISO date YYYY-MM-DD")
+    raise ValueError(f"{argument} {quoted(value)} is not a date: expected an ISO date YYYY-MM-DD")
 
 
 def zone(timezone: str) -> ZoneInfo:
-    """The IANA time zone named ``timezone``; a ValueError names an unknown one."""
+    """The IANA time zone named ``timezone``; a ValueError names an unknown one.
+
+    It is raised after the lookup's handler, not inside it, so that it carries no
+    context: the host reports an error's root cause, which would be the lookup's
+    own (``No module named 'tzdata.zoneinfo.Mars'``).
+    """
     try:
         return ZoneInfo(timezone.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"timezone {timezone!r} is not a known IANA time zone "
-            "(expected a name such as 'UTC' or 'Asia/Shanghai')"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+        pass
+    raise ValueError(
+        f"timezone {quoted(timezone)} is not a known IANA time zone "
+        "(expected a name such as 'UTC' or 'Asia/Shanghai')"
+    )
 
 
 class ClockPlugin:
@@ -56,7 +64,8 @@ class ClockPlugin:
         try:
             return (instant.astimezone(tz).date() - timedelta(days=days)).isoformat()
         except OverflowError:
-            raise ValueError(f"{days} days before today is outside the calendar") from None
+            pass  # raised below without the OverflowError as its context, as in zone()
+        raise ValueError(f"{days} days before today is outside the calendar")
 
     @kernel_function(
         name="today",
@@ -104,6 +113,6 @@ class ClockPlugin:
             zone(timezone)  # an unknown zone is an error whatever the expression
             return parse_iso_date(text, "expression").isoformat()
         raise ValueError(
-            f"expression {expression!r} is not a date: expected 'today', 'yesterday', "
+            f"expression {quoted(expression)} is not a date: expected 'today', 'yesterday', "
             "'N days ago' or an ISO date YYYY-MM-DD"
         )

@@ -57,11 +57,13 @@ def translate(error: BaseException, target: str, *, model: str | None) -> AgentH
 
 
 def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and its causes, outermost first; a context hidden by ``from None`` is not one."""
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        hidden = current.__suppress_context__
+        current = current.__cause__ or (None if hidden else current.__context__)
     return seen
 
 

@@ -2,12 +2,16 @@
 
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelArguments
 
+from host import AgentHost
+from host.errors import FunctionFailedError
 from plugins.clock import ClockPlugin
+from tests.conftest import ROOT
 
 INSTANT = datetime(2024, 3, 1, 18, 30, tzinfo=UTC)
 """Evening in London, already the next morning in Shanghai; 2024 is a leap year."""
@@ -114,3 +118,29 @@ async def test_the_kernel_sees_the_parameters_and_invokes_with_them(clock: Clock
     assert parameters["expression"].is_required and parameters["expression"].type_ == "str"
     assert not parameters["timezone"].is_required and parameters["timezone"].default_value == "UTC"
     assert all(p.description for p in parameters.values())
+
+
+UNKNOWN = "is not a known IANA time zone (expected a name such as 'UTC' or 'Asia/Shanghai')"
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments", "message"),
+    [
+        ("today", {"timezone": "Mars/Phobos"}, f"timezone 'Mars/Phobos' {UNKNOWN}"),
+        ("today", {"timezone": "Asia/Nowhere"}, f"timezone 'Asia/Nowhere' {UNKNOWN}"),
+        ("today", {"timezone": "../etc/passwd"}, f"timezone '../etc/passwd' {UNKNOWN}"),
+        (
+            "resolve_date",
+            {"expression": "999999999 days ago"},
+            "999999999 days before today is outside the calendar",
+        ),
+    ],
+    ids=["unknown area", "unknown city", "a path", "before the calendar"],
+)
+async def test_through_the_host_the_error_is_the_plugins_not_a_library_internal(
+    scripted_config: Path, function: str, arguments: dict[str, str], message: str
+) -> None:
+    async with AgentHost(scripted_config, plugin_dirs=[ROOT / "plugins"]) as host:
+        with pytest.raises(FunctionFailedError) as raised:
+            await host.invoke(f"clock.{function}", arguments)
+    assert str(raised.value) == f"clock.{function} failed: ValueError: {message}"
