@@ -4,27 +4,40 @@ A side-effecting step's key is ``<run id>/<step id>``; the n-th visit (n ≥ 2) 
 a workflow node is ``<run id>/<node>#<n>``, and the compensation of a step
 ``<run id>/compensate:<step id>``. Step and node ids are names (letters, digits
 and ``_``), so no id can produce a generated key and no two kinds of key
-collide, whatever the run id. A step's output is stored in SQLite when it
-succeeds; running the same step of the same run again (a resumed run, a
-re-executed run id) answers from the store instead of acting twice. The
-default database is in memory; ``runs.database`` in ``host.yaml`` makes keys
-outlive the process.
+collide, whatever the run id.
+
+Each effect is written down twice in SQLite: its *intent* just before the call,
+its *outcome* (the output) as soon as the call returns. Running the same step
+of the same run again (a resumed run, a re-executed run id) answers from a
+recorded outcome instead of acting twice. An intent without an outcome means
+the process acting stopped in between, so whether the effect happened is
+unknown; :class:`~host.steps.StepRunner` decides what to do about it. A call
+that raises did not act (the resilience chain retries it on that footing), so
+its intent is dropped. The default database is in memory; ``runs.database`` in
+``host.yaml`` makes keys outlive the process.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from host.sqlite_store import SQLiteStore
+
+EffectState = Literal["new", "pending", "done"]
+"""``new``: never attempted; ``pending``: intended, outcome unknown; ``done``: outcome recorded."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS effects (
     key TEXT PRIMARY KEY,
     function TEXT NOT NULL,
     output TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS intents (
+    key TEXT PRIMARY KEY,
+    function TEXT NOT NULL
+);
 """
 
 
@@ -39,22 +52,39 @@ def compensation(step_id: str) -> str:
 
 
 class IdempotencyStore(SQLiteStore):
-    """Outputs of completed side-effecting steps, by idempotency key."""
+    """Intents and outcomes of side-effecting steps, by idempotency key."""
 
     def __init__(self, database: str | Path = ":memory:") -> None:
         super().__init__(database, _SCHEMA)
 
-    def get(self, key: str) -> tuple[bool, Any]:
-        """``(True, output)`` when ``key``'s effect is done, else ``(False, None)``."""
+    def get(self, key: str) -> tuple[EffectState, Any]:
+        """``("done", output)`` when ``key``'s outcome is recorded, else ``("pending", None)``
+        when only its intent is, else ``("new", None)``."""
         with self._lock:
             row = self._db.execute("SELECT output FROM effects WHERE key = ?", (key,)).fetchone()
-        return (True, json.loads(row[0])) if row is not None else (False, None)
+            if row is not None:
+                return "done", json.loads(row[0])
+            intent = self._db.execute("SELECT 1 FROM intents WHERE key = ?", (key,)).fetchone()
+        return ("pending" if intent is not None else "new"), None
+
+    def intend(self, key: str, function: str) -> None:
+        """Record that ``function`` is about to act under ``key`` (committed before it acts)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO intents (key, function) VALUES (?, ?)", (key, function)
+            )
 
     def put(self, key: str, function: str, output: Any) -> None:
-        """Record that ``key``'s effect is done, with its output."""
+        """Record that ``key``'s effect is done, with its output (its intent is settled)."""
         text = json.dumps(output, ensure_ascii=False, default=str)
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO effects (key, function, output) VALUES (?, ?, ?)",
                 (key, function, text),
             )
+            self._db.execute("DELETE FROM intents WHERE key = ?", (key,))
+
+    def abandon(self, key: str) -> None:
+        """Drop ``key``'s intent: its call raised, so it did not act."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM intents WHERE key = ?", (key,))

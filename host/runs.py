@@ -4,19 +4,19 @@
 engines that walk steps: the plan :class:`~host.executor.Executor` and the
 :class:`~host.workflows.engine.WorkflowEngine`. A run that pauses for a person
 is snapshotted into :class:`~host.paused_runs.PausedRuns`; :meth:`Runs.resume`
-continues it with whichever engine it belongs to.
+claims it and continues it with whichever engine it belongs to.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from host.errors import UnknownRunError
+from host.errors import describe_error
 from host.state import RunResult
 
 if TYPE_CHECKING:
     from host.executor import Executor
-    from host.paused_runs import Kind, PausedRuns
+    from host.paused_runs import Kind, PausedRuns, Snapshot
     from host.plans import Plan
     from host.state import RunState
     from host.steps import StepRunner
@@ -69,15 +69,32 @@ class Runs:
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue the paused run ``run_id`` with ``answer`` as its waiting step's output.
 
-        Raises :class:`~host.errors.UnknownRunError` when no run of that id is waiting.
+        The run is claimed while it runs and removed only when it finishes or
+        pauses again. A resume that fails (an error, or a ``failed`` result
+        without compensations) leaves the run waiting with the error recorded,
+        to be resumed again. Raises :class:`~host.errors.UnknownRunError` when no
+        run of that id is waiting, :class:`~host.errors.RunBusyError` when
+        another resume holds it.
         """
+        claim = self._paused.claim(run_id)
+        try:
+            async with self._paused.holding(claim):
+                result = await self._continue(claim.snapshot, answer)
+        except BaseException as error:
+            self._paused.release(claim, describe_error(error))
+            raise
+        if result.status == "ok" or result.compensations:
+            self._paused.finish(claim)
+        elif result.status != "needs_human":  # a new pause replaced the snapshot already
+            self._paused.release(claim, result.error or result.status)
+        return result
+
+    async def _continue(self, snapshot: Snapshot, answer: Any) -> RunResult:
+        """Run what is left of ``snapshot`` with ``answer`` as its waiting step's output."""
         from host.plans import Plan
         from host.workflows import check_workflow
         from host.workflows.definition import Workflow
 
-        snapshot = self._paused.take(run_id)
-        if snapshot is None:
-            raise UnknownRunError(run_id, self._paused.waiting())
         state = snapshot.state
         if snapshot.kind == "plan":
             plan = Plan.model_validate(snapshot.definition)
@@ -87,7 +104,7 @@ class Runs:
         definition = Workflow.model_validate(snapshot.definition)
         workflow = check_workflow(definition, self._steps.catalogue)
         paused = RunResult(
-            run_id,
+            state.run_id,
             snapshot.request,
             "needs_human",
             None,

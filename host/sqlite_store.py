@@ -6,21 +6,42 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from host.errors import ConfigError
+
 
 class SQLiteStore:
     """One connection, usable from any thread, with ``schema`` created on open.
 
-    ``database`` is a file path (its folder is created) or ``:memory:``.
+    ``database`` is a file path (its folder is created) or ``:memory:``; ``schema``
+    is one or more ``CREATE ... IF NOT EXISTS`` statements.
     """
 
     def __init__(self, database: str | Path, schema: str) -> None:
-        if str(database) != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(database), check_same_thread=False)
+        self._db = _connect(database, schema)
         self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.execute(schema)
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _connect(database: str | Path, schema: str) -> sqlite3.Connection:
+    """A connection to ``database`` with ``schema`` created; a folder that cannot be
+    made or a file SQLite cannot use is a :class:`ConfigError` naming ``runs.database``."""
+    if str(database) != ":memory:":
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as problem:
+            raise ConfigError(
+                [f"runs.database: cannot create the folder of {database} ({problem.strerror})"]
+            ) from None
+    db = None
+    try:
+        db = sqlite3.connect(str(database), check_same_thread=False)
+        with db:
+            db.executescript(schema)
+    except sqlite3.Error as problem:
+        if db is not None:
+            db.close()
+        raise ConfigError([f"runs.database: cannot open {database} ({problem})"]) from None
+    return db

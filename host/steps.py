@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.arguments import adapt_output
 from host.catalogue import FunctionInfo
+from host.effects import IDEMPOTENCY_KEY
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
 from host.idempotency import effect_key
 from host.memo import by_identity
@@ -110,16 +111,37 @@ class StepRunner:
     async def call(self, call: StepCall) -> StepRecord:
         """Run a resolved call and return its record; the run state is not involved.
 
-        A side-effecting call already made under its ``effect_key`` is replayed
-        from the store instead of acting twice; one that succeeds is stored at once.
+        A side-effecting call with an ``effect_key`` records its intent before it
+        acts and its output as soon as it returns. Called again under that key, a
+        done effect is replayed from the store instead of acting twice; one whose
+        outcome is unknown (the process stopped in between) runs again only if the
+        function takes :data:`~host.effects.IDEMPOTENCY_KEY`, and otherwise raises
+        :class:`HumanNeeded` asking a person what happened.
         """
-        info = self.catalogue[call.function]
-        if call.effect_key is not None and self._effects is not None:
-            done, output = self._effects.get(call.effect_key)
-            if done:
-                return _replayed(call, output)
+        key, effects = call.effect_key, self._effects
+        if key is None or effects is None:
+            return await self._invoke(call)
+        keyed = self.catalogue[call.function].parameter(IDEMPOTENCY_KEY) is not None
+        state, output = effects.get(key)
+        if state == "done":
+            return _replayed(call, output)
+        if state == "pending" and not keyed:
+            raise HumanNeeded(call.step_id, _unknown_outcome(call, key))
+        if keyed:
+            call = call._replace(arguments=_with_key(call, key))
+        effects.intend(key, call.function)
+        try:
+            record = await self._invoke(call)
+        except AgentHostError:
+            effects.abandon(key)
+            raise
+        effects.put(key, call.function, record.output)
+        return record
+
+    async def _invoke(self, call: StepCall) -> StepRecord:
+        """``call`` through the invoker, its route's reason on the record."""
         record = await self._invoker.invoke(
-            info,
+            self.catalogue[call.function],
             call.arguments,
             step_id=call.step_id,
             model=call.model,
@@ -128,8 +150,6 @@ class StepRunner:
         )
         if call.route_reason is not None:
             record = dataclasses.replace(record, route_reason=call.route_reason)
-        if call.effect_key is not None and self._effects is not None:
-            self._effects.put(call.effect_key, call.function, record.output)
         return record
 
     def _routed(
@@ -298,6 +318,25 @@ def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ..
 
 def _feedback(verdict: Verdict) -> str:
     return "\nThe previous answer was rejected: " + "; ".join(verdict.problems)
+
+
+def _with_key(call: StepCall, key: str) -> dict[str, Any]:
+    """``call``'s arguments with ``key`` filled in; another key already given is an error."""
+    given = call.arguments.get(IDEMPOTENCY_KEY, "")
+    if given not in ("", key):
+        problem = f"argument {IDEMPOTENCY_KEY!r} is filled by the host (the step's key); remove it"
+        raise InvalidArgumentsError(call.function, [problem])
+    return {**call.arguments, IDEMPOTENCY_KEY: key}
+
+
+def _unknown_outcome(call: StepCall, key: str) -> str:
+    """The question for a person when ``call``'s effect may or may not have happened."""
+    return (
+        f"step {call.step_id!r} ({call.function}, effect key {key!r}) was interrupted before its "
+        "outcome was recorded, so it may or may not have happened, and the function cannot be "
+        "safely run again. Check, then reply with its output (or what was done instead); "
+        "the host will not run it again for this run."
+    )
 
 
 def _replayed(call: StepCall, output: Any) -> StepRecord:

@@ -3,13 +3,23 @@
 Without ``smtp_host`` nothing leaves the machine: ``send`` writes each message
 to the outbox folder, atomically, where a person or a test can inspect it.
 Relative folder paths are taken from the working directory at call time.
+Every file opened is confined to its folder: an inbox entry that is a link to
+somewhere outside the inbox is not listed and not read.
+
+``send`` takes the host's idempotency key (:data:`host.effects.IDEMPOTENCY_KEY`):
+under a key, the outbox file is named by the key and written once, and the SMTP
+``Message-ID`` is derived from it, so a send run again after a crash does not
+write a second file, and a mail client or server that drops messages with a
+duplicate ``Message-ID`` shows one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email
+import hashlib
 import json
+import os
 import smtplib
 import tempfile
 from datetime import UTC, datetime
@@ -45,6 +55,12 @@ def _check_address(value: str, argument: str) -> str:
             "in ASCII like name@example.com, on one line"
         )
     return address
+
+
+def _confined(folder: Path, path: Path) -> Path | None:
+    """``path`` with links followed, if that is a file inside ``folder`` (already resolved)."""
+    real = path.resolve()
+    return real if real.is_relative_to(folder) and real.is_file() else None
 
 
 def _compact(value: Any) -> str:
@@ -86,11 +102,15 @@ class EmailPlugin:
     )
     def list_inbox(self) -> Annotated[str, "JSON [{id, from, subject, date}]"]:
         """Headers of every ``.eml`` file in the inbox, sorted by id (file stem)."""
-        if not self._inbox.is_dir():
+        inbox = self._inbox.resolve()
+        if not inbox.is_dir():
             return "[]"
         rows = []
-        for path in sorted(self._inbox.glob("*.eml"), key=lambda p: p.stem):
-            message = self._parse(path)
+        for path in sorted(inbox.glob("*.eml"), key=lambda p: p.stem):
+            inside = _confined(inbox, path)
+            if inside is None:
+                continue
+            message = self._parse(inside)
             rows.append(
                 {
                     "id": path.stem,
@@ -144,17 +164,22 @@ class EmailPlugin:
         to: Annotated[str, "the recipient's address, e.g. name@example.com"],
         subject: Annotated[str, "the subject line (one line)"],
         body: Annotated[str, "the message text"],
+        idempotency_key: Annotated[str, "filled by the host; leave empty"] = "",
     ) -> Annotated[str, "JSON {status: 'sent'|'written', to, subject, message_id, path?}"]:
-        """Send one message; every call sends again.
+        """Send one message; without ``idempotency_key`` every call sends again.
 
-        This has side effects: a result must never be cached or replayed in
-        place of a call. SMTP failures propagate as ``smtplib.SMTPException``
-        or ``OSError``.
+        Under a key the outbox file is written once (a second send finds it and
+        writes nothing) and the ``Message-ID`` is the same each time. This has
+        side effects: a result must never be cached in place of a call. SMTP
+        failures propagate as ``smtplib.SMTPException`` or ``OSError``.
         """
-        message = self._compose(to, subject, body)
+        digest = (
+            hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
+        )
+        message = self._compose(to, subject, body, digest)
         receipt = {name: str(message[header]) for name, header in _RECEIPT_HEADERS.items()}
         if self._smtp_host is None:
-            path = await asyncio.to_thread(self._write, message)
+            path = await asyncio.to_thread(self._write, message, digest)
             return _compact({"status": "written", "path": str(path), **receipt})
         await asyncio.to_thread(self._deliver, self._smtp_host, message)
         return _compact(
@@ -171,20 +196,27 @@ class EmailPlugin:
                 f"message_id {message_id!r} is not a message id: expected a file name "
                 "without path separators, as listed by list_inbox"
             )
-        path = self._inbox / f"{message_id}.eml"
+        inbox = self._inbox.resolve()
+        path = inbox / f"{message_id}.eml"
         if not path.is_file():
             raise ValueError(
                 f"message_id {message_id!r} is not in the inbox {str(self._inbox)!r} "
                 "(list_inbox gives the ids)"
             )
-        return path
+        inside = _confined(inbox, path)
+        if inside is None:
+            raise ValueError(
+                f"message_id {message_id!r} links to a file outside the inbox "
+                f"{str(self._inbox)!r}: refused"
+            )
+        return inside
 
     @staticmethod
     def _parse(path: Path) -> EmailMessage:
         with path.open("rb") as file:
             return email.message_from_binary_file(file, policy=policy.default)
 
-    def _compose(self, to: str, subject: str, body: str) -> EmailMessage:
+    def _compose(self, to: str, subject: str, body: str, digest: str | None) -> EmailMessage:
         recipient = _check_address(to, "to")
         if "\r" in subject or "\n" in subject:
             raise ValueError(f"subject {subject!r} must be a single line")
@@ -195,26 +227,38 @@ class EmailPlugin:
         message["To"] = recipient
         message["Subject"] = subject
         message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = make_msgid(domain=self._sender.partition("@")[2])
+        domain = self._sender.partition("@")[2]
+        message["Message-ID"] = f"<{digest}@{domain}>" if digest else make_msgid(domain=domain)
         message.set_content(body)
         return message
 
-    def _write(self, message: EmailMessage) -> Path:
-        """Write to the outbox under a unique name; readers never see a partial file."""
+    def _write(self, message: EmailMessage, digest: str | None) -> Path:
+        """Write to the outbox, named by ``digest`` (else a unique name), never overwriting.
+
+        A file of that name already there is the message this key wrote before: it
+        is kept as it is. Readers never see a partial file.
+        """
         data = message.as_bytes()
-        self._outbox.mkdir(parents=True, exist_ok=True)
+        outbox = self._outbox.resolve()
+        outbox.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self._outbox / f"{stamp}-{uuid4().hex}.eml"
+        target = outbox / f"{digest or f'{stamp}-{uuid4().hex}'}.eml"
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise ValueError(
+                f"outbox entry {target.name!r} is not a file the outbox wrote: refused"
+            )
         with tempfile.NamedTemporaryFile(
-            dir=self._outbox, prefix=".", suffix=".tmp", delete=False
+            dir=outbox, prefix=".", suffix=".tmp", delete=False
         ) as file:
             temporary = Path(file.name)
         try:
             temporary.write_bytes(data)
-            return temporary.replace(target)
-        except BaseException:
+            os.link(temporary, target)
+        except FileExistsError:
+            pass  # written by an earlier send under this key: kept as it is
+        finally:
             temporary.unlink(missing_ok=True)
-            raise
+        return target
 
     def _deliver(self, host: str, message: EmailMessage) -> None:
         with smtplib.SMTP(host, self._smtp_port, timeout=self._timeout) as smtp:

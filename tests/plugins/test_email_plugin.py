@@ -46,6 +46,11 @@ def files_in(folder: Path) -> list[Path]:
     return sorted(folder.iterdir()) if folder.exists() else []
 
 
+def inode(path: str) -> int:
+    """The file's inode number: a file replaced by a new one gets another."""
+    return Path(path).stat().st_ino
+
+
 def plain_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert isinstance(part, EmailMessage)
@@ -133,6 +138,40 @@ def test_read_message_rejects_ids_that_are_paths(
         mail.read_message(message_id)
 
 
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    ("target", "inside"),
+    [("elsewhere/secret.eml", False), ("inbox/001.eml", True), ("inbox/sub/002.eml", True)],
+)
+def test_a_linked_message_is_listed_and_read_only_when_its_file_is_in_the_inbox(
+    mail: EmailPlugin, inbox: Path, tmp_path: Path, target: str, inside: bool
+) -> None:
+    write_eml(inbox, "001", sender="al@example.com", subject="Hi", body="Hello")
+    write_eml(inbox / "sub", "002", sender="al@example.com", subject="Nested", body="Hi")
+    write_eml(tmp_path / "elsewhere", "secret", sender="x@example.com", subject="S", body="no")
+    (inbox / "link.eml").symlink_to(tmp_path / target)
+
+    listed = [row["id"] for row in json.loads(mail.list_inbox())]
+
+    assert listed == (["001", "link"] if inside else ["001"])
+    if inside:
+        assert json.loads(mail.read_message("link"))["subject"] in {"Hi", "Nested"}
+    else:
+        with pytest.raises(
+            ValueError, match=r"message_id 'link' links to a file outside the inbox"
+        ):
+            mail.read_message("link")
+
+
+def test_a_linked_inbox_folder_is_the_inbox(tmp_path: Path) -> None:
+    write_eml(tmp_path / "real", "001", sender="al@example.com", subject="Hi", body="Hello")
+    (tmp_path / "inbox").symlink_to(tmp_path / "real")
+    mail = EmailPlugin(inbox=str(tmp_path / "inbox"))
+
+    assert [row["id"] for row in json.loads(mail.list_inbox())] == ["001"]
+    assert json.loads(mail.read_message("001"))["body"] == "Hello\n"
+
+
 def test_read_message_rejects_an_unknown_id(mail: EmailPlugin, inbox: Path) -> None:
     write_eml(inbox, "001", sender="al@example.com", subject="Hi", body="Hello")
 
@@ -167,6 +206,37 @@ async def test_every_send_writes_a_new_message(mail: EmailPlugin, outbox: Path) 
     assert first["path"] != second["path"]
     assert first["message_id"] != second["message_id"]
     assert len(files_in(outbox)) == 2
+
+
+@pytest.mark.reliability
+async def test_sends_under_one_key_write_one_message_with_one_message_id(
+    mail: EmailPlugin, outbox: Path
+) -> None:
+    first = json.loads(await mail.send("bo@example.com", "Hi", "Hello", "run/notify"))
+    written = inode(first["path"])
+    again = json.loads(await mail.send("bo@example.com", "Hi", "Hello", "run/notify"))
+    other = json.loads(await mail.send("bo@example.com", "Hi", "Hello", "run/notify#2"))
+
+    assert (again["path"], again["message_id"]) == (first["path"], first["message_id"])
+    assert other["message_id"] != first["message_id"]
+    assert len(files_in(outbox)) == 2
+    assert inode(first["path"]) == written, "the first file was not written again"
+
+
+@pytest.mark.reliability
+async def test_a_send_under_a_key_refuses_an_outbox_entry_it_did_not_write(
+    mail: EmailPlugin, outbox: Path, tmp_path: Path
+) -> None:
+    await mail.send("bo@example.com", "Hi", "Hello", "run/notify")
+    [written] = files_in(outbox)
+    written.unlink()
+    elsewhere = tmp_path / "elsewhere.eml"
+    elsewhere.write_text("kept")
+    written.symlink_to(elsewhere)
+
+    with pytest.raises(ValueError, match="is not a file the outbox wrote"):
+        await mail.send("bo@example.com", "Hi", "Hello", "run/notify")
+    assert elsewhere.read_text() == "kept"
 
 
 @pytest.mark.parametrize(
@@ -315,6 +385,19 @@ async def test_send_with_smtp_delivers_the_message(
     assert files_in(outbox) == []
 
 
+@pytest.mark.reliability
+async def test_smtp_sends_under_one_key_carry_one_message_id(
+    smtp_server: LoopbackSmtpServer,
+) -> None:
+    mail = EmailPlugin(smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+
+    for key in ["run/notify", "run/notify", "run/other"]:
+        await mail.send("bo@example.com", "Hi", "Hello", key)
+
+    ids = [parse(delivery.data)["Message-ID"] for delivery in smtp_server.deliveries]
+    assert ids[0] == ids[1] != ids[2]
+
+
 async def test_send_with_an_unreachable_smtp_server_raises(closed_port: int, outbox: Path) -> None:
     mail = EmailPlugin(outbox=str(outbox), smtp_host="127.0.0.1", smtp_port=closed_port)
 
@@ -342,5 +425,6 @@ async def test_the_kernel_sees_the_parameters_and_invokes_with_them(
         ("to", "str", True),
         ("subject", "str", True),
         ("body", "str", True),
+        ("idempotency_key", "str", False),
     ]
     assert all(p.description for p in function.metadata.parameters)
