@@ -1,7 +1,12 @@
-"""Durations as written in config: ``5s``, ``300ms``, ``2m``, ``1h`` or plain seconds."""
+"""Durations as written in config: ``5s``, ``300ms``, ``2m``, ``1h`` or plain seconds.
+
+Spaces around the number and unit are allowed (``5 s`` is 5 seconds); infinite,
+NaN and negative durations are not.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -22,6 +27,8 @@ def parse_duration(value: object) -> float:
         if match is None:
             raise ValueError("expected a duration such as 5s, 300ms, 2m or a number of seconds")
         seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2) or "s"]
+    if not math.isfinite(seconds):
+        raise ValueError("expected a finite duration")
     if seconds < 0:
         raise ValueError("expected a duration that is not negative")
     return seconds

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,11 +15,13 @@ _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SCALAR = re.compile(r"^(true|false|True|False|-?\d+(\.\d+)?)$")
 
 
-def read_environment(dotenv: Path | None) -> dict[str, str]:
-    """The variables config may use: ``.env`` values overridden by the real environment."""
+def read_environment(dotenv: str | None) -> dict[str, str]:
+    """The variables config may use: those of ``dotenv`` (the text of a ``.env`` file)
+    overridden by the real environment."""
     merged: dict[str, str] = {}
-    if dotenv is not None and dotenv.is_file():
-        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    if dotenv is not None:
+        values = dotenv_values(stream=io.StringIO(dotenv))
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(os.environ)
     return merged
 

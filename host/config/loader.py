@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import codecs
+import os
+import stat
+from collections.abc import Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,16 @@ from pydantic import ValidationError
 from host.config.environment import interpolate, read_environment
 from host.config.schema import HostConfig, ModelConfig
 from host.errors import ConfigError, MissingSecretError
+
+MAX_FILE_BYTES = 1024 * 1024
+"""The largest config, workflow or ``.env`` file read (1 MiB); a larger one is refused unread."""
+
+MAX_YAML_NODES = 1_000_000
+"""How many nodes a YAML file may expand to, an alias counting as a copy of what it names.
+
+No file within :data:`MAX_FILE_BYTES` holds this many without aliases: only an
+alias bomb reaches it.
+"""
 
 
 class LoadedConfig:
@@ -36,6 +49,18 @@ class LoadedConfig:
             return key
         lines = key_lines(self.text) if self.text is not None else {}
         return f"{where(str(self.path), lines, key)}: {key}"
+
+    def check_tool_fallbacks(self, functions: Collection[str]) -> None:
+        """Raise :class:`ConfigError` for each ``tools`` fallback naming no function in
+        ``functions`` (the loaded ones: known only once plugins are loaded)."""
+        problems = []
+        for name, tool in self.config.tools.items():
+            for target in tool.fallback:
+                if isinstance(target, str) and target not in functions:
+                    where = self.locate(f"tools.{name}.fallback")
+                    problems.append(f"{where}: {target!r} is not a loaded function")
+        if problems:
+            raise ConfigError(problems)
 
     @property
     def base_dir(self) -> Path:
@@ -87,7 +112,10 @@ def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> Loaded
     """
     file = Path(path)
     raw, text = read_yaml_mapping(file)
-    environment = read_environment(Path(dotenv) if dotenv is not None else Path(".env"))
+    dotenv_file = Path(dotenv) if dotenv is not None else Path(".env")
+    environment = read_environment(
+        read_text(dotenv_file, kind=".env") if dotenv_file.exists() else None
+    )
     config = parse_config(raw, environment, source=str(file), text=text)
     return LoadedConfig(config, file, environment, text)
 
@@ -113,16 +141,13 @@ def read_yaml_mapping(
 
     Raises ``error`` naming the file, and the line of a syntax error.
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error([f"{file}: {kind} file not found"]) from None
-    except OSError as problem:
-        raise error([f"{file}: cannot read {kind} file ({problem.strerror})"]) from None
+    text = read_text(file, kind=kind, error=error)
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a SafeLoader subclass
-    except _DuplicateKeyError as problem:
+    except _LocatedError as problem:
         raise error([f"{file}:{problem.line}: {problem}"]) from None
+    except RecursionError:
+        raise error([f"{file}: YAML nested too deeply"]) from None
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
@@ -135,28 +160,104 @@ def read_yaml_mapping(
     return raw, text
 
 
-class _DuplicateKeyError(yaml.YAMLError):
-    """A mapping names the same key twice; YAML would silently keep only the last."""
+def read_text(file: Path, *, kind: str, error: type[ConfigError] = ConfigError) -> str:
+    """The text of ``file``, a regular UTF-8 file of at most :data:`MAX_FILE_BYTES`.
 
-    def __init__(self, key: object, line: int, first: int) -> None:
+    Raises ``error`` naming the file (and the line and byte offset of a byte that
+    is not UTF-8), never quoting it: a FIFO, device or directory is refused
+    without blocking, a larger file without reading past the bound.
+    """
+    try:
+        # Non-blocking, so that opening a FIFO returns at once and fstat can refuse it.
+        descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise error([f"{file}: {kind} file is not a regular file"])
+        with os.fdopen(descriptor, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise error([f"{file}: {kind} file not found"]) from None
+    except OSError as problem:
+        raise error([f"{file}: cannot read {kind} file ({problem.strerror})"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error([f"{file}: {kind} file is larger than {MAX_FILE_BYTES >> 20} MiB"])
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise error([f"{file}: {kind} file is UTF-16; save it as UTF-8"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        offset = problem.start
+    else:
+        offset = data.find(b"\0")  # valid UTF-8, but no text file holds NUL (UTF-16 without BOM)
+        if offset < 0:
+            return text
+    line = data.count(b"\n", 0, offset) + 1
+    raise error(
+        [f"{file}:{line}: {kind} file is not UTF-8 (byte offset {offset}); save it as UTF-8"]
+    )
+
+
+class _LocatedError(yaml.YAMLError):
+    """A problem PyYAML lets through, at a 1-based ``line``."""
+
+    def __init__(self, message: str, line: int) -> None:
         self.line = line
-        super().__init__(f"duplicate key {key!r} (first at line {first})")
+        super().__init__(message)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key repeated in one mapping is an error."""
+    """PyYAML's safe loader, except that a key repeated in one mapping is an error
+    and aliases may not expand past :data:`MAX_YAML_NODES` nodes nor contain themselves.
+
+    Merge keys (``<<: *defaults``) work: keys they bring in may be overridden.
+    """
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _count_expanded(node, {}, set())
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[object, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, Hashable):
                 continue  # the base constructor reports unhashable keys
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise _DuplicateKeyError(key, line, seen[key])
+                raise _LocatedError(f"duplicate key {key!r} (first at line {seen[key]})", line)
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _count_expanded(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded, counted once per
+    distinct node (``sizes``); raises :class:`_LocatedError` for a bomb or a cycle."""
+    if (known := sizes.get(id(node))) is not None:
+        return known
+    line = node.start_mark.line + 1
+    if id(node) in open_nodes:
+        raise _LocatedError("YAML alias refers to a collection that contains it", line)
+    open_nodes.add(id(node))
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    size = 1 + sum(_count_expanded(child, sizes, open_nodes) for child in children)
+    open_nodes.discard(id(node))
+    if size > MAX_YAML_NODES:
+        raise _LocatedError(
+            f"YAML aliases expand to more than {MAX_YAML_NODES:,} nodes (an alias bomb?)", line
+        )
+    sizes[id(node)] = size
+    return size
 
 
 def validation_problems(error: ValidationError, source: str, text: str | None) -> list[str]:

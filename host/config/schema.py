@@ -7,11 +7,13 @@ that apply them read these objects and never parse YAML themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from host import errors
 from host.config.durations import Duration
 from host.validation.spec import Validation
 
@@ -29,7 +31,7 @@ DEFAULT_CACHE_MAX_ENTRIES = 1024
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _as_chain(value: object) -> object:
@@ -45,6 +47,13 @@ class StaticValue(_Strict):
 FallbackTarget = str | StaticValue
 """A model name, ``provider/model``, ``plugin.function``, or ``{value: ...}``."""
 
+ERROR_CLASSES = frozenset(
+    name
+    for name, value in vars(errors).items()
+    if isinstance(value, type) and issubclass(value, errors.AgentHostError)
+)
+"""The names ``retry_on`` may list: the classes of the host's exception tree."""
+
 
 class CallPolicy(_Strict):
     """How calls to one model or tool are guarded; unset fields take ``resilience`` defaults."""
@@ -55,6 +64,17 @@ class CallPolicy(_Strict):
     fallback: list[FallbackTarget] = Field(default_factory=list)
 
     _chain = field_validator("fallback", mode="before")(_as_chain)
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known_errors(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [name for name in value or () if name not in ERROR_CLASSES]
+        if unknown:
+            raise ValueError(
+                f"unknown error class {', '.join(map(repr, unknown))} "
+                f"(expected some of {sorted(ERROR_CLASSES)})"
+            )
+        return value
 
 
 class ModelCost(_Strict):
@@ -124,10 +144,13 @@ class ResilienceDefaults(_Strict):
 
 
 class RunsConfig(_Strict):
-    """Where runs keep what must outlive a step: idempotency keys of side effects."""
+    """Where runs keep what must outlive a step: effect keys and runs waiting for a person."""
 
     database: str = ":memory:"
     """SQLite file (relative to the config file), or ``:memory:`` for this process only."""
+    lease: Duration = Field(default=300.0, gt=0)
+    """How long a resume's claim on a paused run lasts unless renewed; a crashed resumer's
+    claim can be taken over after it."""
 
 
 class PluginSources(_Strict):
@@ -239,9 +262,59 @@ class HostConfig(_Strict):
                     raise ValueError(
                         f"models.{name}.fallback: unknown provider {provider!r} in {target!r}"
                     )
+        for name, tool in self.tools.items():
+            for target in tool.fallback:
+                if isinstance(target, StaticValue):
+                    continue
+                plugin, _, function = target.partition(".")
+                if not plugin or not function:
+                    raise ValueError(f"tools.{name}.fallback: {target!r} is not plugin.function")
+        _refuse_cycles("models", self._model_fallbacks())
+        _refuse_cycles("tools", self._tool_fallbacks())
         return self
+
+    def _model_fallbacks(self) -> dict[str, list[str]]:
+        """Each model's fallbacks that are models in the table."""
+        return {
+            name: [t for t in model.fallback if isinstance(t, str) and t in self.models]
+            for name, model in self.models.items()
+        }
+
+    def _tool_fallbacks(self) -> dict[str, list[str]]:
+        """Each tools key's fallbacks, as the tools key whose policy each target follows
+        (its own entry, else its plugin's), when it has one."""
+        edges: dict[str, list[str]] = {}
+        for name, tool in self.tools.items():
+            edges[name] = []
+            for target in tool.fallback:
+                if isinstance(target, StaticValue):
+                    continue
+                plugin = target.partition(".")[0]
+                key = target if target in self.tools else plugin
+                if key in self.tools:
+                    edges[name].append(key)
+        return edges
 
     @property
     def default_model_name(self) -> str:
         """The model prompt functions use unless their settings name another."""
         return self.default_model or next(iter(self.models))
+
+
+def _refuse_cycles(section: str, fallbacks: Mapping[str, list[str]]) -> None:
+    """Raise ``ValueError`` at ``section.<name>.fallback`` for a fallback chain that
+    comes back to where it started (``a -> b -> a``, or ``a -> a``)."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            raise ValueError(f"{section}.{cycle[0]}.fallback: fallback cycle {' -> '.join(cycle)}")
+        if name in done:
+            return
+        for target in fallbacks.get(name, ()):
+            visit(target, [*path, name])
+        done.add(name)
+
+    for name in fallbacks:
+        visit(name, [])

@@ -49,6 +49,8 @@ def test_shipped_configs_load(path: str) -> None:
         ("1h", 3600.0),
         (7, 7.0),
         ("2.5", 2.5),
+        ("5 s", 5.0),
+        (" 300 ms ", 0.3),
     ],
 )
 def test_durations(text: str | int, seconds: float) -> None:
@@ -58,6 +60,10 @@ def test_durations(text: str | int, seconds: float) -> None:
 MODEL = "models:\n  writer:\n    provider: openai\n    model: gpt-4o\n"
 
 BAD_CONFIGS = {
+    "zero resume lease": (
+        MODEL + "runs:\n  lease: 0s\n",
+        ["runs.lease", "greater than 0"],
+    ),
     "duplicate key": (
         MODEL + "    model: gpt-4o-mini\n",
         ["host.yaml:5: duplicate key 'model' (first at line 4)"],
@@ -87,6 +93,55 @@ BAD_CONFIGS = {
         ["host.yaml:5", "models.writer.timeout", "'soon'", "5s, 300ms, 2m"],
     ),
     "negative duration": (MODEL + "    timeout: -1s\n", ["models.writer.timeout", "'-1s'"]),
+    **{
+        f"{value} duration": (
+            MODEL + f"    timeout: {value}\n",
+            ["host.yaml:5", "models.writer.timeout", "expected a finite duration"],
+        )
+        for value in (".inf", ".nan", "-.inf")
+    },
+    "infinite default duration": (
+        MODEL + "resilience:\n  deadline: .inf\n",
+        ["host.yaml:6", "resilience.deadline", "expected a finite duration"],
+    ),
+    "infinite cost": (
+        MODEL + "    cost: {input: .inf}\n",
+        ["host.yaml:5", "models.writer.cost.input", "finite number"],
+    ),
+    "infinite backoff multiplier": (
+        MODEL + "resilience:\n  backoff_multiplier: .inf\n",
+        ["host.yaml:6", "resilience.backoff_multiplier", "finite number"],
+    ),
+    "retry_on unknown error class": (
+        MODEL + "    retry_on: [ProviderError, TimeoutErorr]\n",
+        ["host.yaml:5", "models.writer.retry_on", "unknown error class 'TimeoutErorr'"],
+    ),
+    "model falls back to itself": (
+        MODEL + "    fallback: writer\n",
+        ["host.yaml:5", "models.writer.fallback: fallback cycle writer -> writer"],
+    ),
+    "model fallback cycle": (
+        MODEL + "    fallback: [openai/gpt-4, backup]\n"
+        "  backup:\n    provider: openai\n    model: gpt-4o-mini\n    fallback: writer\n",
+        ["host.yaml:5", "models.writer.fallback: fallback cycle writer -> backup -> writer"],
+    ),
+    "tool fallback cycle through a plugin's policy": (
+        MODEL + "tools:\n  weather.daily_temperatures:\n    fallback: clock.today\n"
+        "  clock:\n    fallback: [{value: 0}, weather.daily_temperatures]\n",
+        [
+            "host.yaml:7",
+            "tools.weather.daily_temperatures.fallback: fallback cycle "
+            "weather.daily_temperatures -> clock -> weather.daily_temperatures",
+        ],
+    ),
+    "tool falls back to itself through its plugin": (
+        MODEL + "tools:\n  clock:\n    fallback: clock.today\n",
+        ["host.yaml:7", "tools.clock.fallback: fallback cycle clock -> clock"],
+    ),
+    "tool fallback not plugin.function": (
+        MODEL + "tools:\n  clock:\n    fallback: today\n",
+        ["host.yaml:7", "tools.clock.fallback", "'today' is not plugin.function"],
+    ),
     "unknown provider": (
         "models:\n  writer:\n    provider: openia\n    model: x\n",
         ["host.yaml:3", "models.writer.provider", "'openia'", "'openai'"],
@@ -142,6 +197,7 @@ def test_telemetry_absent_or_disabled_is_valid(tmp_path: Path, telemetry: str) -
     assert not load_config(write(tmp_path, MODEL + telemetry)).config.telemetry.enabled
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))
 def test_bad_config_names_file_key_value_and_expectation(tmp_path: Path, case: str) -> None:
     text, fragments = BAD_CONFIGS[case]
