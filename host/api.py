@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
-from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError
+from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, PlanError
 from host.sources import LoadProblem
 from host.state import RunResult
 
@@ -101,6 +101,8 @@ class AgentHost:
         """Load config, models table, plugins and prompt functions (idempotent)."""
         if self._invoker is not None:
             return
+        # Before Semantic Kernel is imported: its settings read ./.env unguarded.
+        loaded = _load(self._config_source)
         from host.idempotency import IdempotencyStore
         from host.invocation import Invoker
         from host.kernel import build_kernel
@@ -108,10 +110,11 @@ class AgentHost:
         from host.models.services import ModelServices
         from host.paused_runs import PausedRuns
         from host.planning import add_planner_function, load_planner
+        from host.redaction import config_secrets, register
         from host.resilience.guard import Guard
         from host.resilience.policies import PolicyBook
 
-        loaded = _load(self._config_source)
+        register(config_secrets(loaded))
         self._planner = load_planner(loaded)
         self._services = ModelServices(loaded, self._model_overrides)
         selector = ModelSelector(self._services)
@@ -130,12 +133,13 @@ class AgentHost:
             _log.warning("skipped %s", problem)
         self._problems = list(report.problems)
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
+        loaded.check_tool_fallbacks(self._catalogue)
         add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
         database = loaded.config.runs.database
         location = database if database == ":memory:" else loaded.resolve(database)
         self._effects = IdempotencyStore(location)
-        self._paused = PausedRuns(location)
+        self._paused = PausedRuns(location, lease=loaded.config.runs.lease)
 
     def _deadline(self, given: float | None) -> float | None:
         """``given``, else the config's ``resilience.deadline``."""
@@ -233,8 +237,9 @@ class AgentHost:
         run_id = run_id or os.urandom(16).hex()  # as unique as uuid4().hex, a quarter the cost
         try:
             parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
+        except PlanError as error:  # nested deeper than any plan: not read further
+            return RunResult(run_id, request, "failed", None, error=str(error))
         except ValueError as error:
-            from host.errors import PlanError
             from host.plans import PlanProblem
 
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")

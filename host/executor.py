@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from host.errors import AgentHostError, HumanNeeded, describe_error
+from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, describe_error
 from host.idempotency import compensation
-from host.plans import Plan, Step, ensure_valid
+from host.plans import TOO_DEEP, Plan, Step, ensure_valid, too_deep, waves
 from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 
@@ -43,9 +43,12 @@ class Executor:
         state: RunState | None = None,
         deadline: float | None = None,
     ) -> RunResult:
-        """Run ``plan``; a bad plan or a failed step gives a ``failed`` result, never a raise."""
+        """Run ``plan``; a bad plan, a run-state value nested deeper than
+        :data:`~host.plans.MAX_NESTING` levels or a failed step gives a ``failed``
+        result, never a raise."""
         state = state or RunState(run_id=run_id)
         try:
+            _check_values(state)
             schedule = self._schedule(plan)
         except AgentHostError as error:
             return RunResult(run_id, request, "failed", None, plan=_outline(plan), error=str(error))
@@ -155,8 +158,9 @@ class Executor:
         compensations' own namespace (:func:`host.idempotency.compensation`).
         """
         undone: list[StepRecord] = []
+        steps = {step.id: step for step in plan.steps}
         for step_id in reversed(state.completed):
-            step = plan.step(step_id)
+            step = steps[step_id]
             if step.compensate is None:
                 continue
             undo = Step(
@@ -189,18 +193,12 @@ class _Schedule:
     @classmethod
     def of(cls, plan: Plan) -> _Schedule:
         """The schedule of ``plan``, which must be valid (a DAG of uniquely named steps)."""
-        needs = {step.id: frozenset(step.dependencies()) for step in plan.steps}
-        chain: list[Step] = []
-        done: set[str] = set()
-        pending = list(plan.steps)
-        while pending:
-            wave = [step for step in pending if needs[step.id] <= done]
-            if len(wave) != 1:
-                return cls(_outline(plan), needs, None)
-            chain.append(wave[0])
-            done.add(wave[0].id)
-            pending.remove(wave[0])
-        return cls(_outline(plan), needs, tuple(chain))
+        needs = {step.id: step.dependencies() for step in plan.steps}
+        order = waves(needs)
+        if len(order) != len(needs):
+            return cls(_outline(plan), needs, None)
+        steps = {step.id: step for step in plan.steps}
+        return cls(_outline(plan), needs, tuple([steps[step_id] for (step_id,) in order]))
 
 
 class _Run:
@@ -225,6 +223,14 @@ class _Run:
         self.asks.append(asked)
         for event in self.done.values():
             event.set()
+
+
+def _check_values(state: RunState) -> None:
+    """Raise :class:`InvalidArgumentsError` naming the run-state values nested too deep
+    for a step to read (references to them would be walked recursively)."""
+    deep = too_deep(state.values)
+    if deep:
+        raise InvalidArgumentsError("values", [f"{name!r} {TOO_DEEP}" for name in deep])
 
 
 def _unrecorded(step: Step, error: AgentHostError) -> StepRecord:

@@ -16,6 +16,7 @@ an edge without one, its target), otherwise the move is rejected. The target
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -28,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from host.plans import Argument, Step, reject_malformed_refs
+from host.plans import Argument, Step, reject_deep_arguments, reject_malformed_refs
 from host.workflows.expressions import Expression, Template
 
 END = "end"
@@ -76,6 +77,7 @@ class Node(_Strict):
     """An expression naming the next node, or a signal matched against edges' ``signal``."""
 
     _refs = field_validator("arguments", mode="after")(reject_malformed_refs)
+    _depth = field_validator("arguments", mode="before")(reject_deep_arguments)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -134,6 +136,15 @@ class Workflow(_Strict):
         """The node a run begins at."""
         return self.start if self.start is not None else next(iter(self.nodes))
 
-    def edges_from(self, node_id: str) -> list[Edge]:
+    def edges_from(self, node_id: str) -> tuple[Edge, ...]:
         """The edges leaving ``node_id``, in the order they are tried."""
-        return [edge for edge in self.edges if edge.source == node_id]
+        return self._outgoing.get(node_id, ())
+
+    @cached_property
+    def _outgoing(self) -> dict[str, tuple[Edge, ...]]:
+        """The edges by the node they leave, grouped once: a walk of a workflow with
+        thousands of nodes asks for each node's edges in constant time."""
+        grouped: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            grouped.setdefault(edge.source, []).append(edge)
+        return {source: tuple(edges) for source, edges in grouped.items()}

@@ -19,10 +19,12 @@ twice, while a loop that comes back to the node acts again.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from host.errors import AgentHostError, HumanNeeded, TransitionError
+from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, TransitionError
+from host.plans import TOO_DEEP, too_deep
 from host.state import RunResult, RunState, RunStatus, StepRecord
 from host.workflows.definition import END, Workflow
 
@@ -54,15 +56,21 @@ class WorkflowEngine:
         result of this run as ``paused``, ``answer`` becomes the output of its
         waiting node and the run continues along that node's edges. ``deadline``
         bounds all the nodes this call runs together (time waiting for a person does
-        not count). Never raises for a failing node, a rejected transition or the
-        round cap: the result's status says which, with every record so far.
+        not count). Never raises for a failing node, a rejected transition, the
+        round cap or an input nested deeper than :data:`~host.plans.MAX_NESTING`
+        levels: the result's status says which, with every record so far.
         """
         run = _Run(workflow, state, list(paused.steps) if paused else [])
+        deep = too_deep(state.values)
+        if deep:
+            problems = [f"input {name!r} {TOO_DEEP}" for name in deep]
+            error = InvalidArgumentsError(f"workflow {workflow.name}", problems)
+            return run.result("failed", error=str(error))
         if paused is None or paused.waiting_step is None:
             return await self._follow(run, workflow.start_node, deadline)
         node_id = paused.waiting_step
         answered = state.answer(node_id, HUMAN, answer)
-        run.steps.append(dataclasses.replace(answered, step_id=run.numbered(node_id)))
+        run.add(node_id, answered)
         try:
             target = _next_node(workflow, node_id, state)
         except TransitionError as error:
@@ -86,9 +94,10 @@ class WorkflowEngine:
             try:
                 if node.ask is not None:
                     raise _asked(run.state, node_id, node.ask.render(run.state))
-                visit = run.numbered(node_id)
-                record = await self._steps.run(node.step(node_id), run.state, key=visit)
-                run.steps.append(dataclasses.replace(record, step_id=visit))
+                record = await self._steps.run(
+                    node.step(node_id), run.state, key=run.numbered(node_id)
+                )
+                run.add(node_id, record)
                 node_id = _next_node(workflow, node_id, run.state)
             except HumanNeeded as handoff:
                 return run.result(
@@ -96,7 +105,7 @@ class WorkflowEngine:
                 )
             except AgentHostError as error:
                 if error.step is not None:
-                    run.steps.append(dataclasses.replace(error.step, step_id=run.numbered(node_id)))
+                    run.add(node_id, error.step)
                 return run.result("failed", error=str(error))
         return run.result("ok")
 
@@ -108,11 +117,21 @@ class _Run:
     workflow: Workflow
     state: RunState
     steps: list[StepRecord]
+    visits: Counter[str] = field(init=False)
+    """How many runs of each node ``steps`` holds."""
+
+    def __post_init__(self) -> None:
+        self.visits = Counter(record.step_id.partition("#")[0] for record in self.steps)
 
     def numbered(self, node_id: str) -> str:
         """The record id of ``node_id``'s next run: the id itself first, then ``node#n``."""
-        runs = 1 + sum(1 for r in self.steps if r.step_id.partition("#")[0] == node_id)
+        runs = self.visits[node_id] + 1
         return node_id if runs == 1 else f"{node_id}#{runs}"
+
+    def add(self, node_id: str, record: StepRecord) -> None:
+        """Keep ``record`` as ``node_id``'s next run, numbered."""
+        self.steps.append(dataclasses.replace(record, step_id=self.numbered(node_id)))
+        self.visits[node_id] += 1
 
     def result(
         self,

@@ -20,6 +20,8 @@ from host.models import llama_probe
 from host.routing import Router
 from host.testing import Reply, ScriptedChatCompletion
 
+pytestmark = pytest.mark.reliability
+
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 BEHAVIOURS = {
     "sigill": "os.kill(os.getpid(), signal.SIGILL)",

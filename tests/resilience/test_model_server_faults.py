@@ -37,7 +37,7 @@ RESILIENCE = {"backoff_initial": 1, "backoff_multiplier": 2, "backoff_max": 8}
 BACKOFF = random.Random(0).uniform(0.0, 1.0)
 """The first full-jitter wait under :data:`RESILIENCE`, the host's rng seeded with 0."""
 
-pytestmark = pytest.mark.usefixtures("openai_key")
+pytestmark = [pytest.mark.usefixtures("openai_key"), pytest.mark.reliability]
 
 
 def model_host(tmp_path: Path, clock: VirtualClock, models: dict[str, dict[str, Any]]) -> AgentHost:

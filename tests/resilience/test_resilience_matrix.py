@@ -49,6 +49,8 @@ from host.testing import (
     VirtualClock,
 )
 
+pytestmark = pytest.mark.reliability
+
 BACKOFF = {"backoff_initial": 1, "backoff_multiplier": 2, "backoff_max": 8}
 BREAKER = {"breaker_failures": 2, "breaker_cooldown": 30}
 RESILIENCE = {**BACKOFF, **BREAKER}

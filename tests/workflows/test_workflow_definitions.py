@@ -150,6 +150,15 @@ BAD = [
         id="missing argument",
     ),
     pytest.param(
+        REVIEW_LOOP.replace(
+            "{$ref: state.change}}\n    next_from: steps.review",
+            "[" * 150 + "]" * 150 + "}\n    next_from: steps.review",
+        ),
+        8,
+        "nodes.review.arguments: argument 'change' nests deeper than 100 levels",
+        id="argument nested too deep",
+    ),
+    pytest.param(
         REVIEW_LOOP.replace("    next_from: steps.testing.output\n", ""),
         15,
         "edges.1.signal: node 'testing' sends no signal (give it next_from to use signal)",
