@@ -35,3 +35,17 @@ def scripted_config(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """``reliability_cases: N tried, N held``: the standing suite of bad input, faults,
+    crashes and secrets (tests marked ``reliability``), counted on every run."""
+    tried = held = 0
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            counted = report.when == "call" or outcome == "error"
+            if counted and "reliability" in getattr(report, "keywords", {}):
+                tried += 1
+                held += outcome == "passed"
+    if tried:
+        terminalreporter.write_line(f"reliability_cases: {tried} tried, {held} held")
