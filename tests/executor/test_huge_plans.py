@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from host import AgentHost
+from tests.deep_data import nested
 from tests.executor.echo_kit import write_echo_config
 
 pytestmark = pytest.mark.reliability
@@ -22,14 +23,6 @@ LENGTH = 3 * sys.getrecursionlimit()
 """Steps in the long chain: a recursive walk of it overflows the interpreter's stack."""
 
 DATE = "2026-01-31"
-
-
-def nested(levels: int) -> Any:
-    """``{"a": {"a": … "UTC" …}}``, ``levels`` objects deep."""
-    value: Any = "UTC"
-    for _ in range(levels):
-        value = {"a": value}
-    return value
 
 
 def chain(length: int, *, cycle: bool = False) -> dict[str, Any]:

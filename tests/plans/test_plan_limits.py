@@ -11,6 +11,7 @@ import pytest
 from host.catalogue import FunctionInfo, ParameterInfo
 from host.errors import PlanError
 from host.plans import MAX_NESTING, Plan, parse_plan, validate_plan
+from tests.deep_data import nested
 
 pytestmark = pytest.mark.reliability
 
@@ -25,14 +26,6 @@ def _step(step_id: str, *needs: str) -> dict[str, Any]:
 def _chain_last_first(length: int) -> list[dict[str, Any]]:
     """``s0 → … → s<length-1>`` listed last first: each step needs the next one listed."""
     return [_step(f"s{i}", *([f"s{i - 1}"] if i else [])) for i in reversed(range(length))]
-
-
-def nested(levels: int, *, inner: Any = "UTC", key: str | None = "a") -> Any:
-    """``inner`` wrapped in ``levels`` objects (``{key: …}``), or arrays when ``key`` is None."""
-    value = inner
-    for _ in range(levels):
-        value = [value] if key is None else {key: value}
-    return value
 
 
 @pytest.mark.parametrize(

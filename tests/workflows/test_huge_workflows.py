@@ -12,20 +12,13 @@ from pydantic import ValidationError
 
 from host import AgentHost
 from host.workflows import Workflow
+from tests.deep_data import nested
 from tests.workflows.workflow_kit import write_host
 
 pytestmark = pytest.mark.reliability
 
 LENGTH = 3 * sys.getrecursionlimit()
 DATE = "2026-01-31"
-
-
-def nested(levels: int) -> Any:
-    """``{"a": {"a": … "UTC" …}}``, ``levels`` objects deep."""
-    value: Any = "UTC"
-    for _ in range(levels):
-        value = {"a": value}
-    return value
 
 
 def long_chain(length: int) -> Workflow:
