@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from host.arguments import adapt_output
 from host.catalogue import FunctionInfo
 from host.effects import IDEMPOTENCY_KEY
-from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, ValidationFailedError
+from host.errors import (
+    AgentHostError,
+    HumanNeeded,
+    InvalidArgumentsError,
+    ValidationFailedError,
+    quoted,
+)
 from host.idempotency import effect_key
 from host.memo import by_identity
 from host.state import CallEvent, RunState, StepRecord
@@ -297,13 +303,12 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
     values = dict(literals)
     for name, target in references:
         try:
-            value = state.resolve(target)
-        except (KeyError, IndexError, ValueError, TypeError) as error:
-            message = (
-                f"argument {name!r}: cannot read {'.'.join(target.path) or 'output'} ({error!r})"
-            )
+            values[name] = adapt_output(info, name, state.resolve(target))
+        except (KeyError, IndexError, ValueError, TypeError, RecursionError) as error:
+            reason = "nested too deep" if isinstance(error, RecursionError) else quoted(error)
+            read = ".".join(target.path) or "output"
+            message = f"argument {name!r}: cannot read {read} ({reason})"
             raise InvalidArgumentsError(step.function, [message]) from None
-        values[name] = adapt_output(info, name, value)
     return values
 
 

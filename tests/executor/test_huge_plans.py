@@ -115,3 +115,32 @@ async def test_huge_or_deep_plan_ends_as_a_result(
     else:
         assert result.error is not None and error in result.error
         assert result.steps == ()
+
+
+async def test_an_output_of_json_text_too_deep_to_read_fails_the_step_that_reads_it(
+    tmp_path: Path,
+) -> None:
+    deep_text = "[" * 5_000 + "]" * 5_000  # more levels than json.loads can recurse
+    config = write_echo_config(tmp_path, model=f"    options: {{replies: ['{deep_text}']}}\n")
+    plan = {
+        "steps": [
+            {
+                "id": "talk",
+                "function": "talk.Echo",
+                "arguments": {"input": "x"},
+                "capability": "write",
+            },
+            {
+                "id": "read",
+                "function": "clock.today",
+                "arguments": {"timezone": {"$ref": "steps.talk.output.field"}},
+                "capability": "fetch",
+            },
+        ]
+    }
+
+    async with AgentHost(config) as host:
+        result = await host.execute(plan)
+
+    assert result.status == "failed"
+    assert "argument 'timezone': cannot read field (nested too deep)" in (result.error or "")
