@@ -315,7 +315,12 @@ class Expression:
         """Parse ``text``; raises :class:`ExpressionError` naming the column and the problem."""
         if not text.strip():
             raise ExpressionError("expected an expression, got empty text")
-        return cls(text, _Parser(text).parse())
+        try:
+            return cls(text, _Parser(text).parse())
+        except RecursionError:
+            raise ExpressionError(
+                f"the expression nests too deeply ({len(text)} characters)"
+            ) from None
 
     def evaluate(self, state: RunState) -> Any:
         """The expression's value over ``state``."""

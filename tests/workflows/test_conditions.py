@@ -100,3 +100,10 @@ def test_a_template_fills_its_placeholders_from_state(state: RunState) -> None:
 def test_a_template_with_an_unclosed_placeholder_is_rejected() -> None:
     with pytest.raises(ExpressionError, match="unclosed"):
         Template.parse("Send {{ steps.draft.output ?")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("text", ["not " * 5_000 + "true", "(" * 5_000 + "true" + ")" * 5_000])
+def test_an_expression_nested_too_deeply_is_a_clear_error(text: str) -> None:
+    with pytest.raises(ExpressionError, match="nests too deeply"):
+        Expression.parse(text)
