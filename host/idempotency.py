@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from host.redaction import redact
 from host.sqlite_store import SQLiteStore
 
 EffectState = Literal["new", "pending", "done"]
@@ -76,7 +77,7 @@ class IdempotencyStore(SQLiteStore):
 
     def put(self, key: str, function: str, output: Any) -> None:
         """Record that ``key``'s effect is done, with its output (its intent is settled)."""
-        text = json.dumps(output, ensure_ascii=False, default=str)
+        text = redact(json.dumps(output, ensure_ascii=False, default=str))
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO effects (key, function, output) VALUES (?, ?, ?)",

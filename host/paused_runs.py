@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from host.errors import RunBusyError, UnknownRunError
+from host.redaction import redact
 from host.sqlite_store import SQLiteStore
 from host.state import CallEvent, RunState, StepRecord
 
@@ -105,7 +106,7 @@ class PausedRuns(SQLiteStore):
 
     def keep(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` under its run id, unclaimed (replacing an earlier pause of it)."""
-        text = json.dumps(_encode(snapshot), ensure_ascii=False, default=str)
+        text = redact(json.dumps(_encode(snapshot), ensure_ascii=False, default=str))
         run_id = snapshot.state.run_id
         with self._lock, self._db:
             self._db.execute(

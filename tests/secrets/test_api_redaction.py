@@ -88,3 +88,18 @@ async def test_a_paused_run_stores_and_returns_no_secret(
     shown = [dumped(result.to_dict()), caplog.text]
     assert [text for text in shown if secret in text] == []
     assert files_holding(tmp_path, secret) == []
+
+
+async def test_an_output_that_repeats_the_secret_is_stored_masked(
+    secret: str, dotenv: dict[str, str], tmp_path: Path
+) -> None:
+    async with OpenAICompatibleServer([rejected(secret)], default=None) as server:
+        config = write_host(tmp_path, server.base_url, dotenv)
+        text = config.read_text().replace("replies: [hello]", f"replies: ['key is {secret}']")
+        config.write_text(text + VALIDATION)
+        async with AgentHost(config) as host:
+            result = await host.execute(PLAN, "greet")
+
+    assert result.status == "needs_human"
+    assert (tmp_path / "runs.sqlite3").is_file()
+    assert files_holding(tmp_path, secret) == ["host.yaml"]  # only where the test put it
