@@ -60,12 +60,17 @@ def config_secrets(loaded: LoadedConfig) -> set[str]:
     ``.env`` value is one the config's environment holds and the process
     environment does not, as the real environment wins over ``.env``.
     """
+    rows = loaded.config.models.values()
+    return environment_secrets({row.secret_variable for row in rows}, loaded.environment)
+
+
+def environment_secrets(variables: Iterable[str | None], environment: dict[str, str]) -> set[str]:
+    """The values of ``variables`` (and of every provider's default key variable) in
+    ``environment``, and every value only ``.env`` supplied (see :func:`config_secrets`)."""
     from host.config.schema import DEFAULT_API_KEY_ENV
 
-    rows = loaded.config.models.values()
-    variables = {row.secret_variable for row in rows} | set(DEFAULT_API_KEY_ENV.values())
-    environment = loaded.environment
-    keys = {environment[name] for name in variables if name and name in environment}
+    named = {*variables, *DEFAULT_API_KEY_ENV.values()}
+    keys = {environment[name] for name in named if name and name in environment}
     dotenv = {value for name, value in environment.items() if os.environ.get(name) != value}
     return keys | dotenv
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from host.config.environment import interpolate, read_environment
 from host.config.schema import HostConfig, ModelConfig
-from host.errors import ConfigError, MissingSecretError
+from host.errors import ConfigError, MissingSecretError, quoted
 
 MAX_FILE_BYTES = 1024 * 1024
 """The largest config, workflow or ``.env`` file read (1 MiB); a larger one is refused unread."""
@@ -124,6 +124,12 @@ def parse_config(
     raw: dict[str, Any], environment: Mapping[str, str], *, source: str, text: str | None = None
 ) -> HostConfig:
     """Validate an already-parsed mapping (``source`` names it in messages)."""
+    from host.redaction import environment_secrets, register
+
+    models = raw.get("models")
+    rows = models.values() if isinstance(models, dict) else ()
+    named = [row.get("api_key_env") for row in rows if isinstance(row, dict)]
+    register(environment_secrets([n for n in named if isinstance(n, str)], dict(environment)))
     problems: list[str] = []
     data = interpolate(raw, environment, "", problems)
     if problems:
@@ -276,7 +282,7 @@ def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
         return f"{where(source, lines, path)}: {path}: unknown key"
     if item["type"] == "missing":
         return f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
-    return f"{where(source, lines, path)}: {path}: {message} (got {item['input']!r})"
+    return f"{where(source, lines, path)}: {path}: {message} (got {quoted(item['input'])})"
 
 
 def where(source: str, lines: dict[str, int], path: str) -> str:

@@ -7,10 +7,12 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from secrets_kit import new_secret
 
+from host.config import load_config
 from host.errors import (
     AgentHostError,
     CannotPlanError,
@@ -106,3 +108,20 @@ def test_log_records_of_any_logger_are_masked_with_their_tracebacks(
 def test_quoted_masks_a_secret_before_cutting_the_quote(secret: str) -> None:
     text = quoted("x" * 180 + secret)
     assert secret[:12] not in text and "***" in text
+
+
+def test_a_bad_config_value_read_from_a_key_variable_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = new_secret()
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  m:\n    provider: scripted\n    model: s\n    timeout: ${OPENAI_API_KEY}\n"
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+
+    assert "models.m.timeout" in str(raised.value)
+    assert secret not in str(raised.value)
