@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
-from host.errors import AgentHostError, ConfigError
+from host.errors import AgentHostError
 from host.resilience.context import CallContext, Entered
 from host.state import CallEvent
 
@@ -85,9 +85,7 @@ class FallbackFilter:
             guard.selector.services.ensure(hop)
             await next(context, call.but(model=hop, target=guard.target(context, hop)))
             return
-        plugin, _, name = hop.partition(".")
-        if not name:
-            raise ConfigError([f"{target.name}: fallback {hop!r} is not plugin.function"])
+        plugin, _, name = hop.partition(".")  # a plugin.function: checked at load
         function = context.kernel.get_function(plugin, name)
         accepted = {p.name for p in function.metadata.parameters}
         arguments = KernelArguments(**{k: v for k, v in context.arguments.items() if k in accepted})
