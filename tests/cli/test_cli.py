@@ -37,17 +37,58 @@ def cli_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_help_does_not_import_semantic_kernel() -> None:
+def loaded_modules(argv: list[str], names: set[str]) -> set[str]:
+    """Which of ``names`` are in ``sys.modules`` after ``main(argv)`` in a fresh interpreter."""
     probe = (
-        "import sys\nfrom host.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print('semantic_kernel' in sys.modules)"
+        "import contextlib, io, json, sys\nfrom host.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({argv!r})\n"
+        f"print(json.dumps(sorted(set({sorted(names)!r}) & set(sys.modules))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    assert "run" in result.stdout and "invoke" in result.stdout and "plugins" in result.stdout
-    assert result.stdout.strip().endswith("False")
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["plugins", "--config", "{bad}"]],
+    ids=["help", "version", "config-error"],
+)
+def test_a_command_that_stops_before_loading_imports_no_semantic_kernel(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """Help, the version and a config error answer without Semantic Kernel, whose root import
+    alone (template engines, openai) is most of a second; a module-level SK import in the
+    CLI, the API or config would put it back."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: {m: {provider: scripted, model: s, timeout: soon}}\n")
+    argv = [arg.format(bad=bad) for arg in argv]
+
+    assert loaded_modules(argv, {"semantic_kernel", "pybars", "openai"}) == set()
+
+
+def test_plugins_builds_no_model_client(tmp_path: Path) -> None:
+    """Model services are built on first use: listing functions imports neither the OpenAI nor
+    the Anthropic connector nor llama.cpp, though such models are configured (SK's root
+    imports the openai package itself, so only its connector can wait)."""
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n"
+        "  hosted: {provider: openai, model: gpt-4o-mini}\n"
+        "  claude: {provider: anthropic, model: claude-3-5-haiku-latest}\n"
+        "  local: {provider: local, model: gemma-3-270m-q4_k_m}\n"
+        "default_model: hosted\n"
+    )
+    clients = {
+        "semantic_kernel.connectors.ai.open_ai",
+        "semantic_kernel.connectors.ai.anthropic",
+        "anthropic",
+        "llama_cpp",
+    }
+
+    assert loaded_modules(["plugins", "--config", str(config)], clients) == set()
 
 
 def test_version() -> None:
