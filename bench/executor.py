@@ -60,9 +60,9 @@ def _chain(length: int, function: str = "bench.noop", first: str | None = None) 
     return {"steps": steps}
 
 
-def _fan_out(width: int) -> dict[str, Any]:
+def _fan_out(width: int, function: str = "bench.wait") -> dict[str, Any]:
     steps = [
-        {"id": f"w{i}", "function": "bench.wait", "arguments": {}, "capability": "fetch"}
+        {"id": f"w{i}", "function": function, "arguments": {}, "capability": "fetch"}
         for i in range(width)
     ]
     return {"steps": steps}
@@ -70,8 +70,8 @@ def _fan_out(width: int) -> dict[str, Any]:
 
 async def run(quick: bool) -> dict[str, float]:
     """``step_overhead_ratio`` (and ``…_fresh_plan``, ``…_vs_bare_sk``),
-    ``concurrent_1000_wall_ms``, ``memory_per_run_kib``, ``fanout_wall_ratio``: each
-    against its baseline in the same run.
+    ``concurrent_1000_wall_ms``, ``memory_per_run_kib``, ``fanout_wall_ratio``,
+    ``fanout_ratio_vs_bare_sk``: each against its baseline in the same run.
 
     ``step_overhead_ratio`` runs the same plan data every time, as a workflow or a
     repeated request does (the host remembers it parsed and validated);
@@ -80,6 +80,8 @@ async def run(quick: bool) -> dict[str, float]:
     included; ``…_vs_bare_sk`` divides by a plain ``Kernel()`` with the same plugin.
     ``memory_per_run_kib`` is taken while every run is suspended inside a step (its
     functions yield to the event loop once, as any I/O would), so each run is in flight.
+    ``fanout_ratio_vs_bare_sk`` runs a plan of 10 independent steps of that function
+    against ``asyncio.gather`` of 10 ``kernel.invoke`` of it on the plain ``Kernel()``.
     """
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -109,6 +111,15 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     async def planned_step() -> object:
         return await host.execute(three)
 
+    pause = plain.get_function("bench", "pause")
+    ten = _fan_out(10, "bench.pause")
+
+    async def bare_sk_fan_out() -> object:
+        return await asyncio.gather(*(plain.invoke(pause, arguments) for _ in range(10)))
+
+    async def planned_fan_out() -> object:
+        return await host.execute(ten)
+
     fresh = itertools.count()
 
     async def fresh_planned_step() -> object:
@@ -118,6 +129,7 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     per_run = await ratio(planned_step, bare, calls=calls, rounds=rounds)
     per_fresh_run = await ratio(fresh_planned_step, bare, calls=calls, rounds=rounds)
     per_run_sk = await ratio(planned_step, bare_sk, calls=calls, rounds=rounds)
+    fan_out_sk = await ratio(planned_fan_out, bare_sk_fan_out, calls=calls // 4, rounds=rounds)
 
     runs = 1000
     await asyncio.gather(*(host.execute(three) for _ in range(50)))
@@ -133,15 +145,16 @@ async def _measure(host: AgentHost, quick: bool) -> dict[str, float]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    one = await _wall(host, _fan_out(1))
-    ten = await _wall(host, _fan_out(10))
+    one_wall = await _wall(host, _fan_out(1))
+    ten_wall = await _wall(host, _fan_out(10))
     return {
         "step_overhead_ratio": per_run / 3,
         "step_overhead_ratio_fresh_plan": per_fresh_run / 3,
         "step_overhead_ratio_vs_bare_sk": per_run_sk / 3,
         "concurrent_1000_wall_ms": wall_ms,
         "memory_per_run_kib": (peak - start_memory) / runs / 1024,
-        "fanout_wall_ratio": ten / one,
+        "fanout_wall_ratio": ten_wall / one_wall,
+        "fanout_ratio_vs_bare_sk": fan_out_sk,
     }
 
 

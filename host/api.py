@@ -15,7 +15,7 @@ from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
 from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, PlanError
 from host.sources import LoadProblem
-from host.state import RunResult
+from host.state import RunResult, RunState
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from host.resilience.guard import Guard
     from host.routing import Router
     from host.runs import Runs
-    from host.state import RunState, StepRecord
+    from host.state import StepRecord
     from host.step_call import StepCall
     from host.steps import StepRunner
     from host.workflows import Workflow
@@ -230,13 +230,11 @@ class AgentHost:
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
         same ``run_id`` again replays their recorded output instead of acting twice.
         """
-        from host.plans import Plan, parse_plan
-        from host.state import RunState
-
         self.start()
+        runs = self._runs()
         run_id = run_id or os.urandom(16).hex()  # as unique as uuid4().hex, a quarter the cost
         try:
-            parsed = plan if isinstance(plan, Plan) else parse_plan(plan)
+            parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
             return RunResult(run_id, request, "failed", None, error=str(error))
         except ValueError as error:
@@ -245,7 +243,7 @@ class AgentHost:
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
         state = RunState(values, run_id=run_id)
-        return await self._runs().plan(parsed, request, state, self._deadline(deadline))
+        return await runs.plan(parsed, request, state, self._deadline(deadline))
 
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output.
@@ -271,7 +269,6 @@ class AgentHost:
         a hand-off ``needs_human`` (continue it with :meth:`resume`).
         """
         from host.errors import InvalidArgumentsError
-        from host.state import RunState
         from host.workflows import check_workflow, load_workflow
 
         self.start()
@@ -310,9 +307,9 @@ class AgentHost:
 
     def _runs(self) -> Runs:
         """This host's runs of plans and workflows, over its step runner and paused runs."""
-        from host.runs import Runs
-
         if self._running is None:
+            from host.runs import Runs
+
             steps = self._step_runner()
             assert self._paused is not None
             self._running = Runs(steps, self._paused)

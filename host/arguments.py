@@ -35,6 +35,11 @@ def check_arguments(info: FunctionInfo, arguments: Mapping[str, Any]) -> dict[st
     Raises :class:`InvalidArgumentsError` listing every unknown, missing or
     mistyped argument with what was expected.
     """
+    plain = _plain_parameters(info)
+    if plain is not None:
+        given = _as_given(plain, arguments)
+        if given is not None:
+            return given
     converted, problems = _checked(info, arguments, ())
     if problems:
         raise InvalidArgumentsError(info.name, problems)
@@ -113,6 +118,38 @@ def _parameters(info: FunctionInfo) -> dict[str, _Slot]:
         expected = parameter.annotation or _NAMED.get(kind)
         slots.setdefault(parameter.name, _Slot(parameter, expected, kind))
     return slots
+
+
+_Plain = tuple[tuple[str, type | None, bool], ...]
+"""Per parameter: its name, the exact type it takes as is (``None``: anything), whether
+it must be given."""
+
+
+@by_identity
+def _plain_parameters(info: FunctionInfo) -> _Plain | None:
+    """``info``'s parameters when each takes a value of one type as is (text, a number,
+    a bool, or anything); else ``None``: some argument may need converting."""
+    plain = []
+    for parameter, expected, _ in _parameters(info).values():
+        if expected is not None and expected not in _AS_IS:
+            return None
+        plain.append((parameter.name, expected, parameter.required and parameter.default is None))
+    return tuple(plain)
+
+
+def _as_given(plain: _Plain, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``arguments`` as :func:`_checked` would convert them, when each is exactly of its
+    parameter's type and none is missing or unknown; else ``None`` (check them fully)."""
+    given: dict[str, Any] = {}
+    for name, expected, required in plain:
+        if name in arguments:
+            value = arguments[name]
+            if expected is not None and type(value) is not expected:
+                return None
+            given[name] = value
+        elif required:
+            return None
+    return given if len(given) == len(arguments) else None
 
 
 def _checked(

@@ -59,6 +59,8 @@ class CancelScope:
     real time, a virtual clock's in tests.
     """
 
+    __slots__ = ("_disarm", "_expired", "_seconds", "_task")
+
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._expired = False
@@ -130,6 +132,8 @@ _BARE_CONTEXT = contextvars.Context()
 
 class _LoopTimeout(CancelScope):
     """Real time on the running loop, through the clock's shared timer buckets."""
+
+    __slots__ = ("_buckets",)
 
     def __init__(self, seconds: float, buckets: _TimerBuckets) -> None:
         super().__init__(seconds)

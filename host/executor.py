@@ -59,7 +59,7 @@ class Executor:
                 failures = await self._run_chain(run, schedule.chain)
             else:
                 failures = await self._run_graph(run)
-        records = tuple(state.records[s.id] for s in plan.steps if s.id in state.records)
+        records = tuple([state.records[s.id] for s in plan.steps if s.id in state.records])
         if failures:
             undone = await self._compensate(plan, state)
             reason = str(failures[0])
@@ -148,7 +148,9 @@ class Executor:
             except HumanNeeded as asked:
                 run.pause(asked)
                 return
-        run.done[step.id].set()
+        done = run.done.get(step.id)
+        if done is not None:
+            done.set()
 
     async def _compensate(self, plan: Plan, state: RunState) -> tuple[StepRecord, ...]:
         """Undo completed steps that declare ``compensate``, latest first; record each.
@@ -182,23 +184,27 @@ class Executor:
 class _Schedule:
     """What every run of one valid plan shares: its outline and each step's dependencies.
 
-    ``chain`` is the steps in run order when every wave of the plan has one step
-    (each step waits for the one before it), else ``None``.
+    ``awaited`` is the steps some other step depends on. ``chain`` is the steps in
+    run order when every wave of the plan has one step (each step waits for the
+    one before it), else ``None``.
     """
 
     outline: str
     needs: Mapping[str, frozenset[str]]
+    awaited: frozenset[str]
     chain: tuple[Step, ...] | None
 
     @classmethod
     def of(cls, plan: Plan) -> _Schedule:
         """The schedule of ``plan``, which must be valid (a DAG of uniquely named steps)."""
         needs = {step.id: step.dependencies() for step in plan.steps}
+        awaited = frozenset().union(*needs.values())
         order = waves(needs)
         if len(order) != len(needs):
-            return cls(_outline(plan), needs, None)
+            return cls(_outline(plan), needs, awaited, None)
         steps = {step.id: step for step in plan.steps}
-        return cls(_outline(plan), needs, tuple([steps[step_id] for (step_id,) in order]))
+        chain = tuple([steps[step_id] for (step_id,) in order])
+        return cls(_outline(plan), needs, awaited, chain)
 
 
 class _Run:
@@ -211,9 +217,10 @@ class _Run:
         self.slots: asyncio.Semaphore
 
     def open(self, slots: asyncio.Semaphore) -> None:
-        """Prepare to run steps concurrently: an event per step (set for those done) and slots."""
+        """Prepare to run steps concurrently: slots, and an event per step that another
+        waits for (set for those done)."""
         self.slots = slots
-        self.done = {s.id: asyncio.Event() for s in self.plan.steps}
+        self.done = {step_id: asyncio.Event() for step_id in self.schedule.awaited}
         for step_id in self.state.outputs:
             if step_id in self.done:
                 self.done[step_id].set()

@@ -18,7 +18,7 @@ from host.state import CallEvent, StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import FunctionResult
+    from semantic_kernel.functions import FunctionResult, KernelFunction
 
     from host.models.selection import ModelChoice, ModelSelector
 
@@ -41,6 +41,8 @@ class Invoker:
         self._clock = clock
         self._settings = PromptExecutionSettings
         self._arguments = KernelArguments
+        self._functions: dict[str, KernelFunction] = {}
+        """The kernel's functions by name, looked up once (the kernel's set is fixed)."""
 
     def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[object]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
@@ -69,26 +71,27 @@ class Invoker:
         model: str | None = None,
         fallbacks: tuple[str, ...] = (),
         deadline: float | None = None,
+        route_reason: str | None = None,
     ) -> StepRecord:
         """Run ``info``'s function within ``deadline`` seconds, if given.
 
         ``model`` must name a configured model (else :class:`~host.errors.ConfigError`);
         ``fallbacks`` are a routed step's other capable models, tried after the
-        policy's own fallbacks. The call starts a fresh
+        policy's own fallbacks; ``route_reason``, why a router chose the step's model,
+        replaces the selector's on a successful call's record. The call starts a fresh
         :class:`~host.resilience.context.CallContext` that keeps the run's deadline.
         """
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
-        function = self._kernel.get_function(info.plugin, info.function)
+        function = self._functions.get(info.name) or self._function(info)
         values = check_arguments(info, arguments)
         kernel_arguments = self._arguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
-        started_at = datetime.now(UTC)
+        step = _Step(step_id, info, values, datetime.now(UTC))
         start = self._clock.now()
-        step = _Step(step_id, info, values, started_at)
         journal: list[CallEvent] = []
         bound = self._bound(current.get().deadline, deadline)
-        token = current.set(CallContext(route_fallbacks=fallbacks, deadline=bound, journal=journal))
+        token = current.set(CallContext(None, None, fallbacks, 1, bound, False, (), journal))
         try:
             result = await self._kernel.invoke(function, kernel_arguments)
         except Exception as raised:  # every failure leaves as the host's error
@@ -99,7 +102,13 @@ class Invoker:
         finally:
             current.reset(token)
         latency_ms = (self._clock.now() - start) * 1000
-        return self._succeeded(step, latency_ms, result, journal, choice)
+        return self._succeeded(step, latency_ms, result, journal, choice, route_reason)
+
+    def _function(self, info: FunctionInfo) -> KernelFunction:
+        """``info``'s kernel function, remembered for the next call."""
+        function = self._kernel.get_function(info.plugin, info.function)
+        self._functions[info.name] = function
+        return function
 
     def _succeeded(
         self,
@@ -108,10 +117,14 @@ class Invoker:
         result: FunctionResult | None,
         events: list[CallEvent],
         choice: ModelChoice | None,
+        route_reason: str | None,
     ) -> StepRecord:
+        if route_reason is None and choice is not None:
+            route_reason = choice.reason
         messages = _messages(result)
         if not messages and choice is None:  # a native function's answer: nothing to price
-            return step.record("ok", latency_ms, events, output=_output(result, messages))
+            output = _output(result, messages)
+            return step.record("ok", latency_ms, events, output=output, route_reason=route_reason)
         usage = _usage(messages)
         served = _served_model(events, choice)
         provider = cost = None
@@ -128,7 +141,7 @@ class Invoker:
             model=served,
             provider=provider,
             model_id=_model_id(messages),
-            route_reason=choice.reason if choice else None,
+            route_reason=route_reason,
             tokens_in=usage[0] if usage else None,
             tokens_out=usage[1] if usage else None,
             cost=cost,
@@ -141,6 +154,8 @@ _UNBOUNDED = contextlib.nullcontext()
 
 class _Step:
     """What is known of a step before it runs."""
+
+    __slots__ = ("info", "started_at", "step_id", "values")
 
     def __init__(
         self, step_id: str, info: FunctionInfo, values: dict[str, Any], started_at: datetime

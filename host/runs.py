@@ -9,15 +9,16 @@ claims it and continues it with whichever engine it belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.errors import describe_error
+from host.executor import Executor
+from host.plans import Plan, parse_plan
 from host.state import RunResult
 
 if TYPE_CHECKING:
-    from host.executor import Executor
     from host.paused_runs import Kind, PausedRuns, Snapshot
-    from host.plans import Plan
     from host.state import RunState
     from host.steps import StepRunner
     from host.workflows import Workflow
@@ -32,13 +33,17 @@ class Runs:
         self._executor: Executor | None = None
         """Built on the first plan (it remembers validated plans)."""
 
+    @staticmethod
+    def parse(plan: Plan | Mapping[str, Any]) -> Plan:
+        """``plan`` itself, or the plan its JSON form describes (see
+        :func:`~host.plans.parse_plan` for what it raises)."""
+        return plan if isinstance(plan, Plan) else parse_plan(plan)
+
     async def plan(
         self, plan: Plan, request: str, state: RunState, deadline: float | None
     ) -> RunResult:
         """Run what is left of ``plan`` over ``state``; keep it if it pauses for a person."""
         if self._executor is None:
-            from host.executor import Executor
-
             self._executor = Executor(self._steps)
         result = await self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
@@ -91,7 +96,6 @@ class Runs:
 
     async def _continue(self, snapshot: Snapshot, answer: Any) -> RunResult:
         """Run what is left of ``snapshot`` with ``answer`` as its waiting step's output."""
-        from host.plans import Plan
         from host.workflows import check_workflow
         from host.workflows.definition import Workflow
 

@@ -5,6 +5,12 @@ metadata out — so the executor, tracing, the REPL and the HTTP API all read
 the same record. Its :class:`CallEvent` s are what happened inside the step:
 every attempt, fallback hop, cache serve and breaker change (tracing turns
 them into spans).
+
+Records, events and results are values: once made, nothing changes them; a
+changed one is a copy (``dataclasses.replace``). They are plain slotted
+dataclasses rather than frozen ones, because a frozen dataclass sets each field
+through ``object.__setattr__``, which made building a record the largest cost
+of a step after Semantic Kernel itself.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ EventKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallEvent:
     """One thing that happened while running a step.
 
@@ -82,7 +88,7 @@ class CallEvent:
 def _redact_error(record: CallEvent | StepRecord) -> None:
     """Mask configured secrets in a record's error text, so no store or printout shows one."""
     if record.error is not None:
-        object.__setattr__(record, "error", redact(record.error))
+        record.error = redact(record.error)
 
 
 StepStatus = Literal["ok", "failed"]
@@ -91,7 +97,7 @@ RunStatus = Literal["ok", "failed", "needs_human", "round_limit"]
 a workflow hit its cap on rounds."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepRecord:
     """What one step did: its function, outcome, route and cost."""
 
@@ -142,7 +148,7 @@ class StepRecord:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunResult:
     """The outcome of ``AgentHost.run``: final output, every step, and the run's id."""
 
@@ -192,6 +198,8 @@ class RunState:
     Downstream steps read it through references (``steps.<id>.output.<field>``,
     ``state.<key>``); conditions and validations read the records' metadata.
     """
+
+    __slots__ = ("completed", "outputs", "records", "run_id", "values")
 
     def __init__(self, values: Mapping[str, Any] | None = None, *, run_id: str = "") -> None:
         self.run_id = run_id

@@ -14,7 +14,7 @@ validation, walks ``on_fail`` when it fails, and records the step.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.arguments import adapt_output
@@ -114,7 +114,7 @@ class StepRunner:
             effect = effect_key(state.run_id, key or step.id)
         return self._routed(step.id, info, arguments, step.capability, deadline, effect)
 
-    async def call(self, call: StepCall) -> StepRecord:
+    def call(self, call: StepCall) -> Awaitable[StepRecord]:
         """Run a resolved call and return its record; the run state is not involved.
 
         A side-effecting call with an ``effect_key`` records its intent before it
@@ -126,7 +126,11 @@ class StepRunner:
         """
         key, effects = call.effect_key, self._effects
         if key is None or effects is None:
-            return await self._invoke(call)
+            return self._invoke(call)
+        return self._call_once(call, key, effects)
+
+    async def _call_once(self, call: StepCall, key: str, effects: IdempotencyStore) -> StepRecord:
+        """``call`` with side effects, run at most once under ``key`` (see :meth:`call`)."""
         keyed = self.catalogue[call.function].parameter(IDEMPOTENCY_KEY) is not None
         state, output = effects.get(key)
         if state == "done":
@@ -144,19 +148,17 @@ class StepRunner:
         effects.put(key, call.function, record.output)
         return record
 
-    async def _invoke(self, call: StepCall) -> StepRecord:
+    def _invoke(self, call: StepCall) -> Awaitable[StepRecord]:
         """``call`` through the invoker, its route's reason on the record."""
-        record = await self._invoker.invoke(
+        return self._invoker.invoke(
             self.catalogue[call.function],
             call.arguments,
             step_id=call.step_id,
             model=call.model,
             fallbacks=call.fallbacks,
             deadline=call.deadline,
+            route_reason=call.route_reason,
         )
-        if call.route_reason is not None:
-            record = dataclasses.replace(record, route_reason=call.route_reason)
-        return record
 
     def _routed(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from host.errors import AttemptTimeoutError, ProviderError
+from host.resilience.bound import Bounded
 from host.resilience.translation import translate
 from host.state import CallEvent
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 class AttemptFilter:
     """Runs the call once within the policy's timeout; turns any error into the host's.
 
-    An async call is cancelled when its timeout passes. A synchronous native
+    An async call is cancelled when its timeout passes (the timer is armed once
+    it first waits: see :class:`~host.resilience.bound.Bounded`). A synchronous native
     function cannot be interrupted (it holds the event loop until it returns),
     so its result is discarded as late instead, with the same timeout error.
     A model's service is built before the timeout starts (a first call imports
@@ -40,27 +42,25 @@ class AttemptFilter:
         assert target is not None  # set at the top of the chain
         timeout = target.policy.timeout
         start = clock.now()
-        scope = None
+        bounded = None
         try:
             if target.model is not None:  # a first call imports the connector: not its time
                 self._guard.selector.services.get(target.model)
                 start = clock.now()
             if timeout is not None and context.function.metadata.is_asynchronous is not False:
-                scope = clock.timeout(timeout)
-            if scope is None:
-                await next(context, call)
+                bounded = Bounded(clock, start + timeout, next(context, call))
+                await bounded
             else:
-                with scope:
-                    await next(context, call)
+                await next(context, call)
             if target.model is not None and _is_empty_completion(context.result):
                 raise ProviderError(target.model, _EMPTY, retryable=True)
         except Exception as raised:  # every failure leaves this filter translated
-            if scope is not None and scope.expired():
+            if bounded is not None and bounded.expired():
                 raise self._timed_out(call, target, start) from None
             error = translate(raised, target.name, model=target.model)
             call.record(_event(call, target, "error", clock.now() - start, error))
             raise error from raised
-        if timeout is not None and scope is None and clock.now() - start > timeout:
+        if timeout is not None and bounded is None and clock.now() - start > timeout:
             context.result = None
             raise self._timed_out(call, target, start)
         if target.side_effects:

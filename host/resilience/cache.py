@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.effects import has_side_effects
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard
+    from host.resilience.guard import Guard, Target
+    from host.resilience.policies import CachePolicy
 
 
 class CacheFilter:
@@ -29,18 +31,27 @@ class CacheFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(
+    def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> None:
-        from semantic_kernel.functions import FunctionResult
-
-        guard = self._guard
+    ) -> Awaitable[None]:
         target = call.target
         assert target is not None  # set at the top of the chain
         policy = target.policy.cache
         if policy is None or target.model is not None or has_side_effects(context.function):
-            await next(context, call)
-            return
+            return next(context, call)
+        return self._cached(context, call, next, target, policy)
+
+    async def _cached(
+        self,
+        context: FunctionInvocationContext,
+        call: CallContext,
+        next: Next,
+        target: Target,
+        policy: CachePolicy,
+    ) -> None:
+        from semantic_kernel.functions import FunctionResult
+
+        guard = self._guard
         key = ResponseCache.key(target.name, dict(context.arguments))
         fresh = guard.cache.get(key, guard.clock.now(), policy.ttl)
         if fresh is not None:

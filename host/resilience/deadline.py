@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.errors import DeadlineExceededError
+from host.resilience.bound import Bounded
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -17,26 +19,36 @@ if TYPE_CHECKING:
 
 
 class DeadlineFilter:
-    """Cancels the outermost call when the deadline passes; nested calls share that bound."""
+    """Cancels the outermost call when the deadline passes; nested calls share that bound.
+
+    A call with no deadline, or inside one that enforces it, goes straight on.
+    """
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(
+    def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> None:
+    ) -> Awaitable[None]:
         if call.deadline is None or call.bounded:
-            await next(context, call)
-            return
-        at, total = call.deadline
+            return next(context, call)
+        return self._bounded(context, call, next, call.deadline)
+
+    async def _bounded(
+        self,
+        context: FunctionInvocationContext,
+        call: CallContext,
+        next: Next,
+        deadline: tuple[float, float],
+    ) -> None:
+        at, total = deadline
         remaining = at - self._guard.clock.now()
         if remaining <= 0:
             raise DeadlineExceededError(total)
-        scope = self._guard.clock.timeout(remaining)
+        bounded = Bounded(self._guard.clock, at, next(context, call.but(bounded=True)))
         try:
-            with scope:
-                await next(context, call.but(bounded=True))
+            await bounded
         except Exception:
-            if scope.expired():
+            if bounded.expired():
                 raise DeadlineExceededError(total) from None
             raise

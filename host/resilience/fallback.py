@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
@@ -33,9 +34,9 @@ class FallbackFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(
+    def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> None:
+    ) -> Awaitable[None]:
         target = call.target
         assert target is not None  # set at the top of the chain
         policy = target.policy
@@ -44,8 +45,17 @@ class FallbackFilter:
             routed = call.route_fallbacks
             hops += tuple(m for m in routed if m != target.model and m not in hops)
         if not hops and not policy.retry.retries:
-            await next(context, call)  # nothing could repeat a side effect: no ledger needed
-            return
+            return next(context, call)  # nothing could repeat a side effect: no ledger needed
+        return self._falling_back(context, call, next, target, hops)
+
+    async def _falling_back(
+        self,
+        context: FunctionInvocationContext,
+        call: CallContext,
+        next: Next,
+        target: Target,
+        hops: tuple[FallbackTarget, ...],
+    ) -> None:
         effects: list[str] = []
         call = call.but(ledgers=(*call.ledgers, effects))
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.errors import AgentHostError, ProviderError, RetriesExhaustedError
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard
+    from host.resilience.guard import Guard, Target
     from host.resilience.policies import RetryPolicy
 
 
@@ -34,12 +35,19 @@ class RetryFilter:
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
 
-    async def __call__(
+    def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> None:
-        guard = self._guard
+    ) -> Awaitable[None]:
         target = call.target
         assert target is not None  # set at the top of the chain
+        if not target.policy.retry.retries:  # one attempt: its error is the call's
+            return next(context, call)
+        return self._retried(context, call, next, target)
+
+    async def _retried(
+        self, context: FunctionInvocationContext, call: CallContext, next: Next, target: Target
+    ) -> None:
+        guard = self._guard
         policy = target.policy.retry
         errors: list[AgentHostError] = []
         for attempt in range(1, policy.retries + 2):

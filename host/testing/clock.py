@@ -103,7 +103,13 @@ class VirtualClock:
             _watch_threads(asyncio.get_running_loop())
 
     def now(self) -> float:
-        """Virtual seconds since the clock's start value."""
+        """Virtual seconds since the clock's start value.
+
+        Inside a loop, the loop's thread work counts from here on: a call reads the
+        clock before it starts, and may start thread work before it arms a timeout.
+        """
+        with contextlib.suppress(RuntimeError):
+            _watch_threads(asyncio.get_running_loop())
         return self._now
 
     async def sleep(self, seconds: float) -> None:
