@@ -25,20 +25,19 @@ from host.errors import ProviderError
 from host.models.llama_probe import check_runs, known_failure
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    from host.models.llama_decoding import PrefixReusingLlama
 
 
 @dataclass
 class LoadedModel:
     """One model in memory and the locks that keep its context to one request at a time."""
 
-    llama: Llama
+    llama: PrefixReusingLlama
     call_lock: threading.Lock = field(default_factory=threading.Lock)
     _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         default_factory=weakref.WeakKeyDictionary
     )
     _queues_lock: threading.Lock = field(default_factory=threading.Lock)
-    _valid_grammars: set[str] = field(default_factory=set)
 
     def queue(self) -> asyncio.Lock:
         """The running loop's lock, so waiting requests hold no worker thread.
@@ -50,21 +49,14 @@ class LoadedModel:
         with self._queues_lock:
             return self._queues.setdefault(loop, asyncio.Lock())
 
-    def check_grammar(self, grammar: str) -> None:
-        """Raise ValueError unless llama.cpp parses ``grammar`` (it crashes on a bad one)."""
-        if grammar in self._valid_grammars:
-            return
-        from llama_cpp import llama_cpp as capi
 
-        vocab = capi.llama_model_get_vocab(self.llama.model)
-        sampler = capi.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
-        if not sampler:
-            raise ValueError("not a valid GBNF grammar with a root rule")
-        capi.llama_sampler_free(sampler)
-        self._valid_grammars.add(grammar)
+_ModelKey = tuple[str, int, int, int]
 
+PROMPT_BATCH = 64
+"""Prompt tokens evaluated per llama.cpp batch, and the unit of prefix reuse
+(:mod:`host.models.llama_decoding`): small enough that a few-shot prefix spans
+whole batches, large enough to keep prompt evaluation at full speed."""
 
-_ModelKey = tuple[str, int, int | None]
 _models: dict[_ModelKey, LoadedModel] = {}
 _models_lock = threading.Lock()
 _loads = 0
@@ -123,18 +115,25 @@ def _without_ref_properties(node: Any) -> Any:
 
 
 def load_model(
-    service_id: str, model_path: str | None, n_ctx: int, n_threads: int | None, seed: int
+    service_id: str,
+    model_path: str | None,
+    n_ctx: int,
+    n_threads: int | None,
+    seed: int,
+    snapshot_bytes: int,
 ) -> LoadedModel:
-    """The shared model for this file and context size, read on first use (blocking).
+    """The shared model for this file and these settings, read on first use (blocking).
 
-    Before a file is first read in this process, :func:`check_runs` makes sure
-    this llama.cpp build can run it without crashing the process.
+    ``n_threads`` defaults to every core this process may run on. Before a file
+    is first read in this process, :func:`check_runs` makes sure this llama.cpp
+    build can run it without crashing the process.
     """
     global _loads
     path = Path(model_path) if model_path else _packaged_model(service_id)
     if not path.is_file():
         raise ProviderError(service_id, f"model file not found: {path}")
-    key = (str(path.resolve()), n_ctx, n_threads)
+    threads = n_threads or len(os.sched_getaffinity(0))
+    key = (str(path.resolve()), n_ctx, threads, snapshot_bytes)
     with _models_lock:
         loaded = _models.get(key)
         if loaded is None:
@@ -142,26 +141,31 @@ def load_model(
             if failure is not None:
                 raise ProviderError(service_id, failure)
             loaded = _models[key] = LoadedModel(
-                _read_gguf(service_id, path, n_ctx, n_threads, seed)
+                _read_gguf(service_id, path, n_ctx, threads, seed, snapshot_bytes)
             )
             _loads += 1
     return loaded
 
 
-def _read_gguf(service_id: str, path: Path, n_ctx: int, n_threads: int | None, seed: int) -> Llama:
+def _read_gguf(
+    service_id: str, path: Path, n_ctx: int, n_threads: int, seed: int, snapshot_bytes: int
+) -> PrefixReusingLlama:
     try:
-        from llama_cpp import Llama
+        from host.models.llama_decoding import PrefixReusingLlama
     except ImportError as error:
         raise ProviderError(service_id, f"llama-cpp-python is not installed ({error})") from error
     try:
         with _native_stderr_silenced():
-            return Llama(
+            return PrefixReusingLlama(
                 model_path=str(path),
                 chat_format="gemma",
                 n_ctx=n_ctx,
+                n_batch=PROMPT_BATCH,
                 n_threads=n_threads,
+                n_threads_batch=n_threads,
                 seed=seed,
                 verbose=False,
+                snapshot_bytes=snapshot_bytes,
             )
     except (ValueError, RuntimeError) as error:
         raise ProviderError(service_id, f"cannot load {path} as a GGUF model ({error})") from error

@@ -66,10 +66,12 @@ class LocalChatCompletion(ChatCompletionClientBase):
     request stops waiting at once, but its generation (bounded by
     ``max_tokens``) finishes in its worker thread before the next one starts.
 
-    ``prefix_cache=True`` reuses the evaluated prompt prefix of the previous
-    request: faster for repeated prompts, but a greedy reply may then differ
-    with what ran before (llama.cpp's logits depend on how a prompt is batched),
-    so by default every prompt is evaluated afresh and replies are reproducible.
+    Generation uses every core this process may run on unless ``n_threads``
+    says otherwise. Prompt batches shared with earlier prompts (a prompt
+    function's few-shot prefix) are reused from the KV cache or from copies of
+    it, up to ``prefix_cache_mib`` of copies (0: only the prompt in the cache);
+    replies are the same as from a fresh evaluation
+    (:mod:`host.models.llama_decoding`).
     """
 
     SUPPORTS_FUNCTION_CALLING: ClassVar[bool] = False
@@ -82,7 +84,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
     n_ctx: int = Field(default=2048, gt=0)
     n_threads: int | None = Field(default=None, gt=0)
     seed: int = 0
-    prefix_cache: bool = False
+    prefix_cache_mib: int = Field(default=64, ge=0)
     _loaded: LoadedModel | None = PrivateAttr(default=None)
 
     @override
@@ -162,7 +164,13 @@ class LocalChatCompletion(ChatCompletionClientBase):
         model = self._loaded
         if model is None:
             model = self._loaded = await asyncio.to_thread(
-                load_model, self.service_id, self.model_path, self.n_ctx, self.n_threads, self.seed
+                load_model,
+                self.service_id,
+                self.model_path,
+                self.n_ctx,
+                self.n_threads,
+                self.seed,
+                self.prefix_cache_mib << 20,
             )
         async with model.queue():
             return await asyncio.to_thread(self._generate, model, request, grammar)
@@ -183,10 +191,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
 
         try:
             with model.call_lock:
-                if not self.prefix_cache:
-                    model.llama.reset()  # type: ignore[no-untyped-call]
                 if grammar is not None:
-                    model.check_grammar(grammar)
                     request["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
                 response = model.llama.create_chat_completion(**request)
         except (ValueError, RuntimeError) as error:

@@ -1,0 +1,195 @@
+"""How the embedded model decodes: grammar checked on the chosen token, prompt prefixes reused.
+
+Imported only when a GGUF file is loaded, since it needs llama-cpp-python.
+
+Both speed-ups keep replies identical at temperature 0 to a fresh, fully
+constrained decode:
+
+- llama-cpp-python applies a grammar to the whole vocabulary (262k tokens for
+  Gemma) before every pick. Like llama.cpp's own sampler, :class:`GrammarLastSampler`
+  picks from the free distribution first and asks the grammar about that one
+  token; only a rejected token costs a pass over the vocabulary. The greedy pick
+  is the most likely token, so when the grammar allows it, it is also the most
+  likely allowed token.
+- :class:`PrefixReusingLlama` keeps the evaluated tokens a new prompt shares
+  with the last one (the few-shot prefix of a prompt function) in the KV cache
+  instead of evaluating them again. A prompt is evaluated in batches of
+  ``n_batch`` tokens that always start at multiples of ``n_batch``, and only
+  whole batches are kept, so every batch is computed from the same tokens and the
+  same cache whether or not it was reused, and the logits are the same.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections import OrderedDict
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from llama_cpp import Llama
+from llama_cpp import llama_cpp as capi
+from llama_cpp._internals import LlamaContext, LlamaSampler
+from llama_cpp.llama_grammar import LlamaGrammar
+
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+"""The memory layout of llama.cpp's ``llama_token_data``."""
+
+
+class GrammarLastSampler:
+    """A sampler chain constrained by a grammar that is consulted on the chosen token first.
+
+    Stands in for llama-cpp-python's sampler (it offers the same ``sample``):
+    the chain (penalties, top-k, temperature, greedy or random pick) runs on the
+    free logits; the grammar sees the picked token alone, and only if it rejects
+    it is the whole vocabulary constrained and the chain run again, as
+    llama.cpp's ``common_sampler_sample`` does. Both samplers then accept the token.
+    """
+
+    def __init__(self, chain: LlamaSampler, vocab: Any, grammar: LlamaGrammar, n_vocab: int):
+        self._chain = chain
+        self._grammar = capi.llama_sampler_init_grammar(
+            vocab, grammar._grammar.encode(), grammar._root.encode()
+        )
+        if not self._grammar:
+            raise ValueError("not a valid GBNF grammar with a root rule")
+        self._n_vocab = n_vocab
+        self._ids = np.arange(n_vocab, dtype=np.intc)
+        self._candidates = np.zeros(n_vocab, dtype=_TOKEN_DATA)
+        self._chosen = np.zeros(1, dtype=_TOKEN_DATA)
+
+    def sample(self, ctx: LlamaContext, idx: int = -1) -> int:
+        """The next token from the logits of batch position ``idx``, allowed by the grammar."""
+        pointer = capi.llama_get_logits_ith(ctx.ctx, idx)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        token = self._pick(logits, constrained=False)
+        self._chosen[0] = (token, logits[token], 0.0)
+        _apply(self._grammar, self._chosen)
+        if np.isneginf(self._chosen["logit"][0]):
+            token = self._pick(logits, constrained=True)
+        capi.llama_sampler_accept(self._grammar, token)
+        capi.llama_sampler_accept(self._chain.sampler, token)
+        return token
+
+    def close(self) -> None:
+        """Free the grammar sampler and the chain."""
+        if self._grammar:
+            capi.llama_sampler_free(self._grammar)
+            self._grammar = None
+        self._chain.close()  # type: ignore[no-untyped-call]
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _pick(self, logits: npt.NDArray[np.single], *, constrained: bool) -> int:
+        candidates = self._candidates
+        candidates["id"] = self._ids  # samplers may have sorted the array in place
+        candidates["logit"] = logits
+        candidates["p"] = 0.0
+        if constrained:
+            _apply(self._grammar, candidates)
+        return _apply(self._chain.sampler, candidates)
+
+
+def _apply(sampler: Any, candidates: npt.NDArray[Any]) -> int:
+    """Run ``sampler`` over ``candidates`` in place; the id it selected, or -1."""
+    array = capi.llama_token_data_array(
+        data=candidates.ctypes.data_as(capi.llama_token_data_p),
+        size=len(candidates),
+        selected=-1,
+        sorted=False,
+    )
+    capi.llama_sampler_apply(sampler, ctypes.byref(array))
+    return -1 if array.selected < 0 else int(array.data[array.selected].id)
+
+
+class PrefixReusingLlama(Llama):
+    """A ``Llama`` that reuses whole prompt batches evaluated before, and samples
+    under a grammar with :class:`GrammarLastSampler`.
+
+    The KV cache holds the last prompt; before a prompt that does not share its
+    batches overwrites it, those batches are copied out (llama.cpp's sequence
+    state), up to ``snapshot_bytes`` of copies kept, least recently used dropped.
+    A prompt starts from whichever holds more of its leading batches.
+    """
+
+    def __init__(self, *args: Any, snapshot_bytes: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._snapshot_bytes = snapshot_bytes
+        self._snapshots: OrderedDict[tuple[int, ...], ctypes.Array[ctypes.c_uint8]] = OrderedDict()
+        self._last_prompt: list[int] = []
+        self.reused_tokens = 0
+        """Prompt tokens the last request took from the cache or a copy, not evaluated."""
+
+    def generate(  # type: ignore[override]
+        self, tokens: Sequence[int], **options: Any
+    ) -> Generator[int, Sequence[int] | None, None]:
+        """``Llama.generate``, evaluating only prompt batches that neither cache nor copy holds."""
+        prompt = list(tokens)
+        self.n_tokens = self.reused_tokens = self._reuse(prompt)
+        self._last_prompt = prompt
+        return super().generate(prompt, **options)
+
+    def snapshot_count(self) -> int:
+        """How many prompt prefixes are kept as copies beside the one in the cache."""
+        return len(self._snapshots)
+
+    def _reuse(self, prompt: list[int]) -> int:
+        """Make the cache hold most of ``prompt``'s leading batches; how many tokens it holds."""
+        held = self._whole_batches(_shared(self._last_prompt[: self.n_tokens], prompt))
+        cached = self._whole_batches(min(len(self._last_prompt), self.n_tokens))
+        if held < cached:
+            self._keep_copy(tuple(self._last_prompt[:cached]))
+        best = max(self._snapshots, key=lambda kept: _shared(kept, prompt), default=())
+        restorable = self._whole_batches(_shared(best, prompt))
+        if restorable > held:
+            held = restorable if self._restore(best) else 0
+        return held
+
+    def _whole_batches(self, count: int) -> int:
+        return count - count % self.n_batch
+
+    def _keep_copy(self, tokens: tuple[int, ...]) -> None:
+        if tokens in self._snapshots:
+            self._snapshots.move_to_end(tokens)
+            return
+        if self._snapshot_bytes <= 0:
+            return
+        self._ctx.kv_cache_seq_rm(0, len(tokens), -1)
+        self.n_tokens = len(tokens)
+        size = capi.llama_state_seq_get_size(self._ctx.ctx, 0)
+        if size > self._snapshot_bytes:
+            return
+        state = (ctypes.c_uint8 * size)()
+        capi.llama_state_seq_get_data(self._ctx.ctx, state, size, 0)
+        self._snapshots[tokens] = state
+        while sum(len(kept) for kept in self._snapshots.values()) > self._snapshot_bytes:
+            self._snapshots.popitem(last=False)
+
+    def _restore(self, tokens: tuple[int, ...]) -> bool:
+        state = self._snapshots[tokens]
+        self._snapshots.move_to_end(tokens)
+        if not capi.llama_state_seq_set_data(self._ctx.ctx, state, len(state), 0):
+            return False
+        self.input_ids[: len(tokens)] = tokens
+        self.n_tokens = len(tokens)
+        return True
+
+    def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+        grammar: LlamaGrammar | None = kwargs.pop("grammar", None)
+        chain = super()._init_sampler(*args, **kwargs)
+        if grammar is None:
+            return chain
+        return GrammarLastSampler(chain, self._model.vocab, grammar, self._n_vocab)
+
+
+def _shared(kept: Sequence[int], prompt: Sequence[int]) -> int:
+    """How many leading tokens ``kept`` shares with ``prompt``, leaving its last one out
+    (the last prompt token is always evaluated, for the logits of the first pick)."""
+    shared = 0
+    for old, new in zip(kept, prompt[:-1], strict=False):
+        if old != new:
+            break
+        shared += 1
+    return shared
