@@ -131,6 +131,11 @@ class PrefixReusingLlama(Llama):
         self._last_prompt = prompt
         return super().generate(prompt, **options)
 
+    def forget_prompts(self) -> None:
+        """Drop the kept copies and the cache's prompt: the next prompt is evaluated in full."""
+        self._snapshots.clear()
+        self.reset()  # type: ignore[no-untyped-call]
+
     def snapshot_count(self) -> int:
         """How many prompt prefixes are kept as copies beside the one in the cache."""
         return len(self._snapshots)

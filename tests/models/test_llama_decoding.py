@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
 from host.models import local
@@ -119,3 +121,20 @@ def _first_logits(llama: Any, prompt: list[int]) -> Any:
     tokens.close()
     logits = llama._ctx.get_logits_ith(-1)
     return np.ctypeslib.as_array(logits, shape=(llama.n_vocab(),)).copy()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_sampled_reply_keeps_to_the_grammar(seed: int) -> None:
+    """Above temperature 0 the free pick is drawn first too; a draw the grammar rejects
+    is drawn again from the allowed tokens (a rejected token accepted would abort)."""
+    service = local.LocalChatCompletion(service_id="local")
+    settings = local.LocalExecutionSettings(
+        max_tokens=16, temperature=1.5, seed=seed, grammar='root ::= "Yes, " [a-z]+ "." | "No."'
+    )
+    history = ChatHistory()
+    history.add_user_message("Is water wet? Answer in a few words.")
+
+    reply = await service.get_chat_message_content(history, settings)
+
+    assert reply is not None
+    assert re.fullmatch(r"Yes, [a-z]+\.|No\.", str(reply))
