@@ -1,4 +1,7 @@
-"""``python -m bench [--quick] [--model]``: run the benchmarks, one ``name: value`` per figure."""
+"""``python -m bench [--quick] [--model]``: run the benchmarks, one ``name: value`` per figure.
+
+A figure with a target says so beside it, and whether this run met it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,28 @@ import argparse
 import asyncio
 
 from bench import executor, resilience, startup
+
+TARGETS = {
+    "filter_chain_overhead_ratio": 1.5,
+    "filter_chain_overhead_ratio_async": 1.5,
+    "step_overhead_ratio_vs_bare_sk": 1.5,
+    "fanout_ratio_vs_bare_sk": 1.5,
+    "fanout_wall_ratio": 1.1,
+    "memory_per_run_kib": 10.0,
+    "cli_start_ratio": 1.3,
+    "model_free_ms_per_token": 35.0,
+    "model_constrained_ratio": 1.2,
+}
+"""Upper bounds the figures are held to (issues #5, #12 and #14)."""
+
+
+def line(name: str, value: float) -> str:
+    """``name: value``, with the figure's target and whether ``value`` meets it."""
+    target = TARGETS.get(name)
+    if target is None:
+        return f"{name}: {value:.3f}"
+    verdict = "met" if value <= target else "NOT met"
+    return f"{name}: {value:.3f} (target ≤ {target:g}: {verdict})"
 
 
 async def main(quick: bool, model: bool) -> None:
@@ -16,7 +41,7 @@ async def main(quick: bool, model: bool) -> None:
         modules.append(embedded)
     for module in modules:
         for name, value in (await module.run(quick)).items():
-            print(f"{name}: {value:.3f}", flush=True)
+            print(line(name, value), flush=True)
 
 
 if __name__ == "__main__":
