@@ -91,10 +91,14 @@ class CancelScope:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._disarm is not None:
-            self._disarm()
+        # Dropped, not kept: the disarm holds ``self._fire``, a cycle that would keep this
+        # scope and its task (with the task's result) alive until the garbage collector ran.
+        disarm, self._disarm = self._disarm, None
+        task, self._task = self._task, None
+        if disarm is not None:
+            disarm()
         cancelled_by_us = self._expired and exc_type is asyncio.CancelledError
-        if cancelled_by_us and self._task is not None and self._task.uncancel() == 0:
+        if cancelled_by_us and task is not None and task.uncancel() == 0:
             raise TimeoutError from exc
 
 

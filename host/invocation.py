@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 class Invoker:
-    """Checks arguments, calls ``kernel.invoke`` and records what happened.
+    """Checks arguments, calls the kernel function (through the kernel's filters) and
+    records what happened.
 
     A failed step raises its :class:`AgentHostError` with the failed
     :class:`StepRecord` (every attempt and hop included) as ``error.step``.
@@ -34,6 +35,7 @@ class Invoker:
         from semantic_kernel.connectors.ai.prompt_execution_settings import (
             PromptExecutionSettings,
         )
+        from semantic_kernel.exceptions import OperationCancelledException
         from semantic_kernel.functions import KernelArguments
 
         self._kernel = kernel
@@ -41,6 +43,7 @@ class Invoker:
         self._clock = clock
         self._settings = PromptExecutionSettings
         self._arguments = KernelArguments
+        self._cancelled = OperationCancelledException
         self._functions: dict[str, KernelFunction] = {}
         """The kernel's functions by name, looked up once (the kernel's set is fixed)."""
 
@@ -93,7 +96,11 @@ class Invoker:
         bound = self._bound(current.get().deadline, deadline)
         token = current.set(CallContext(None, None, fallbacks, 1, bound, False, (), journal))
         try:
-            result = await self._kernel.invoke(function, kernel_arguments)
+            # ``function.invoke`` rather than ``kernel.invoke``: the same filters and span,
+            # one coroutine frame fewer; what ``kernel.invoke`` adds is done here.
+            result = await function.invoke(self._kernel, kernel_arguments)
+        except self._cancelled:  # as ``kernel.invoke``: a cancelled operation has no result
+            result = None
         except Exception as raised:  # every failure leaves as the host's error
             error = translate(raised, info.name, model=choice.name if choice else None)
             latency_ms = (self._clock.now() - start) * 1000

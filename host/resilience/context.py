@@ -11,7 +11,7 @@ One context variable, :data:`current`, remains: it bridges the seam where
 Semantic Kernel gives no argument to pass the context through. Inside a call,
 SK runs the function, asks the service selector which model serves it, and
 runs the tools the model calls; those see the context of the call they run
-in. The invoker (and a run's deadline scope) set it before ``kernel.invoke``.
+in. The invoker (and a run's deadline scope) set it before they call the function.
 """
 
 from __future__ import annotations

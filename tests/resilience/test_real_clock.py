@@ -10,6 +10,7 @@ Only outcomes are asserted, never the elapsed time.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from resilience_kit import openai_model, write_config
 
 from host import AgentHost
+from host.clock import CancelScope, SystemClock
 from host.errors import AgentHostError, AttemptTimeoutError, DeadlineExceededError
 from host.testing import Hang, OpenAICompatibleServer, hangs
 
@@ -78,3 +80,21 @@ async def test_the_real_clock_ends_a_hanging_call(
         assert events == [("attempt", "timeout", "AttemptTimeoutError")]
     else:
         assert events == [], "the deadline cancelled the attempt before its own timeout"
+
+
+async def test_a_left_timeout_scope_is_freed_without_the_garbage_collector() -> None:
+    """Catches a scope whose disarm (holding the scope's own ``_fire``) outlives the block:
+    a cycle that kept every finished step's scope, and its task, until a collection."""
+    clock = SystemClock()
+    gc.collect()
+    gc.disable()
+    try:
+        before = {id(o) for o in gc.get_objects() if isinstance(o, CancelScope)}
+        for _ in range(3):
+            with clock.timeout(LONG):
+                await asyncio.sleep(0)  # waits: the timer is armed
+        alive = [o for o in gc.get_objects() if isinstance(o, CancelScope) and id(o) not in before]
+    finally:
+        gc.enable()
+
+    assert alive == []
