@@ -33,6 +33,8 @@ from llama_cpp import llama_cpp as capi
 from llama_cpp._internals import LlamaContext, LlamaSampler
 from llama_cpp.llama_grammar import LlamaGrammar
 
+from host.models.prompt_store import PromptStore
+
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 """The memory layout of llama.cpp's ``llama_token_data``."""
 
@@ -108,16 +110,27 @@ class PrefixReusingLlama(Llama):
     """A ``Llama`` that reuses whole prompt batches evaluated before, and samples
     under a grammar with :class:`GrammarLastSampler`.
 
-    The KV cache holds the last prompt; before a prompt that does not share its
-    batches overwrites it, those batches are copied out (llama.cpp's sequence
-    state), up to ``snapshot_bytes`` of copies kept, least recently used dropped.
-    A prompt starts from whichever holds more of its leading batches.
+    The KV cache holds the last prompt. Before a prompt that does not share its
+    batches overwrites it, those batches are copied out in memory (llama.cpp's
+    sequence state), up to ``snapshot_bytes`` of copies, least recently used
+    dropped. With a ``store``, prefixes also outlive the process: a prompt whose
+    batches no stored copy mostly covers is stored, and a stored copy that a new
+    prompt shares mostly, but not wholly, is cut to the shared part (what a prompt
+    function's calls have in common: its few-shot prefix). A prompt starts from
+    whichever holds most of its leading batches.
     """
 
-    def __init__(self, *args: Any, snapshot_bytes: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        snapshot_bytes: int = 0,
+        store: PromptStore | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self._snapshot_bytes = snapshot_bytes
         self._snapshots: OrderedDict[tuple[int, ...], ctypes.Array[ctypes.c_uint8]] = OrderedDict()
+        self._store = store
         self._last_prompt: list[int] = []
         self.reused_tokens = 0
         """Prompt tokens the last request took from the cache or a copy, not evaluated."""
@@ -127,21 +140,31 @@ class PrefixReusingLlama(Llama):
     ) -> Generator[int, Sequence[int] | None, None]:
         """``Llama.generate``, evaluating only prompt batches that neither cache nor copy holds."""
         prompt = list(tokens)
-        self.n_tokens = self.reused_tokens = self._reuse(prompt)
+        held = self._reuse(prompt)
+        if self._store is not None:
+            held = self._from_store(prompt, self._store, held)
+        self.n_tokens = self.reused_tokens = held
         self._last_prompt = prompt
+        if self._store is not None:
+            self.n_tokens = self._into_store(prompt, self._store, held)
         return super().generate(prompt, **options)
 
-    def forget_prompts(self) -> None:
-        """Drop the kept copies and the cache's prompt: the next prompt is evaluated in full."""
+    def forget_prompts(self, *, stored: bool = True) -> None:
+        """Drop the cache's prompt, the copies in memory and, if ``stored``, those on disk:
+        the next prompt is evaluated in full (without ``stored``: as in a new process)."""
         self._snapshots.clear()
+        if stored and self._store is not None:
+            for tokens in self._store.prefixes():
+                self._store.drop(tokens)
         self.reset()  # type: ignore[no-untyped-call]
 
     def snapshot_count(self) -> int:
-        """How many prompt prefixes are kept as copies beside the one in the cache."""
+        """How many prompt prefixes are kept as copies in memory beside the one in the cache."""
         return len(self._snapshots)
 
     def _reuse(self, prompt: list[int]) -> int:
-        """Make the cache hold most of ``prompt``'s leading batches; how many tokens it holds."""
+        """Make the cache hold most of ``prompt``'s leading batches from itself or a copy
+        in memory; how many tokens it holds."""
         held = self._whole_batches(_shared(self._last_prompt[: self.n_tokens], prompt))
         cached = self._whole_batches(min(len(self._last_prompt), self.n_tokens))
         if held < cached:
@@ -149,11 +172,49 @@ class PrefixReusingLlama(Llama):
         best = max(self._snapshots, key=lambda kept: _shared(kept, prompt), default=())
         restorable = self._whole_batches(_shared(best, prompt))
         if restorable > held:
-            held = restorable if self._restore(best) else 0
+            self._snapshots.move_to_end(best)
+            held = restorable if self._restore(best, self._snapshots[best]) else 0
+        return held
+
+    def _from_store(self, prompt: list[int], store: PromptStore, held: int) -> int:
+        """Restore ``prompt``'s leading batches from ``store`` when it has more of them than
+        the ``held`` ones; how many tokens the cache holds then, alone."""
+        self._ctx.kv_cache_seq_rm(0, held, -1)
+        best = max(store.prefixes(), key=lambda kept: _shared(kept, prompt), default=())
+        shared = self._whole_batches(_shared(best, prompt))
+        if shared <= held:
+            return held
+        state = store.load(best)
+        if state is not None and self._restore(best, _buffer(state)):
+            self._ctx.kv_cache_seq_rm(0, shared, -1)
+            return shared
+        store.drop(best)
+        return held if state is None else 0  # a refused state may have cleared the cache
+
+    def _into_store(self, prompt: list[int], store: PromptStore, held: int) -> int:
+        """Store what ``prompt`` should leave for later processes (the cache holds its first
+        ``held`` tokens alone); how many tokens the cache holds then."""
+        best = max(store.prefixes(), key=lambda kept: _shared(kept, prompt), default=())
+        shared = self._whole_batches(_shared(best, prompt))
+        whole = self._whole_batches(len(prompt) - 1)
+        if held == shared < len(best) <= shared * 2:  # mostly shared: keep just the shared part
+            store.save(tuple(prompt[:shared]), bytes(self._state()))
+            store.drop(best)
+        elif shared * 2 < whole:  # no copy covers most of this prompt: store its batches
+            self.eval(prompt[held:whole])
+            store.save(tuple(prompt[:whole]), bytes(self._state()))
+            return whole
         return held
 
     def _whole_batches(self, count: int) -> int:
         return count - count % self.n_batch
+
+    def _state(self) -> ctypes.Array[ctypes.c_uint8]:
+        """The cache's sequence state: its tokens' KV rows."""
+        size: int = capi.llama_state_seq_get_size(self._ctx.ctx, 0)
+        state = (ctypes.c_uint8 * size)()
+        capi.llama_state_seq_get_data(self._ctx.ctx, state, size, 0)
+        return state
 
     def _keep_copy(self, tokens: tuple[int, ...]) -> None:
         if tokens in self._snapshots:
@@ -163,18 +224,14 @@ class PrefixReusingLlama(Llama):
             return
         self._ctx.kv_cache_seq_rm(0, len(tokens), -1)
         self.n_tokens = len(tokens)
-        size = capi.llama_state_seq_get_size(self._ctx.ctx, 0)
-        if size > self._snapshot_bytes:
+        if capi.llama_state_seq_get_size(self._ctx.ctx, 0) > self._snapshot_bytes:
             return
-        state = (ctypes.c_uint8 * size)()
-        capi.llama_state_seq_get_data(self._ctx.ctx, state, size, 0)
-        self._snapshots[tokens] = state
+        self._snapshots[tokens] = self._state()
         while sum(len(kept) for kept in self._snapshots.values()) > self._snapshot_bytes:
             self._snapshots.popitem(last=False)
 
-    def _restore(self, tokens: tuple[int, ...]) -> bool:
-        state = self._snapshots[tokens]
-        self._snapshots.move_to_end(tokens)
+    def _restore(self, tokens: tuple[int, ...], state: ctypes.Array[ctypes.c_uint8]) -> bool:
+        """Make the cache hold ``tokens`` from their ``state``; False if llama.cpp refuses it."""
         if not capi.llama_state_seq_set_data(self._ctx.ctx, state, len(state), 0):
             return False
         self.input_ids[: len(tokens)] = tokens
@@ -187,6 +244,10 @@ class PrefixReusingLlama(Llama):
         if grammar is None:
             return chain
         return GrammarLastSampler(chain, self._model.vocab, grammar, self._n_vocab)
+
+
+def _buffer(data: bytes) -> ctypes.Array[ctypes.c_uint8]:
+    return (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
 
 
 def _shared(kept: Sequence[int], prompt: Sequence[int]) -> int:

@@ -19,10 +19,10 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from host.errors import ProviderError
-from host.models.llama_probe import check_runs, known_failure
+from host.models.llama_probe import build_key, cache_dir, check_runs, known_failure
 
 if TYPE_CHECKING:
     from host.models.llama_decoding import PrefixReusingLlama
@@ -50,14 +50,12 @@ class LoadedModel:
             return self._queues.setdefault(loop, asyncio.Lock())
 
 
-_ModelKey = tuple[str, int, int, int]
-
 PROMPT_BATCH = 64
 """Prompt tokens evaluated per llama.cpp batch, and the unit of prefix reuse
 (:mod:`host.models.llama_decoding`): small enough that a few-shot prefix spans
 whole batches, large enough to keep prompt evaluation at full speed."""
 
-_models: dict[_ModelKey, LoadedModel] = {}
+_models: dict[LlamaSettings, LoadedModel] = {}
 _models_lock = threading.Lock()
 _loads = 0
 
@@ -114,58 +112,68 @@ def _without_ref_properties(node: Any) -> Any:
     return renamed
 
 
-def load_model(
-    service_id: str,
-    model_path: str | None,
-    n_ctx: int,
-    n_threads: int | None,
-    seed: int,
-    snapshot_bytes: int,
-) -> LoadedModel:
-    """The shared model for this file and these settings, read on first use (blocking).
+class LlamaSettings(NamedTuple):
+    """How a GGUF file is run; services with equal settings share one loaded model.
 
-    ``n_threads`` defaults to every core this process may run on. Before a file
-    is first read in this process, :func:`check_runs` makes sure this llama.cpp
-    build can run it without crashing the process.
+    ``n_threads`` ``None`` is every core this process may run on. Prompt
+    prefixes are reused from copies kept in memory (``prefix_cache_mib``) and
+    on disk across processes (``prefix_store_mib``; 0 turns either off).
+    """
+
+    model_path: str | None = None
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int = 0
+    prefix_cache_mib: int = 64
+    prefix_store_mib: int = 256
+
+
+def load_model(service_id: str, settings: LlamaSettings) -> LoadedModel:
+    """The shared model for these settings, read on first use (blocking).
+
+    Before a file is first read in this process, :func:`check_runs` makes sure
+    this llama.cpp build can run it without crashing the process.
     """
     global _loads
-    path = Path(model_path) if model_path else _packaged_model(service_id)
+    path = Path(settings.model_path) if settings.model_path else _packaged_model(service_id)
     if not path.is_file():
         raise ProviderError(service_id, f"model file not found: {path}")
-    threads = n_threads or len(os.sched_getaffinity(0))
-    key = (str(path.resolve()), n_ctx, threads, snapshot_bytes)
+    threads = settings.n_threads or len(os.sched_getaffinity(0))
+    resolved = settings._replace(model_path=str(path.resolve()), n_threads=threads)
     with _models_lock:
-        loaded = _models.get(key)
+        loaded = _models.get(resolved)
         if loaded is None:
             failure = check_runs(path)
             if failure is not None:
                 raise ProviderError(service_id, failure)
-            loaded = _models[key] = LoadedModel(
-                _read_gguf(service_id, path, n_ctx, threads, seed, snapshot_bytes)
-            )
+            loaded = _models[resolved] = LoadedModel(_read_gguf(service_id, path, resolved))
             _loads += 1
     return loaded
 
 
-def _read_gguf(
-    service_id: str, path: Path, n_ctx: int, n_threads: int, seed: int, snapshot_bytes: int
-) -> PrefixReusingLlama:
+def _read_gguf(service_id: str, path: Path, settings: LlamaSettings) -> PrefixReusingLlama:
     try:
         from host.models.llama_decoding import PrefixReusingLlama
+        from host.models.prompt_store import PromptStore
     except ImportError as error:
         raise ProviderError(service_id, f"llama-cpp-python is not installed ({error})") from error
+    store = None
+    if settings.prefix_store_mib > 0:
+        folder = f"{build_key(path)}-{settings.n_ctx}-{PROMPT_BATCH}"
+        store = PromptStore(cache_dir("prompt-prefixes") / folder, settings.prefix_store_mib << 20)
     try:
         with _native_stderr_silenced():
             return PrefixReusingLlama(
                 model_path=str(path),
                 chat_format="gemma",
-                n_ctx=n_ctx,
+                n_ctx=settings.n_ctx,
                 n_batch=PROMPT_BATCH,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                seed=seed,
+                n_threads=settings.n_threads,
+                n_threads_batch=settings.n_threads,
+                seed=settings.seed,
                 verbose=False,
-                snapshot_bytes=snapshot_bytes,
+                snapshot_bytes=settings.prefix_cache_mib << 20,
+                store=store,
             )
     except (ValueError, RuntimeError) as error:
         raise ProviderError(service_id, f"cannot load {path} as a GGUF model ({error})") from error

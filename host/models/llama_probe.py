@@ -42,7 +42,7 @@ def check_runs(path: Path) -> str | None:
     Blocking: call it from a worker thread. A child that does not finish in
     time is reported but not remembered, since a loaded machine may be why.
     """
-    key = _key(path)
+    key = build_key(path)
     with _lock:
         if key in _verdicts:
             return _verdicts[key]
@@ -59,7 +59,7 @@ def check_runs(path: Path) -> str | None:
 
 def known_failure(path: Path) -> str | None:
     """A failed verdict already on record for ``path`` with this build, without probing."""
-    key = _key(path)
+    key = build_key(path)
     with _lock:
         if key in _verdicts:
             return _verdicts[key]
@@ -91,7 +91,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _key(path: Path) -> str:
+def build_key(path: Path) -> str:
     """A digest of the model file's identity and the installed llama-cpp build's files."""
     parts = [_identity(path.resolve())]
     spec = importlib.util.find_spec("llama_cpp")
@@ -110,9 +110,14 @@ def _identity(path: Path) -> str:
     return f"{path} {stat.st_size} {stat.st_mtime_ns}"
 
 
-def _store() -> Path:
+def cache_dir(name: str) -> Path:
+    """``name``'s folder in the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "agent-host" / "llama-probe"
+    return Path(base) / "agent-host" / name
+
+
+def _store() -> Path:
+    return cache_dir("llama-probe")
 
 
 def _read(key: str) -> str | None:

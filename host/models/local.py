@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 from pydantic import (
     Field,
@@ -43,11 +43,14 @@ from semantic_kernel.utils.telemetry.model_diagnostics.decorators import (
 from typing_extensions import override
 
 from host.errors import ProviderError
-from host.models.llama_models import LoadedModel, load_count, load_model, schema_grammar
+from host.models.llama_models import (
+    LlamaSettings,
+    LoadedModel,
+    load_count,
+    load_model,
+    schema_grammar,
+)
 from host.models.local_settings import LocalExecutionSettings
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["LocalChatCompletion", "LocalExecutionSettings", "load_count"]
 
@@ -68,8 +71,9 @@ class LocalChatCompletion(ChatCompletionClientBase):
 
     Generation uses every core this process may run on unless ``n_threads``
     says otherwise. Prompt batches shared with earlier prompts (a prompt
-    function's few-shot prefix) are reused from the KV cache or from copies of
-    it, up to ``prefix_cache_mib`` of copies (0: only the prompt in the cache);
+    function's few-shot prefix) are reused from the KV cache, from copies of it
+    in memory (up to ``prefix_cache_mib``) and from copies on disk that outlive
+    the process (up to ``prefix_store_mib``, under the user's cache directory);
     replies are the same as from a fresh evaluation
     (:mod:`host.models.llama_decoding`).
     """
@@ -85,6 +89,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
     n_threads: int | None = Field(default=None, gt=0)
     seed: int = 0
     prefix_cache_mib: int = Field(default=64, ge=0)
+    prefix_store_mib: int = Field(default=256, ge=0)
     _loaded: LoadedModel | None = PrivateAttr(default=None)
 
     @override
@@ -166,11 +171,14 @@ class LocalChatCompletion(ChatCompletionClientBase):
             model = self._loaded = await asyncio.to_thread(
                 load_model,
                 self.service_id,
-                self.model_path,
-                self.n_ctx,
-                self.n_threads,
-                self.seed,
-                self.prefix_cache_mib << 20,
+                LlamaSettings(
+                    self.model_path,
+                    self.n_ctx,
+                    self.n_threads,
+                    self.seed,
+                    self.prefix_cache_mib,
+                    self.prefix_store_mib,
+                ),
             )
         async with model.queue():
             return await asyncio.to_thread(self._generate, model, request, grammar)
