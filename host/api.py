@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,7 +212,7 @@ class AgentHost:
             deadline=self._deadline(deadline),
         )
 
-    async def execute(
+    def execute(
         self,
         plan: Plan | Mapping[str, Any],
         request: str = "",
@@ -220,7 +220,7 @@ class AgentHost:
         values: Mapping[str, Any] | None = None,
         deadline: float | None = None,
         run_id: str | None = None,
-    ) -> RunResult:
+    ) -> Coroutine[Any, Any, RunResult]:
         """Run a plan (a :class:`~host.plans.Plan` or its JSON form) over one run state.
 
         Independent steps run concurrently; prompt steps are routed by the
@@ -229,6 +229,10 @@ class AgentHost:
         a hand-off gives ``needs_human`` (continue it with :meth:`resume`).
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
         same ``run_id`` again replays their recorded output instead of acting twice.
+
+        Await it, or make it a task, as an ``async def``'s call: it returns the run's
+        coroutine rather than awaiting it in a frame of its own, which every run in
+        flight would hold.
         """
         self.start()
         runs = self._runs()
@@ -236,14 +240,15 @@ class AgentHost:
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
-            return RunResult(run_id, request, "failed", None, error=str(error))
+            return _finished(RunResult(run_id, request, "failed", None, error=str(error)))
         except ValueError as error:
             from host.plans import PlanProblem
 
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
-            return RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
+            failed = RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
+            return _finished(failed)
         state = RunState(values, run_id=run_id)
-        return await runs.plan(parsed, request, state, self._deadline(deadline))
+        return runs.plan(parsed, request, state, self._deadline(deadline))
 
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output.
@@ -403,6 +408,11 @@ class AgentHost:
                 steps = (error.step,) if error.step is not None else ()
                 return RunResult(run_id, request, "failed", None, steps, error=str(error))
         return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
+
+
+async def _finished(result: RunResult) -> RunResult:
+    """``result`` as a run's coroutine gives it (a plan that failed before it started)."""
+    return result
 
 
 def _load(source: str | Path | HostConfig | LoadedConfig | None) -> LoadedConfig:

@@ -12,7 +12,7 @@ ends ``needs_human`` until it is resumed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, describe_error
@@ -25,12 +25,23 @@ _MEMO_SIZE = 256
 """Validated plans an executor remembers (oldest forgotten first)."""
 
 
-class Executor:
-    """Runs plans step by step through a :class:`StepRunner`."""
+PauseKeeper = Callable[[Plan, RunResult, RunState, "float | None"], None]
+"""Told of each run that ends ``needs_human``: its plan, result, state and deadline."""
 
-    def __init__(self, steps: StepRunner, *, concurrency: int = 16) -> None:
+
+class Executor:
+    """Runs plans step by step through a :class:`StepRunner`.
+
+    ``paused`` is told of every run that pauses for a person, before its result
+    is returned (so a caller can keep it without awaiting the run in a frame of its own).
+    """
+
+    def __init__(
+        self, steps: StepRunner, *, concurrency: int = 16, paused: PauseKeeper | None = None
+    ) -> None:
         self._steps = steps
         self._limit = concurrency
+        self._paused = paused
         self._functions = list(steps.catalogue.values())
         self._plans: dict[int, tuple[Plan, _Schedule]] = {}
 
@@ -90,7 +101,7 @@ class Executor:
             )
         if run.asks:
             asked = run.asks[0]
-            return RunResult(
+            paused = RunResult(
                 run_id,
                 request,
                 "needs_human",
@@ -100,6 +111,9 @@ class Executor:
                 question=asked.question,
                 waiting_step=asked.step_id,
             )
+            if self._paused is not None:
+                self._paused(plan, paused, state, deadline)
+            return paused
         output = state.outputs[plan.output_step]
         return RunResult(run_id, request, "ok", output, records, outline)
 

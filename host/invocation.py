@@ -14,7 +14,7 @@ from host.clock import Clock
 from host.errors import AgentHostError
 from host.resilience.context import CallContext, Entered, current
 from host.resilience.translation import translate
-from host.state import CallEvent, StepRecord, StepStatus
+from host.state import CallEvent, RunState, StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -75,6 +75,7 @@ class Invoker:
         fallbacks: tuple[str, ...] = (),
         deadline: float | None = None,
         route_reason: str | None = None,
+        state: RunState | None = None,
     ) -> StepRecord:
         """Run ``info``'s function within ``deadline`` seconds, if given.
 
@@ -83,6 +84,9 @@ class Invoker:
         policy's own fallbacks; ``route_reason``, why a router chose the step's model,
         replaces the selector's on a successful call's record. The call starts a fresh
         :class:`~host.resilience.context.CallContext` that keeps the run's deadline.
+        ``state``, if given, keeps the record: a success's with its output
+        (:meth:`~host.state.RunState.succeed`), a failure's (but a hand-off's) under
+        ``step_id``, as :meth:`~host.steps.StepRunner.run` does.
         """
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._functions.get(info.name) or self._function(info)
@@ -105,11 +109,16 @@ class Invoker:
             error = translate(raised, info.name, model=choice.name if choice else None)
             latency_ms = (self._clock.now() - start) * 1000
             error.step = step.failed(error, latency_ms, journal, choice)
+            if state is not None:
+                state.fail(error)
             raise error from raised
         finally:
             current.reset(token)
         latency_ms = (self._clock.now() - start) * 1000
-        return self._succeeded(step, latency_ms, result, journal, choice, route_reason)
+        record = self._succeeded(step, latency_ms, result, journal, choice, route_reason)
+        if state is not None:
+            state.succeed(record)
+        return record
 
     def _function(self, info: FunctionInfo) -> KernelFunction:
         """``info``'s kernel function, remembered for the next call."""
@@ -170,7 +179,22 @@ class _Step:
         self.step_id, self.info, self.values, self.started_at = step_id, info, values, started_at
 
     def record(
-        self, status: StepStatus, latency_ms: float, events: list[CallEvent], **fields: Any
+        self,
+        status: StepStatus,
+        latency_ms: float,
+        events: list[CallEvent],
+        *,
+        output: Any = None,
+        error: str | None = None,
+        error_type: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        model_id: str | None = None,
+        route_reason: str | None = None,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        cost: float | None = None,
+        confidence: float | None = None,
     ) -> StepRecord:
         name = self.info.name
         own = modelled = 0
@@ -190,11 +214,21 @@ class _Step:
             status=status,
             started_at=self.started_at,
             latency_ms=latency_ms,
+            output=output,
+            error=error,
+            error_type=error_type,
+            model=model,
+            provider=provider,
+            model_id=model_id,
+            route_reason=route_reason,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+            confidence=confidence,
             attempts=own or modelled,
             cache_hit=cache_hit,
             degraded=degraded,
             events=tuple(events),
-            **fields,
         )
 
     def failed(

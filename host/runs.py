@@ -9,7 +9,7 @@ claims it and continues it with whichever engine it belongs to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.errors import describe_error
@@ -39,19 +39,26 @@ class Runs:
         :func:`~host.plans.parse_plan` for what it raises)."""
         return plan if isinstance(plan, Plan) else parse_plan(plan)
 
-    async def plan(
+    def plan(
         self, plan: Plan, request: str, state: RunState, deadline: float | None
-    ) -> RunResult:
-        """Run what is left of ``plan`` over ``state``; keep it if it pauses for a person."""
+    ) -> Coroutine[Any, Any, RunResult]:
+        """Run what is left of ``plan`` over ``state``; keep it if it pauses for a person.
+
+        Returns the executor's coroutine itself (the executor keeps a paused run through
+        :meth:`_keep_plan`), so a run in flight holds no frame of this method.
+        """
         if self._executor is None:
-            self._executor = Executor(self._steps)
-        result = await self._executor.run(
+            self._executor = Executor(self._steps, paused=self._keep_plan)
+        return self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
         )
-        if result.status == "needs_human":
-            definition = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
-            self._keep("plan", definition, result, state, deadline)
-        return result
+
+    def _keep_plan(
+        self, plan: Plan, result: RunResult, state: RunState, deadline: float | None
+    ) -> None:
+        """Store a plan's run that paused for a person (see :meth:`_keep`)."""
+        definition = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self._keep("plan", definition, result, state, deadline)
 
     async def workflow(
         self,

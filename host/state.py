@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from host.errors import describe_error
+from host.errors import AgentHostError, HumanNeeded, describe_error
 from host.redaction import redact
 
 if TYPE_CHECKING:
@@ -214,6 +214,11 @@ class RunState:
         self.records[record.step_id] = record
         self.outputs[record.step_id] = record.output
         self.completed.append(record.step_id)
+
+    def fail(self, error: AgentHostError) -> None:
+        """Store a failed step's record (a hand-off's is stored by the step that asks)."""
+        if error.step is not None and not isinstance(error, HumanNeeded):
+            self.records[error.step.step_id] = error.step
 
     def answer(self, step_id: str, function: str, text: Any) -> StepRecord:
         """Store a person's answer as ``step_id``'s output; the asking record's events stay."""

@@ -63,33 +63,43 @@ class StepRunner:
         self._effects = effects
         self.deadline_scope = invoker.deadline_scope
 
-    async def run(
+    def run(
         self,
         step: Step,
         state: RunState,
         *,
         deadline: float | None = None,
         key: str | None = None,
-    ) -> StepRecord:
+    ) -> Awaitable[StepRecord]:
         """Run ``step`` and record it in ``state``: :meth:`resolve`, :meth:`call`, validate.
 
         ``key`` names this run of the step for idempotency (default: its id; see
         :mod:`host.idempotency`). A failure raises its :class:`AgentHostError`
         with ``error.step`` set; a hand-off raises :class:`HumanNeeded` after
-        storing the rejected record.
+        storing the rejected record. A reference that cannot be resolved raises
+        at once.
+
+        A step with no validation and no side effect to key is the invoker's own
+        coroutine, which keeps the record in ``state``: no frame of this method is
+        held while the step runs.
         """
         call = self.resolve(step, state, deadline=deadline, key=key)
+        validation = step.validation or self._validations.get(step.function)
+        if validation is None and call.effect_key is None:
+            return self._invoke(call, state)
+        return self._checked(step, call, validation, state)
+
+    async def _checked(
+        self, step: Step, call: StepCall, validation: Validation | None, state: RunState
+    ) -> StepRecord:
+        """:meth:`run` of a step with a validation or a keyed side effect."""
         try:
             record = await self.call(call)
-            validation = step.validation or self._validations.get(step.function)
             if validation is not None:
                 info = self.catalogue[step.function]
                 record = await self._validated(step, info, call, record, validation, state)
-        except HumanNeeded:
-            raise
         except AgentHostError as error:
-            if error.step is not None:
-                state.records[step.id] = error.step
+            state.fail(error)
             raise
         state.succeed(record)
         return record
@@ -148,8 +158,9 @@ class StepRunner:
         effects.put(key, call.function, record.output)
         return record
 
-    def _invoke(self, call: StepCall) -> Awaitable[StepRecord]:
-        """``call`` through the invoker, its route's reason on the record."""
+    def _invoke(self, call: StepCall, state: RunState | None = None) -> Awaitable[StepRecord]:
+        """``call`` through the invoker, its route's reason on the record (kept in ``state``,
+        if given)."""
         return self._invoker.invoke(
             self.catalogue[call.function],
             call.arguments,
@@ -158,6 +169,7 @@ class StepRunner:
             fallbacks=call.fallbacks,
             deadline=call.deadline,
             route_reason=call.route_reason,
+            state=state,
         )
 
     def _routed(

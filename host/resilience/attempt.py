@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, NoReturn
 
 from host.errors import AttemptTimeoutError, ProviderError
 from host.resilience.bound import Bounded
@@ -37,36 +38,83 @@ class AttemptFilter:
     async def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
     ) -> None:
-        clock = self._guard.clock
         target = call.target
         assert target is not None  # set at the top of the chain
-        timeout = target.policy.timeout
-        start = clock.now()
+        start = self._guard.clock.now()
         bounded = None
         try:
-            if target.model is not None:  # a first call imports the connector: not its time
-                self._guard.selector.services.get(target.model)
-                start = clock.now()
-            if timeout is not None and context.function.metadata.is_asynchronous is not False:
-                bounded = Bounded(clock, start + timeout, next(context, call))
-                await bounded
-            else:
-                await next(context, call)
-            if target.model is not None and _is_empty_completion(context.result):
-                raise ProviderError(target.model, _EMPTY, retryable=True)
-        except Exception as raised:  # every failure leaves this filter translated
-            if bounded is not None and bounded.expired():
-                raise self._timed_out(call, target, start) from None
-            error = translate(raised, target.name, model=target.model)
-            call.record(_event(call, target, "error", clock.now() - start, error))
-            raise error from raised
-        if timeout is not None and bounded is None and clock.now() - start > timeout:
+            start = self.ready(target, start)
+            running = next(context, call)
+            bounded = self.bound(context, target, start, running)
+            await (running if bounded is None else bounded)
+            self.check_reply(context, target)
+        except Exception as raised:
+            self.failed(call, target, start, raised, bounded)
+        self.finished(context, call, target, start, bounded)
+
+    def ready(self, target: Target, start: float) -> float:
+        """When the attempt's time starts: a model's service is built first (a first call
+        imports its connector, which is not the attempt's time)."""
+        if target.model is None:
+            return start
+        self._guard.selector.services.get(target.model)
+        return self._guard.clock.now()
+
+    def bound(
+        self,
+        context: FunctionInvocationContext,
+        target: Target,
+        start: float,
+        running: Awaitable[None],
+    ) -> Bounded | None:
+        """``running`` bounded by the timeout, to be awaited instead; ``None`` when there is
+        no timeout or the function is synchronous (it cannot be interrupted)."""
+        timeout = target.policy.timeout
+        if timeout is None or context.function.metadata.is_asynchronous is False:
+            return None
+        return Bounded(self._guard.clock, start + timeout, running)
+
+    @staticmethod
+    def check_reply(context: FunctionInvocationContext, target: Target) -> None:
+        """Raise a retryable :class:`ProviderError` for a model's reply with nothing in it."""
+        if target.model is not None and _is_empty_completion(context.result):
+            raise ProviderError(target.model, _EMPTY, retryable=True)
+
+    def failed(
+        self,
+        call: CallContext,
+        target: Target,
+        start: float,
+        raised: Exception,
+        bounded: Bounded | None,
+    ) -> NoReturn:
+        """Record the failed attempt and raise its error as the host's: a timeout if the
+        bound expired, else ``raised`` translated."""
+        if bounded is not None and bounded.expired():
+            raise self._timed_out(call, target, start) from None
+        error = translate(raised, target.name, model=target.model)
+        call.record(_event(call, target, "error", self._guard.clock.now() - start, error))
+        raise error from raised
+
+    def finished(
+        self,
+        context: FunctionInvocationContext,
+        call: CallContext,
+        target: Target,
+        start: float,
+        bounded: Bounded | None,
+    ) -> None:
+        """Record the attempt that returned, or raise a timeout for a synchronous function
+        that returned too late (its result is discarded)."""
+        now = self._guard.clock.now()
+        timeout = target.policy.timeout
+        if timeout is not None and bounded is None and now - start > timeout:
             context.result = None
             raise self._timed_out(call, target, start)
         if target.side_effects:
             call.note_effect(target.name)
         if call.journal is not None:
-            call.journal.append(_event(call, target, "ok", clock.now() - start))
+            call.journal.append(_event(call, target, "ok", now - start))
 
     def _timed_out(self, call: CallContext, target: Target, start: float) -> AttemptTimeoutError:
         error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)

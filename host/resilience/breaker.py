@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard
+    from host.resilience.guard import Guard, Target
 
 
 class BreakerFilter:
@@ -32,26 +32,38 @@ class BreakerFilter:
     async def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
     ) -> None:
-        guard = self._guard
         target = call.target
         assert target is not None  # set at the top of the chain
-        board, policy = guard.breakers, target.policy.breaker
-        wait, probe = board.admit(target.name, policy, guard.clock.now())
+        probe = self.admit(call, target)
+        try:
+            await next(context, call)
+        except BaseException as error:
+            self.failed(call, target, error, probe=probe)
+            raise
+        self.succeeded(call, target, probe=probe)
+
+    def admit(self, call: CallContext, target: Target) -> bool:
+        """Let ``call`` through (``True`` if it is the probe) or raise :class:`CircuitOpenError`."""
+        guard = self._guard
+        wait, probe = guard.breakers.admit(target.name, target.policy.breaker, guard.clock.now())
         if wait is not None:
             raise CircuitOpenError(target.name, wait)
         if probe:
             call.record(CallEvent(kind="breaker", target=target.name, outcome="half_open"))
-        try:
-            await next(context, call)
-        except InvalidArgumentsError:
+        return probe
+
+    def failed(
+        self, call: CallContext, target: Target, error: BaseException, *, probe: bool
+    ) -> None:
+        """Learn from an admitted call that raised ``error``: a host error counts against
+        the target, bad arguments and cancellation only free the probe."""
+        board, now = self._guard.breakers, self._guard.clock.now()
+        if isinstance(error, InvalidArgumentsError) or not isinstance(error, AgentHostError):
             board.release(target.name, probe=probe)
-            raise
-        except AgentHostError:
-            if board.failed(target.name, policy, guard.clock.now(), probe=probe) == "open":
-                call.record(CallEvent(kind="breaker", target=target.name, outcome="open"))
-            raise
-        except BaseException:
-            board.release(target.name, probe=probe)
-            raise
-        if board.succeeded(target.name, probe=probe) == "closed":
+        elif board.failed(target.name, target.policy.breaker, now, probe=probe) == "open":
+            call.record(CallEvent(kind="breaker", target=target.name, outcome="open"))
+
+    def succeeded(self, call: CallContext, target: Target, *, probe: bool) -> None:
+        """Learn from an admitted call that succeeded."""
+        if self._guard.breakers.succeeded(target.name, probe=probe) == "closed":
             call.record(CallEvent(kind="breaker", target=target.name, outcome="closed"))

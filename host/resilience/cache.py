@@ -37,9 +37,19 @@ class CacheFilter:
         target = call.target
         assert target is not None  # set at the top of the chain
         policy = target.policy.cache
-        if policy is None or target.model is not None or has_side_effects(context.function):
+        if self.passes(context, call):
             return next(context, call)
+        assert policy is not None  # else it passes
         return self._cached(context, call, next, target, policy)
+
+    @staticmethod
+    def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
+        """Whether ``call`` goes straight on: no cache for its target, a model call or a
+        side-effecting function."""
+        target = call.target
+        assert target is not None  # set at the top of the chain
+        policy = target.policy.cache
+        return policy is None or target.model is not None or has_side_effects(context.function)
 
     async def _cached(
         self,

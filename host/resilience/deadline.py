@@ -30,9 +30,15 @@ class DeadlineFilter:
     def __call__(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
     ) -> Awaitable[None]:
-        if call.deadline is None or call.bounded:
+        if self.passes(context, call):
             return next(context, call)
+        assert call.deadline is not None  # else it passes
         return self._bounded(context, call, next, call.deadline)
+
+    @staticmethod
+    def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
+        """Whether ``call`` goes straight on: it has no deadline, or an outer call enforces it."""
+        return call.deadline is None or call.bounded
 
     async def _bounded(
         self,

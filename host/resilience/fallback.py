@@ -39,14 +39,16 @@ class FallbackFilter:
     ) -> Awaitable[None]:
         target = call.target
         assert target is not None  # set at the top of the chain
-        policy = target.policy
-        hops = policy.fallback
-        if target.model is not None:
-            routed = call.route_fallbacks
-            hops += tuple(m for m in routed if m != target.model and m not in hops)
-        if not hops and not policy.retry.retries:
+        if self.passes(context, call):
             return next(context, call)  # nothing could repeat a side effect: no ledger needed
-        return self._falling_back(context, call, next, target, hops)
+        return self._falling_back(context, call, next, target, _hops(target, call))
+
+    @staticmethod
+    def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
+        """Whether ``call`` goes straight on: nowhere to fall back to, nothing retried."""
+        target = call.target
+        assert target is not None  # set at the top of the chain
+        return not target.policy.retry.retries and not _hops(target, call)
 
     async def _falling_back(
         self,
@@ -101,6 +103,16 @@ class FallbackFilter:
         arguments = KernelArguments(**{k: v for k, v in context.arguments.items() if k in accepted})
         with Entered(call):  # the function's own chain starts from this call's context
             context.result = await function.invoke(context.kernel, arguments)
+
+
+def _hops(target: Target, call: CallContext) -> tuple[FallbackTarget, ...]:
+    """Where ``call`` goes after its target fails: the policy's fallbacks, then (for a
+    model) the route's other capable models."""
+    hops = target.policy.fallback
+    if target.model is not None:
+        routed = call.route_fallbacks
+        hops += tuple(m for m in routed if m != target.model and m not in hops)
+    return hops
 
 
 def _describe(hop: FallbackTarget) -> str:

@@ -40,9 +40,15 @@ class RetryFilter:
     ) -> Awaitable[None]:
         target = call.target
         assert target is not None  # set at the top of the chain
-        if not target.policy.retry.retries:  # one attempt: its error is the call's
+        if self.passes(context, call):
             return next(context, call)
         return self._retried(context, call, next, target)
+
+    @staticmethod
+    def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
+        """Whether ``call`` goes straight on: one attempt, whose error is the call's."""
+        assert call.target is not None  # set at the top of the chain
+        return not call.target.policy.retry.retries
 
     async def _retried(
         self, context: FunctionInvocationContext, call: CallContext, next: Next, target: Target
