@@ -15,7 +15,7 @@ from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
 from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, PlanError
 from host.sources import LoadProblem
-from host.state import RunResult, RunState
+from host.state import RunResult, RunState, settled
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
@@ -240,13 +240,13 @@ class AgentHost:
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
-            return _finished(RunResult(run_id, request, "failed", None, error=str(error)))
+            return settled(RunResult(run_id, request, "failed", None, error=str(error)))
         except ValueError as error:
             from host.plans import PlanProblem
 
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             failed = RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
-            return _finished(failed)
+            return settled(failed)
         state = RunState(values, run_id=run_id)
         return runs.plan(parsed, request, state, self._deadline(deadline))
 
@@ -408,11 +408,6 @@ class AgentHost:
                 steps = (error.step,) if error.step is not None else ()
                 return RunResult(run_id, request, "failed", None, steps, error=str(error))
         return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
-
-
-async def _finished(result: RunResult) -> RunResult:
-    """``result`` as a run's coroutine gives it (a plan that failed before it started)."""
-    return result
 
 
 def _load(source: str | Path | HostConfig | LoadedConfig | None) -> LoadedConfig:

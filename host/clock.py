@@ -6,8 +6,6 @@ import asyncio
 import contextvars
 import math
 import time
-from collections.abc import Callable
-from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -55,34 +53,39 @@ class CancelScope:
     A plain (not async) context manager, like trio's cancel scopes: entering and
     leaving need no awaiting, which keeps it cheap on every call's path.
 
-    Subclasses say how to arm the timer (:meth:`_arm`): the event loop's for
-    real time, a virtual clock's in tests.
+    Subclasses say how to arm the timer and disarm it (:meth:`_arm`, :meth:`_disarm`):
+    the event loop's for real time, a virtual clock's in tests. The timer calls
+    :meth:`fire`.
     """
 
-    __slots__ = ("_disarm", "_expired", "_seconds", "_task")
+    __slots__ = ("_expired", "_seconds", "_task")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._expired = False
         self._task: asyncio.Task[Any] | None = None
-        self._disarm: Callable[[], None] | None = None
 
     def expired(self) -> bool:
         """Whether the time ran out and the block was cancelled."""
         return self._expired
 
-    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
-        """Call ``fire`` after ``seconds``; return what disarms it."""
+    def _arm(self, seconds: float) -> None:
+        """Have :meth:`fire` called after ``seconds``."""
         raise NotImplementedError
 
-    def _fire(self) -> None:
+    def _disarm(self) -> None:
+        """Let go of the timer armed by :meth:`_arm` (it holds this scope): called once."""
+        raise NotImplementedError
+
+    def fire(self) -> None:
+        """The time ran out: cancel the block's task."""
         self._expired = True
         if self._task is not None:
             self._task.cancel()
 
     def __enter__(self) -> CancelScope:
         self._task = asyncio.current_task()
-        self._disarm = self._arm(self._seconds, self._fire)
+        self._arm(self._seconds)
         return self
 
     def __exit__(
@@ -91,12 +94,10 @@ class CancelScope:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # Dropped, not kept: the disarm holds ``self._fire``, a cycle that would keep this
-        # scope and its task (with the task's result) alive until the garbage collector ran.
-        disarm, self._disarm = self._disarm, None
+        # The timer and the task are dropped, not kept: the timer holds this scope, a cycle
+        # that would keep it and its task (with the task's result) alive until a collection.
+        self._disarm()
         task, self._task = self._task, None
-        if disarm is not None:
-            disarm()
         cancelled_by_us = self._expired and exc_type is asyncio.CancelledError
         if cancelled_by_us and task is not None and task.uncancel() == 0:
             raise TimeoutError from exc
@@ -106,15 +107,18 @@ class _TimerBuckets:
     """Loop timers shared by every timeout due in the same 10 ms (timer coalescing).
 
     Arming a timeout is then a set insertion, not a timer of its own; a call
-    timeout fires at most 10 ms late.
+    timeout fires at most 10 ms late. A bucket holds the scopes themselves, so
+    arming makes no callback object.
     """
 
     resolution = 0.01
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[int, int], set[Callable[[], None]]] = {}
+        self._buckets: dict[tuple[int, int], set[CancelScope]] = {}
 
-    def arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
+    def arm(self, seconds: float, scope: CancelScope) -> set[CancelScope]:
+        """Have ``scope.fire()`` called after ``seconds``; return the bucket to
+        :meth:`disarm` it from."""
         loop = asyncio.get_running_loop()
         tick = math.ceil((loop.time() + seconds) / self.resolution)
         key = (id(loop), tick)
@@ -122,12 +126,19 @@ class _TimerBuckets:
         if bucket is None:
             bucket = self._buckets[key] = set()
             loop.call_at(tick * self.resolution, self._fire, key, context=_BARE_CONTEXT)
-        bucket.add(fire)
-        return partial(bucket.discard, fire)
+        bucket.add(scope)
+        return bucket
+
+    @staticmethod
+    def disarm(bucket: set[CancelScope], scope: CancelScope) -> None:
+        """Take ``scope`` out of ``bucket``, which waits for its timer however long."""
+        bucket.discard(scope)
+        if not bucket:
+            bucket.clear()  # an emptied set keeps its grown table; clearing frees it
 
     def _fire(self, key: tuple[int, int]) -> None:
-        for fire in self._buckets.pop(key, ()):
-            fire()
+        for scope in self._buckets.pop(key, ()):
+            scope.fire()
 
 
 _BARE_CONTEXT = contextvars.Context()
@@ -137,14 +148,20 @@ _BARE_CONTEXT = contextvars.Context()
 class _LoopTimeout(CancelScope):
     """Real time on the running loop, through the clock's shared timer buckets."""
 
-    __slots__ = ("_buckets",)
+    __slots__ = ("_bucket", "_buckets")
 
     def __init__(self, seconds: float, buckets: _TimerBuckets) -> None:
         super().__init__(seconds)
         self._buckets = buckets
+        self._bucket: set[CancelScope] | None = None
 
-    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
-        return self._buckets.arm(seconds, fire)
+    def _arm(self, seconds: float) -> None:
+        self._bucket = self._buckets.arm(seconds, self)
+
+    def _disarm(self) -> None:
+        bucket, self._bucket = self._bucket, None
+        if bucket is not None:
+            self._buckets.disarm(bucket, self)
 
 
 class SystemClock:

@@ -12,13 +12,15 @@ ends ``needs_human`` until it is resumed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, describe_error
 from host.idempotency import compensation
 from host.plans import TOO_DEEP, Plan, Step, ensure_valid, too_deep, waves
-from host.state import RunResult, RunState, StepRecord
+from host.state import RunResult, RunState, StepRecord, settled
 from host.steps import StepRunner
 
 _MEMO_SIZE = 256
@@ -45,7 +47,7 @@ class Executor:
         self._functions = list(steps.catalogue.values())
         self._plans: dict[int, tuple[Plan, _Schedule]] = {}
 
-    async def run(
+    def run(
         self,
         plan: Plan,
         *,
@@ -53,7 +55,7 @@ class Executor:
         run_id: str,
         state: RunState | None = None,
         deadline: float | None = None,
-    ) -> RunResult:
+    ) -> Coroutine[Any, Any, RunResult]:
         """Run ``plan``; a bad plan, a run-state value nested deeper than
         :data:`~host.plans.MAX_NESTING` levels or a failed step gives a ``failed``
         result, never a raise.
@@ -62,60 +64,83 @@ class Executor:
         ends as the concurrent path would: the first failure stops the run, a hand-off
         stops it before the next step, and any other error leaves in an
         :class:`ExceptionGroup` as from the task group.
+
+        Await it as an ``async def``'s call: the plan is checked when it is called, and
+        the coroutine it returns holds only the run while its steps wait.
         """
         state = state or RunState(run_id=run_id)
         try:
             _check_values(state)
             schedule = self._schedule(plan)
         except AgentHostError as error:
-            return RunResult(run_id, request, "failed", None, plan=_outline(plan), error=str(error))
-        outline = schedule.outline
-        run = _Run(plan, schedule, state)
-        with self._steps.deadline_scope(deadline):
-            if schedule.chain is None:
+            failed = RunResult(
+                run_id, request, "failed", None, plan=_outline(plan), error=str(error)
+            )
+            return settled(failed)
+        return self._run(_Run(plan, schedule, state, request, run_id, deadline))
+
+    async def _run(self, run: _Run) -> RunResult:
+        """:meth:`run` of a checked plan."""
+        with self._steps.deadline_scope(run.deadline):
+            if run.schedule.chain is None:
                 failures = await self._run_graph(run)
             else:  # inline, not a method: one coroutine frame fewer held by every run
                 failures = []
-                for step in schedule.chain:
-                    if step.id in state.outputs:
+                for step in run.schedule.chain:
+                    if step.id in run.state.outputs:
                         continue
                     try:
-                        await self._steps.run(step, state)
+                        await self._steps.run(step, run.state)
                     except HumanNeeded as handoff:
-                        run.asks.append(handoff)
+                        run.asks += (handoff,)
                         break
                     except AgentHostError as failure:
                         failures = [failure]
                         break
                     except Exception as bug:  # not a step failure: leave as the group would
                         raise ExceptionGroup("unhandled errors in a TaskGroup", [bug]) from None
-        records = tuple([state.records[s.id] for s in plan.steps if s.id in state.records])
         if failures:
-            undone = await self._compensate(plan, state)
-            reason = str(failures[0])
-            broken = [r for r in undone if r.status == "failed"]
-            if broken:
-                reason += "; compensation failed for " + ", ".join(r.step_id for r in broken)
-            return RunResult(
-                run_id, request, "failed", None, records, outline, reason, compensations=undone
-            )
+            return await self._failed(run, failures)
+        return self._ended(run)
+
+    async def _failed(self, run: _Run, failures: list[AgentHostError]) -> RunResult:
+        """The ``failed`` result of ``run``, after undoing what can be undone."""
+        undone = await self._compensate(run.plan, run.state)
+        reason = str(failures[0])
+        broken = [r for r in undone if r.status == "failed"]
+        if broken:
+            reason += "; compensation failed for " + ", ".join(r.step_id for r in broken)
+        return RunResult(
+            run.run_id,
+            run.request,
+            "failed",
+            None,
+            run.records(),
+            run.schedule.outline,
+            reason,
+            compensations=undone,
+        )
+
+    def _ended(self, run: _Run) -> RunResult:
+        """The result of ``run``, which no step failed: ``ok`` or ``needs_human``."""
+        plan, state, outline = run.plan, run.state, run.schedule.outline
         if run.asks:
             asked = run.asks[0]
             paused = RunResult(
-                run_id,
-                request,
+                run.run_id,
+                run.request,
                 "needs_human",
                 None,
-                records,
+                run.records(),
                 outline,
                 question=asked.question,
                 waiting_step=asked.step_id,
             )
             if self._paused is not None:
-                self._paused(plan, paused, state, deadline)
+                self._paused(plan, paused, state, run.deadline)
             return paused
         output = state.outputs[plan.output_step]
-        return RunResult(run_id, request, "ok", output, records, outline)
+        return RunResult(run.run_id, run.request, "ok", output, run.records(), outline)
 
     def _schedule(self, plan: Plan) -> _Schedule:
         """``plan``'s schedule, validating it against the catalogue the first time it is seen.
@@ -218,14 +243,45 @@ class _Schedule:
         return cls(_outline(plan), needs, awaited, chain)
 
 
-class _Run:
-    """One execution's coordination: finished steps, slots and pending hand-offs."""
+_NO_EVENTS: Mapping[str, asyncio.Event] = MappingProxyType({})
 
-    def __init__(self, plan: Plan, schedule: _Schedule, state: RunState) -> None:
+
+class _Run:
+    """One execution: its plan and state, and its coordination (finished steps, slots and
+    pending hand-offs)."""
+
+    __slots__ = (
+        "asks",
+        "deadline",
+        "done",
+        "plan",
+        "request",
+        "run_id",
+        "schedule",
+        "slots",
+        "state",
+    )
+
+    def __init__(
+        self,
+        plan: Plan,
+        schedule: _Schedule,
+        state: RunState,
+        request: str,
+        run_id: str,
+        deadline: float | None,
+    ) -> None:
         self.plan, self.schedule, self.state = plan, schedule, state
-        self.asks: list[HumanNeeded] = []
-        self.done: Mapping[str, asyncio.Event] = {}
+        self.request, self.run_id, self.deadline = request, run_id, deadline
+        # Empty, shared until used: most runs never pause nor run steps side by side.
+        self.asks: tuple[HumanNeeded, ...] = ()
+        self.done: Mapping[str, asyncio.Event] = _NO_EVENTS
         self.slots: asyncio.Semaphore
+
+    def records(self) -> tuple[StepRecord, ...]:
+        """The records of the plan's steps so far, in the plan's order."""
+        records = self.state.records
+        return tuple([records[s.id] for s in self.plan.steps if s.id in records])
 
     def open(self, slots: asyncio.Semaphore) -> None:
         """Prepare to run steps concurrently: slots, and an event per step that another
@@ -238,7 +294,7 @@ class _Run:
 
     def pause(self, asked: HumanNeeded) -> None:
         """Stop starting steps: every waiter wakes, sees the hand-off and returns."""
-        self.asks.append(asked)
+        self.asks += (asked,)
         for event in self.done.values():
             event.set()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from host.state import CallEvent, RunState, StepRecord, StepStatus
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
-    from semantic_kernel.functions import FunctionResult, KernelFunction
+    from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction
 
     from host.models.selection import ModelChoice, ModelSelector
 
@@ -65,7 +65,7 @@ class Invoker:
         at = self._clock.now() + seconds
         return outer if outer is not None and outer[0] <= at else (at, seconds)
 
-    async def invoke(
+    def invoke(
         self,
         info: FunctionInfo,
         arguments: Mapping[str, Any],
@@ -76,7 +76,7 @@ class Invoker:
         deadline: float | None = None,
         route_reason: str | None = None,
         state: RunState | None = None,
-    ) -> StepRecord:
+    ) -> Coroutine[Any, Any, StepRecord]:
         """Run ``info``'s function within ``deadline`` seconds, if given.
 
         ``model`` must name a configured model (else :class:`~host.errors.ConfigError`);
@@ -87,6 +87,10 @@ class Invoker:
         ``state``, if given, keeps the record: a success's with its output
         (:meth:`~host.state.RunState.succeed`), a failure's (but a hand-off's) under
         ``step_id``, as :meth:`~host.steps.StepRunner.run` does.
+
+        Await it as an ``async def``'s call. The arguments are checked, and the step's
+        time starts, when it is called (bad arguments raise then); the coroutine it
+        returns holds only what the call needs while it waits.
         """
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._functions.get(info.name) or self._function(info)
@@ -94,11 +98,16 @@ class Invoker:
         kernel_arguments = self._arguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
-        step = _Step(step_id, info, values, datetime.now(UTC))
-        start = self._clock.now()
-        journal: list[CallEvent] = []
         bound = self._bound(current.get().deadline, deadline)
-        token = current.set(CallContext(None, None, fallbacks, 1, bound, False, (), journal))
+        step = _Step(step_id, info, values, fallbacks, bound, choice, route_reason, state)
+        step.start = self._clock.now()
+        return self._call(step, function, kernel_arguments)
+
+    async def _call(
+        self, step: _Step, function: KernelFunction, kernel_arguments: KernelArguments
+    ) -> StepRecord:
+        """:meth:`invoke`'s call of ``function``, recorded as ``step``."""
+        token = current.set(step.call)
         try:
             # ``function.invoke`` rather than ``kernel.invoke``: the same filters and span,
             # one coroutine frame fewer; what ``kernel.invoke`` adds is done here.
@@ -106,18 +115,12 @@ class Invoker:
         except self._cancelled:  # as ``kernel.invoke``: a cancelled operation has no result
             result = None
         except Exception as raised:  # every failure leaves as the host's error
-            error = translate(raised, info.name, model=choice.name if choice else None)
-            latency_ms = (self._clock.now() - start) * 1000
-            error.step = step.failed(error, latency_ms, journal, choice)
-            if state is not None:
-                state.fail(error)
-            raise error from raised
+            raise self._failed(step, raised) from raised
         finally:
             current.reset(token)
-        latency_ms = (self._clock.now() - start) * 1000
-        record = self._succeeded(step, latency_ms, result, journal, choice, route_reason)
-        if state is not None:
-            state.succeed(record)
+        record = self._succeeded(step, result)
+        if step.state is not None:
+            step.state.succeed(record)
         return record
 
     def _function(self, info: FunctionInfo) -> KernelFunction:
@@ -126,21 +129,27 @@ class Invoker:
         self._functions[info.name] = function
         return function
 
-    def _succeeded(
-        self,
-        step: _Step,
-        latency_ms: float,
-        result: FunctionResult | None,
-        events: list[CallEvent],
-        choice: ModelChoice | None,
-        route_reason: str | None,
-    ) -> StepRecord:
+    def _failed(self, step: _Step, raised: Exception) -> AgentHostError:
+        """``raised`` as the host's error, its failed record set (and kept in the state)."""
+        choice = step.choice
+        error = translate(raised, step.info.name, model=choice.name if choice else None)
+        error.step = step.failed(error, self._latency_ms(step))
+        if step.state is not None:
+            step.state.fail(error)
+        return error
+
+    def _latency_ms(self, step: _Step) -> float:
+        return (self._clock.now() - step.start) * 1000
+
+    def _succeeded(self, step: _Step, result: FunctionResult | None) -> StepRecord:
+        latency_ms, events = self._latency_ms(step), step.journal
+        choice, route_reason = step.choice, step.route_reason
         if route_reason is None and choice is not None:
             route_reason = choice.reason
         messages = _messages(result)
         if not messages and choice is None:  # a native function's answer: nothing to price
             output = _output(result, messages)
-            return step.record("ok", latency_ms, events, output=output, route_reason=route_reason)
+            return step.record("ok", latency_ms, output=output, route_reason=route_reason)
         usage = _usage(messages)
         served = _served_model(events, choice)
         provider = cost = None
@@ -152,7 +161,6 @@ class Invoker:
         return step.record(
             "ok",
             latency_ms,
-            events,
             output=_output(result, messages),
             model=served,
             provider=provider,
@@ -169,20 +177,45 @@ _UNBOUNDED = contextlib.nullcontext()
 
 
 class _Step:
-    """What is known of a step before it runs."""
+    """One call of a step: what is known before it runs, and what its record needs after."""
 
-    __slots__ = ("info", "started_at", "step_id", "values")
+    __slots__ = (
+        "call",
+        "choice",
+        "info",
+        "journal",
+        "route_reason",
+        "start",
+        "started_at",
+        "state",
+        "step_id",
+        "values",
+    )
 
     def __init__(
-        self, step_id: str, info: FunctionInfo, values: dict[str, Any], started_at: datetime
+        self,
+        step_id: str,
+        info: FunctionInfo,
+        values: dict[str, Any],
+        fallbacks: tuple[str, ...],
+        deadline: tuple[float, float] | None,
+        choice: ModelChoice | None,
+        route_reason: str | None,
+        state: RunState | None,
     ) -> None:
-        self.step_id, self.info, self.values, self.started_at = step_id, info, values, started_at
+        self.step_id, self.info, self.values = step_id, info, values
+        self.journal: list[CallEvent] = []
+        self.call = CallContext(None, None, fallbacks, 1, deadline, False, (), self.journal)
+        """The call's context: it starts the chain afresh, keeping the run's deadline."""
+        self.started_at = datetime.now(UTC)
+        self.start = 0.0
+        """Clock time the call started (set by the invoker)."""
+        self.choice, self.route_reason, self.state = choice, route_reason, state
 
     def record(
         self,
         status: StepStatus,
         latency_ms: float,
-        events: list[CallEvent],
         *,
         output: Any = None,
         error: str | None = None,
@@ -196,7 +229,7 @@ class _Step:
         cost: float | None = None,
         confidence: float | None = None,
     ) -> StepRecord:
-        name = self.info.name
+        name, events = self.info.name, self.journal
         own = modelled = 0
         cache_hit = degraded = False
         for e in events:
@@ -231,17 +264,11 @@ class _Step:
             events=tuple(events),
         )
 
-    def failed(
-        self,
-        error: AgentHostError,
-        latency_ms: float,
-        events: list[CallEvent],
-        choice: ModelChoice | None,
-    ) -> StepRecord:
+    def failed(self, error: AgentHostError, latency_ms: float) -> StepRecord:
+        choice = self.choice
         return self.record(
             "failed",
             latency_ms,
-            events,
             error=str(error),
             error_type=type(error).__name__,
             model=choice.name if choice else None,

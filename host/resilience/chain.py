@@ -107,31 +107,31 @@ class ResilienceChain:
             current.reset(token)
 
     async def _direct(self, context: FunctionInvocationContext, call: CallContext) -> None:
-        """What the breaker and the attempt layers do to ``call``, in one coroutine frame."""
-        breaker, attempt = self._breaker, self._attempt
-        target, function = call.target, call.function
-        assert target is not None and function is not None  # set on entering the chain
-        token = current.set(call)
+        """What the breaker and the attempt layers do to ``call``, in one coroutine frame.
+
+        ``call`` is not made current: it differs from the context it entered from only
+        in its target, attempt and function, which nothing below reads from ``current``
+        (nested calls, the model selector and the tool filter read the rest).
+        """
+        attempt, target = self._attempt, call.target
+        assert target is not None and call.function is not None  # set on entering the chain
+        probe = self._breaker.admit(call, target)
         try:
-            probe = breaker.admit(call, target)
+            start = self._guard.clock.now()
+            bounded = None
             try:
-                start = self._guard.clock.now()
-                bounded = None
-                try:
-                    start = attempt.ready(target, start)
-                    running = function(context)
-                    bounded = attempt.bound(context, target, start, running)
-                    await (running if bounded is None else bounded)
-                    attempt.check_reply(context, target)
-                except Exception as raised:
-                    attempt.failed(call, target, start, raised, bounded)
-                attempt.finished(context, call, target, start, bounded)
-            except BaseException as error:
-                breaker.failed(call, target, error, probe=probe)
-                raise
-            breaker.succeeded(call, target, probe=probe)
-        finally:
-            current.reset(token)
+                start = attempt.ready(target, start)
+                running = call.function(context)
+                bounded = attempt.bound(context, target, start, running)
+                await (running if bounded is None else bounded)
+                attempt.check_reply(context, target)
+            except Exception as raised:
+                attempt.failed(call, target, start, raised, bounded)
+            attempt.finished(context, call, target, start, bounded)
+        except BaseException as error:
+            self._breaker.failed(call, target, error, probe=probe)
+            raise
+        self._breaker.succeeded(call, target, probe=probe)
 
 
 def _passes(context: FunctionInvocationContext, call: CallContext) -> bool:

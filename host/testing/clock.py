@@ -199,14 +199,15 @@ class VirtualTimeout(CancelScope):
     def __init__(self, clock: VirtualClock, seconds: float) -> None:
         super().__init__(seconds)
         self._clock = clock
+        self._timer: _Timer | None = None
 
-    def _arm(self, seconds: float, fire: Callable[[], None]) -> Callable[[], None]:
-        timer = self._clock._schedule(seconds, fire)
+    def _arm(self, seconds: float) -> None:
+        self._timer = self._clock._schedule(seconds, self.fire)
 
-        def disarm() -> None:
+    def _disarm(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
             timer.cancelled = True
-
-        return disarm
 
 
 async def run_until(condition: Callable[[], bool], rounds: int = 1_000) -> None:

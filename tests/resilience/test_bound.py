@@ -109,3 +109,17 @@ async def test_an_error_after_a_wait_leaves_unchanged() -> None:
         await bounded
 
     assert not bounded.expired()
+
+
+async def test_a_call_closed_while_it_waits_leaves_no_timer_behind() -> None:
+    """Catches a closed call (its coroutine dropped while it waits) whose armed timer stays:
+    it would cancel whatever the task runs next."""
+    clock, done = CountingClock(), []
+    awaiting = _await(Bounded(clock, clock.now() + 5, waits(clock, 1, 3, done)))
+    awaiting.send(None)  # the call waits: its timer is armed, in this task
+    assert clock.scopes == [5.0]
+
+    awaiting.close()
+    await clock.sleep(10)  # past the due time: a timer left armed would cancel this
+
+    assert done == []

@@ -8,16 +8,17 @@ from typing import Any
 import pytest
 from semantic_kernel import Kernel
 from semantic_kernel.filters.filter_types import FilterTypes
-from semantic_kernel.functions import KernelArguments
+from semantic_kernel.functions import KernelArguments, kernel_function
 
 from host.config import LoadedConfig, parse_config
 from host.errors import AgentHostError
 from host.models.selection import ModelSelector
 from host.models.services import ModelServices
 from host.resilience.chain import ResilienceChain
-from host.resilience.context import CallContext, Entered
+from host.resilience.context import CallContext, Entered, current
 from host.resilience.guard import Guard
 from host.resilience.policies import PolicyBook
+from host.state import CallEvent
 from host.testing import Fail, FaultyTool, Return, Stall, VirtualClock
 
 Outcome = tuple[Any, list[tuple[str, str, int | None]], str]
@@ -96,3 +97,55 @@ async def test_a_plain_call_ends_the_same_on_either_path(scenario: str, direct: 
     script, gap, expected = SCENARIOS[scenario]
 
     assert await outcomes(script, gap, len(expected), direct=direct) == expected
+
+
+class Witness:
+    """A tool that notes what a call inside it would read of the current context."""
+
+    plugin_name = "witness"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    @kernel_function(description="Note the current call context.")
+    async def look(self) -> str:
+        seen = current.get()
+        self.seen.append(
+            (seen.model, seen.route_fallbacks, seen.deadline, seen.bounded, seen.ledgers)
+        )
+        seen.record(CallEvent("witness", "look", "ok"))
+        return "ok"
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["one-frame", "layered"])
+async def test_what_runs_inside_a_call_reads_the_same_context_on_either_path(
+    direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches a one-frame path that leaves nested calls, the model selector or the tool
+    filter a context other than the layers give them (it does not make its own current)."""
+    clock, witness, one_frame = VirtualClock(), Witness(), []
+    direct_call = ResilienceChain._direct
+    monkeypatch.setattr(
+        ResilienceChain, "_direct", lambda *a: one_frame.append(1) or direct_call(*a)
+    )
+    raw: dict[str, Any] = {
+        "models": {"m": {"provider": "scripted", "model": "s"}},
+        "tools": {"witness": {"retries": 0, "timeout": 5}},
+    }
+    loaded = LoadedConfig(parse_config(raw, {}, source="test"), None, {})
+    guard = Guard(clock, PolicyBook(loaded.config), ModelSelector(ModelServices(loaded)))
+    kernel = Kernel()
+    kernel.add_plugin(witness, plugin_name=witness.plugin_name)
+    kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, ResilienceChain(guard, direct=direct))
+    journal: list[Any] = []
+    outer = CallContext(None, "m", ("n",), 1, (clock.now() + 60, 60.0), True, ([],), journal)
+
+    with Entered(outer):
+        await kernel.get_function("witness", "look").invoke(kernel, KernelArguments())
+
+    assert bool(one_frame) is direct
+    assert witness.seen == [("m", ("n",), outer.deadline, True, outer.ledgers)]
+    assert [(event.kind, event.outcome) for event in journal] == [
+        ("witness", "ok"),
+        ("attempt", "ok"),
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -98,3 +99,19 @@ async def test_a_left_timeout_scope_is_freed_without_the_garbage_collector() -> 
         gc.enable()
 
     assert alive == []
+
+
+async def test_a_timer_bucket_every_scope_left_lets_go_of_its_grown_table() -> None:
+    """Catches a bucket kept at the size of its busiest moment: a set keeps its grown table
+    after discards, and a bucket waits for its timer (a timeout's length) before it goes,
+    so every step's burst of timeouts would stay allocated that long."""
+    clock = SystemClock()
+    scopes = [clock.timeout(LONG) for _ in range(1000)]
+    for scope in scopes:  # entered and left within one 10 ms tick: one shared bucket
+        scope.__enter__()
+    for scope in scopes:
+        scope.__exit__(None, None, None)
+
+    buckets = list(clock._buckets._buckets.values())
+    assert all(not bucket for bucket in buckets)
+    assert max(sys.getsizeof(bucket) for bucket in buckets) == sys.getsizeof(set())
