@@ -162,13 +162,18 @@ class Executor:
 
     async def _run_graph(self, run: _Run) -> list[AgentHostError]:
         """Every step not done yet in its own task, each started once its dependencies are."""
-        run.open(asyncio.Semaphore(self._limit))
+        pending = [step for step in run.plan.steps if step.id not in run.state.outputs]
+        # No wider than the limit, a run never waits for a slot: it needs no semaphore.
+        slots = asyncio.Semaphore(self._limit) if len(pending) > self._limit else None
+        run.open()
         failures: list[AgentHostError] = []
         try:
             async with asyncio.TaskGroup() as group:
-                for step in run.plan.steps:
-                    if step.id not in run.state.outputs:
-                        group.create_task(self._step(run, step))
+                for step in pending:
+                    task = (
+                        self._step(run, step) if slots is None else self._slotted(run, step, slots)
+                    )
+                    group.create_task(task)
         except* AgentHostError as group_error:
             failures.extend(e for e in group_error.exceptions if isinstance(e, AgentHostError))
         return failures
@@ -176,17 +181,24 @@ class Executor:
     async def _step(self, run: _Run, step: Step) -> None:
         for dependency in run.schedule.needs[step.id]:
             await run.done[dependency].wait()
-        async with run.slots:
-            if run.asks:
-                return
-            try:
-                await self._steps.run(step, run.state)
-            except HumanNeeded as asked:
-                run.pause(asked)
-                return
+        if run.asks:
+            return
+        try:
+            await self._steps.run(step, run.state)
+        except HumanNeeded as asked:
+            run.pause(asked)
+            return
         done = run.done.get(step.id)
         if done is not None:
             done.set()
+
+    async def _slotted(self, run: _Run, step: Step, slots: asyncio.Semaphore) -> None:
+        """:meth:`_step` in one of ``slots``, taken once its dependencies are done (a step
+        that waits holds none)."""
+        for dependency in run.schedule.needs[step.id]:
+            await run.done[dependency].wait()
+        async with slots:
+            await self._step(run, step)
 
     async def _compensate(self, plan: Plan, state: RunState) -> tuple[StepRecord, ...]:
         """Undo completed steps that declare ``compensate``, latest first; record each.
@@ -247,7 +259,7 @@ _NO_EVENTS: Mapping[str, asyncio.Event] = MappingProxyType({})
 
 
 class _Run:
-    """One execution: its plan and state, and its coordination (finished steps, slots and
+    """One execution: its plan and state, and its coordination (finished steps and
     pending hand-offs)."""
 
     __slots__ = (
@@ -258,7 +270,6 @@ class _Run:
         "request",
         "run_id",
         "schedule",
-        "slots",
         "state",
     )
 
@@ -276,17 +287,15 @@ class _Run:
         # Empty, shared until used: most runs never pause nor run steps side by side.
         self.asks: tuple[HumanNeeded, ...] = ()
         self.done: Mapping[str, asyncio.Event] = _NO_EVENTS
-        self.slots: asyncio.Semaphore
 
     def records(self) -> tuple[StepRecord, ...]:
         """The records of the plan's steps so far, in the plan's order."""
         records = self.state.records
         return tuple([records[s.id] for s in self.plan.steps if s.id in records])
 
-    def open(self, slots: asyncio.Semaphore) -> None:
-        """Prepare to run steps concurrently: slots, and an event per step that another
-        waits for (set for those done)."""
-        self.slots = slots
+    def open(self) -> None:
+        """Prepare to run steps concurrently: an event per step that another waits for
+        (set for those done)."""
         self.done = {step_id: asyncio.Event() for step_id in self.schedule.awaited}
         for step_id in self.state.outputs:
             if step_id in self.done:
@@ -302,7 +311,7 @@ class _Run:
 def _check_values(state: RunState) -> None:
     """Raise :class:`InvalidArgumentsError` naming the run-state values nested too deep
     for a step to read (references to them would be walked recursively)."""
-    deep = too_deep(state.values)
+    deep = too_deep(state.values) if state.values else ()
     if deep:
         raise InvalidArgumentsError("values", [f"{name!r} {TOO_DEEP}" for name in deep])
 

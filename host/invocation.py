@@ -205,7 +205,7 @@ class _Step:
     ) -> None:
         self.step_id, self.info, self.values = step_id, info, values
         self.journal: list[CallEvent] = []
-        self.call = CallContext(None, None, fallbacks, 1, deadline, False, (), self.journal)
+        self.call = CallContext.of_step(fallbacks, deadline, self.journal)
         """The call's context: it starts the chain afresh, keeping the run's deadline."""
         self.started_at = datetime.now(UTC)
         self.start = 0.0

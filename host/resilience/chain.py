@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from host.resilience.attempt import AttemptFilter
 from host.resilience.breaker import BreakerFilter
 from host.resilience.cache import CacheFilter
-from host.resilience.context import CallContext, SKNext, current
+from host.resilience.context import OUTSIDE, CallContext, SKNext, current
 from host.resilience.deadline import DeadlineFilter
 from host.resilience.fallback import FallbackFilter
 from host.resilience.retry import RetryFilter
@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
     )
+    from semantic_kernel.functions import KernelFunction
 
-    from host.resilience.guard import Guard
+    from host.resilience.guard import Guard, Target
 
 Next = Callable[["FunctionInvocationContext", CallContext], Awaitable[None]]
 """The rest of the chain below a layer."""
@@ -86,6 +87,9 @@ class ResilienceChain:
             top = _Link(layer, top)
         self._top = top
         self._direct_path = direct and tuple(order) == ORDER
+        self._native: dict[int, tuple[KernelFunction, Target, bool]] = {}
+        """Per native function (the kernel's set is fixed): its target, and whether the
+        retry, fallback and cache layers pass its calls on (see :meth:`_target`)."""
         # Layers keep no state of their own (breakers and clock live in the guard), so
         # these act exactly as the chain's own breaker and attempt layers do.
         self._breaker, self._attempt = BreakerFilter(guard), AttemptFilter(guard)
@@ -93,10 +97,35 @@ class ResilienceChain:
     def __call__(self, context: FunctionInvocationContext, next: SKNext) -> Awaitable[None]:
         """Run the call under every layer, starting from the context of the call it runs in."""
         outer = current.get()
-        call = outer.entering(self._guard.target(context, outer.model), next)
-        if self._direct_path and _passes(context, call):
+        target, steady = self._target(context, outer.model)
+        call = outer.entering(target, next)
+        if not self._direct_path:
+            return self._layered(context, call)
+        if steady is None:
+            steady = _steady(context, call)
+        if steady and DeadlineFilter.passes(context, call):
             return self._direct(context, call)
         return self._layered(context, call)
+
+    def _target(
+        self, context: FunctionInvocationContext, model: str | None
+    ) -> tuple[Target, bool | None]:
+        """The call's target and, for a native function, :func:`_steady`'s verdict on its
+        calls (``None`` for a prompt function: its target and route vary per call).
+
+        Both are remembered per native function: its target never changes, and those
+        layers read nothing of its calls but the target and the function.
+        """
+        function = context.function
+        known = self._native.get(id(function))
+        if known is not None and known[0] is function:
+            return known[1], known[2]
+        target = self._guard.target(context, model)
+        if target.model is not None:
+            return target, None
+        steady = _steady(context, OUTSIDE.but(target=target))
+        self._native[id(function)] = (function, target, steady)
+        return target, steady
 
     async def _layered(self, context: FunctionInvocationContext, call: CallContext) -> None:
         """``call`` down the linked layers."""
@@ -134,11 +163,11 @@ class ResilienceChain:
         self._breaker.succeeded(call, target, probe=probe)
 
 
-def _passes(context: FunctionInvocationContext, call: CallContext) -> bool:
-    """Whether every layer of :data:`ORDER` but the breaker and the attempt passes ``call`` on."""
+def _steady(context: FunctionInvocationContext, call: CallContext) -> bool:
+    """Whether the retry, fallback and cache layers pass ``call`` on: with the deadline's
+    verdict, whether every layer of :data:`ORDER` but the breaker and the attempt does."""
     return (
-        DeadlineFilter.passes(context, call)
-        and RetryFilter.passes(context, call)
+        RetryFilter.passes(context, call)
         and FallbackFilter.passes(context, call)
         and CacheFilter.passes(context, call)
     )

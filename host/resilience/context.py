@@ -57,6 +57,17 @@ class CallContext(NamedTuple):
     function: SKNext | None = None
     """What runs at the bottom of the chain: SK's own invocation of the function."""
 
+    @classmethod
+    def of_step(
+        cls,
+        route_fallbacks: tuple[str, ...],
+        deadline: tuple[float, float] | None,
+        journal: list[CallEvent],
+    ) -> CallContext:
+        """The context a step's call starts from: no target yet, the run's deadline
+        (not yet enforced by any call) and the step's journal."""
+        return _new_tuple(cls, (None, None, route_fallbacks, 1, deadline, False, (), journal, None))
+
     def entering(self, target: Target, function: SKNext) -> CallContext:
         """The context of a call to ``target`` made inside this one: its first attempt."""
         # ``tuple.__new__`` skips the named tuple's keyword-parsing ``__new__``: every call

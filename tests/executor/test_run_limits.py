@@ -63,16 +63,23 @@ async def test_cancelling_a_run_leaves_no_task_behind(tmp_path: Path) -> None:
     assert clock.now() < 10
 
 
-async def test_the_concurrency_limit_queues_steps(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("steps", "limit", "seconds"),
+    [(5, 2, 0.3), (3, 2, 0.2), (2, 2, 0.1), (1, 2, 0.1)],
+    ids=["queued", "one over the limit", "as wide as the limit", "narrower"],
+)
+async def test_the_concurrency_limit_queues_steps(
+    tmp_path: Path, steps: int, limit: int, seconds: float
+) -> None:
     clock = VirtualClock()
     model = ScriptedChatCompletion("local", default=Delay(0.1, Reply("x")), clock=clock)
     async with AgentHost(write_config(tmp_path), models={"local": model}, clock=clock) as host:
         from host.plans import Plan
 
-        executor = Executor(host._step_runner(), concurrency=2)
-        result = await executor.run(Plan.model_validate(echoes(5)), request="", run_id="r")
+        executor = Executor(host._step_runner(), concurrency=limit)
+        result = await executor.run(Plan.model_validate(echoes(steps)), request="", run_id="r")
     assert result.status == "ok"
-    assert clock.now() == pytest.approx(0.3), "five 100 ms steps two at a time take 300 ms"
+    assert clock.now() == pytest.approx(seconds), f"100 ms steps, {limit} at a time"
 
 
 def model_planner(tmp_path: Path, capabilities: str = "[plan, write]") -> Path:

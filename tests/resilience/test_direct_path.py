@@ -11,7 +11,7 @@ from semantic_kernel.filters.filter_types import FilterTypes
 from semantic_kernel.functions import KernelArguments, kernel_function
 
 from host.config import LoadedConfig, parse_config
-from host.errors import AgentHostError
+from host.errors import AgentHostError, DeadlineExceededError
 from host.models.selection import ModelSelector
 from host.models.services import ModelServices
 from host.resilience.chain import ResilienceChain
@@ -149,3 +149,17 @@ async def test_what_runs_inside_a_call_reads_the_same_context_on_either_path(
         ("witness", "ok"),
         ("attempt", "ok"),
     ]
+
+
+async def test_a_native_function_meets_a_deadline_after_calls_without_one() -> None:
+    """The chain remembers per native function what its layers do, but not the deadline."""
+    clock = VirtualClock()
+    kernel, _ = chain_kernel(FaultyTool(Return(7), Return(8)), clock, direct=True)
+    function = kernel.get_function("faulty", "count")
+    first = await function.invoke(kernel, KernelArguments(query="x"))
+    assert first is not None and first.value == 7
+    with (
+        Entered(CallContext(deadline=(clock.now() - 1, 1.0))),
+        pytest.raises(DeadlineExceededError),
+    ):
+        await function.invoke(kernel, KernelArguments(query="x"))
