@@ -42,8 +42,10 @@ async def run(quick: bool) -> dict[str, float]:
 
 @contextlib.contextmanager
 def _shipped_config_in(directory: Path) -> Iterator[None]:
-    """The shipped config's inbox, and its databases and outbox under ``directory``."""
+    """The shipped config's inbox, and its databases, outbox and the user cache (the
+    prompt prefixes the model stores, which the figures clear) under ``directory``."""
     paths = {
+        "XDG_CACHE_HOME": directory / "cache",
         "AGENT_HOST_INBOX": ROOT / "examples" / "inbox",
         "AGENT_HOST_OUTBOX": directory / "outbox",
         "AGENT_HOST_RUNS_DB": directory / "runs.sqlite3",

@@ -47,32 +47,63 @@ class GrammarLastSampler:
     free logits; the grammar sees the picked token alone, and only if it rejects
     it is the whole vocabulary constrained and the chain run again, as
     llama.cpp's ``common_sampler_sample`` does. Both samplers then accept the token.
+
+    A ``greedy`` chain (temperature 0, no penalties) picks the most likely token,
+    the first of equals, without building the candidates; after a rejection the
+    grammar sees the :data:`SHORTLIST` most likely tokens first, and the whole
+    vocabulary only if none of them is allowed more likely than every token left
+    out: the pick is the one a pass over the whole vocabulary would make.
     """
 
-    def __init__(self, chain: LlamaSampler, vocab: Any, grammar: LlamaGrammar, n_vocab: int):
+    SHORTLIST = 64
+
+    def __init__(
+        self, chain: LlamaSampler, vocab: Any, grammar: LlamaGrammar, n_vocab: int, *, greedy: bool
+    ):
         self._chain = chain
         self._grammar = capi.llama_sampler_init_grammar(
             vocab, grammar._grammar.encode(), grammar._root.encode()
         )
         if not self._grammar:
             raise ValueError("not a valid GBNF grammar with a root rule")
+        self._greedy = greedy
         self._n_vocab = n_vocab
         self._ids = np.arange(n_vocab, dtype=np.intc)
         self._candidates = np.zeros(n_vocab, dtype=_TOKEN_DATA)
+        self._shortlist = np.zeros(self.SHORTLIST, dtype=_TOKEN_DATA)
         self._chosen = np.zeros(1, dtype=_TOKEN_DATA)
 
     def sample(self, ctx: LlamaContext, idx: int = -1) -> int:
         """The next token from the logits of batch position ``idx``, allowed by the grammar."""
         pointer = capi.llama_get_logits_ith(ctx.ctx, idx)
         logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
-        token = self._pick(logits, constrained=False)
+        # A greedy pick is the first of equals, as llama.cpp's greedy sampler makes it.
+        token = int(np.argmax(logits)) if self._greedy else self._pick(logits, constrained=False)
         self._chosen[0] = (token, logits[token], 0.0)
         _apply(self._grammar, self._chosen)
         if np.isneginf(self._chosen["logit"][0]):
-            token = self._pick(logits, constrained=True)
+            token = self._best_allowed(logits) if self._greedy else -1
+            if token < 0:
+                token = self._pick(logits, constrained=True)
         capi.llama_sampler_accept(self._grammar, token)
         capi.llama_sampler_accept(self._chain.sampler, token)
         return token
+
+    def _best_allowed(self, logits: npt.NDArray[np.single]) -> int:
+        """The most likely allowed token (the first of equals) if it is among the
+        shortlist and more likely than every token left out of it; else -1."""
+        top = np.argpartition(logits, -self.SHORTLIST)[-self.SHORTLIST :]
+        shortlist = self._shortlist
+        shortlist["id"] = top
+        shortlist["logit"] = logits[top]
+        shortlist["p"] = 0.0
+        floor = shortlist["logit"].min()  # no token left out is more likely than this
+        _apply(self._grammar, shortlist)
+        allowed = shortlist["logit"]
+        best = allowed.max()
+        if not best > floor:
+            return -1
+        return int(shortlist["id"][allowed == best].min())
 
     def close(self) -> None:
         """Free the grammar sampler and the chain."""
@@ -243,7 +274,18 @@ class PrefixReusingLlama(Llama):
         chain = super()._init_sampler(*args, **kwargs)
         if grammar is None:
             return chain
-        return GrammarLastSampler(chain, self._model.vocab, grammar, self._n_vocab)
+        greedy = kwargs.get("temp") == 0.0 and _neutral(kwargs)
+        return GrammarLastSampler(chain, self._model.vocab, grammar, self._n_vocab, greedy=greedy)
+
+
+def _neutral(options: dict[str, Any]) -> bool:
+    """Whether a chain's options leave the logits as they are before its pick."""
+    return (
+        options.get("repeat_penalty", 1.0) == 1.0
+        and options.get("frequency_penalty", 0.0) == 0.0
+        and options.get("presence_penalty", 0.0) == 0.0
+        and options.get("logits_processor") is None
+    )
 
 
 def _buffer(data: bytes) -> ctypes.Array[ctypes.c_uint8]:
