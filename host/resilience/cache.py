@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.effects import has_side_effects
 from host.errors import AgentHostError
+from host.resilience.optional import OptionalLayer
 from host.resilience.response_cache import ResponseCache
 from host.state import CallEvent
 
@@ -17,30 +17,14 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard, Target
-    from host.resilience.policies import CachePolicy
 
 
-class CacheFilter:
+class CacheFilter(OptionalLayer):
     """Opt-in per tool (``cache_ttl``); off for model calls and side-effecting functions.
 
     A stale serve (the source failing, an entry within ``ttl + stale_ttl``) is
     recorded as ``stale_served`` and makes the step degraded.
     """
-
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
-
-    def __call__(
-        self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> Awaitable[None]:
-        target = call.target
-        assert target is not None  # set at the top of the chain
-        policy = target.policy.cache
-        if self.passes(context, call):
-            return next(context, call)
-        assert policy is not None  # else it passes
-        return self._cached(context, call, next, target, policy)
 
     @staticmethod
     def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
@@ -51,14 +35,11 @@ class CacheFilter:
         policy = target.policy.cache
         return policy is None or target.model is not None or has_side_effects(context.function)
 
-    async def _cached(
-        self,
-        context: FunctionInvocationContext,
-        call: CallContext,
-        next: Next,
-        target: Target,
-        policy: CachePolicy,
-    ) -> None:
+    async def _act(self, context: FunctionInvocationContext, call: CallContext, next: Next) -> None:
+        target = call.target
+        assert target is not None  # set at the top of the chain
+        policy = target.policy.cache
+        assert policy is not None  # else it passes
         from semantic_kernel.functions import FunctionResult
 
         guard = self._guard

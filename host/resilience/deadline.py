@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.errors import DeadlineExceededError
 from host.resilience.bound import Bounded
+from host.resilience.optional import OptionalLayer
 
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
@@ -15,39 +15,22 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard
 
 
-class DeadlineFilter:
+class DeadlineFilter(OptionalLayer):
     """Cancels the outermost call when the deadline passes; nested calls share that bound.
 
     A call with no deadline, or inside one that enforces it, goes straight on.
     """
-
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
-
-    def __call__(
-        self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> Awaitable[None]:
-        if self.passes(context, call):
-            return next(context, call)
-        assert call.deadline is not None  # else it passes
-        return self._bounded(context, call, next, call.deadline)
 
     @staticmethod
     def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
         """Whether ``call`` goes straight on: it has no deadline, or an outer call enforces it."""
         return call.deadline is None or call.bounded
 
-    async def _bounded(
-        self,
-        context: FunctionInvocationContext,
-        call: CallContext,
-        next: Next,
-        deadline: tuple[float, float],
-    ) -> None:
-        at, total = deadline
+    async def _act(self, context: FunctionInvocationContext, call: CallContext, next: Next) -> None:
+        assert call.deadline is not None  # else it passes
+        at, total = call.deadline
         remaining = at - self._guard.clock.now()
         if remaining <= 0:
             raise DeadlineExceededError(total)

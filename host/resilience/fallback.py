@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.config.schema import FallbackTarget, StaticValue
 from host.errors import AgentHostError
 from host.resilience.context import CallContext, Entered
+from host.resilience.optional import OptionalLayer
 from host.state import CallEvent
 
 if TYPE_CHECKING:
@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     )
 
     from host.resilience.chain import Next
-    from host.resilience.guard import Guard, Target
+    from host.resilience.guard import Target
 
 
-class FallbackFilter:
+class FallbackFilter(OptionalLayer):
     """Tries the policy's fallbacks in order after the primary fails; records every hop.
 
     A model fallback re-runs a prompt function on another model (a name in the
@@ -31,33 +31,18 @@ class FallbackFilter:
     neither sent elsewhere nor retried: one ledger spans them all.
     """
 
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
-
-    def __call__(
-        self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> Awaitable[None]:
-        target = call.target
-        assert target is not None  # set at the top of the chain
-        if self.passes(context, call):
-            return next(context, call)  # nothing could repeat a side effect: no ledger needed
-        return self._falling_back(context, call, next, target, _hops(target, call))
-
     @staticmethod
     def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
-        """Whether ``call`` goes straight on: nowhere to fall back to, nothing retried."""
+        """Whether ``call`` goes straight on: nowhere to fall back to, nothing retried (so
+        nothing could repeat a side effect, and no ledger is needed)."""
         target = call.target
         assert target is not None  # set at the top of the chain
         return not target.policy.retry.retries and not _hops(target, call)
 
-    async def _falling_back(
-        self,
-        context: FunctionInvocationContext,
-        call: CallContext,
-        next: Next,
-        target: Target,
-        hops: tuple[FallbackTarget, ...],
-    ) -> None:
+    async def _act(self, context: FunctionInvocationContext, call: CallContext, next: Next) -> None:
+        target = call.target
+        assert target is not None  # set at the top of the chain
+        hops = _hops(target, call)
         effects: list[str] = []
         call = call.but(ledgers=(*call.ledgers, effects))
         try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from host.errors import AgentHostError, ProviderError, RetriesExhaustedError
+from host.resilience.optional import OptionalLayer
 
 if TYPE_CHECKING:
     import random
@@ -16,11 +16,10 @@ if TYPE_CHECKING:
 
     from host.resilience.chain import Next
     from host.resilience.context import CallContext
-    from host.resilience.guard import Guard, Target
     from host.resilience.policies import RetryPolicy
 
 
-class RetryFilter:
+class RetryFilter(OptionalLayer):
     """Up to ``retries`` more attempts for errors the policy deems retryable.
 
     Waits full-jitter exponential backoff, or the server's ``Retry-After``; either
@@ -32,28 +31,15 @@ class RetryFilter:
     target and every attempt's error.
     """
 
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
-
-    def __call__(
-        self, context: FunctionInvocationContext, call: CallContext, next: Next
-    ) -> Awaitable[None]:
-        target = call.target
-        assert target is not None  # set at the top of the chain
-        if self.passes(context, call):
-            return next(context, call)
-        return self._retried(context, call, next, target)
-
     @staticmethod
     def passes(context: FunctionInvocationContext, call: CallContext) -> bool:
         """Whether ``call`` goes straight on: one attempt, whose error is the call's."""
         assert call.target is not None  # set at the top of the chain
         return not call.target.policy.retry.retries
 
-    async def _retried(
-        self, context: FunctionInvocationContext, call: CallContext, next: Next, target: Target
-    ) -> None:
-        guard = self._guard
+    async def _act(self, context: FunctionInvocationContext, call: CallContext, next: Next) -> None:
+        guard, target = self._guard, call.target
+        assert target is not None  # set at the top of the chain
         policy = target.policy.retry
         errors: list[AgentHostError] = []
         for attempt in range(1, policy.retries + 2):
