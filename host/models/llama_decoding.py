@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -200,8 +200,7 @@ class PrefixReusingLlama(Llama):
         cached = self._whole_batches(min(len(self._last_prompt), self.n_tokens))
         if held < cached:
             self._keep_copy(tuple(self._last_prompt[:cached]))
-        best = max(self._snapshots, key=lambda kept: _shared(kept, prompt), default=())
-        restorable = self._whole_batches(_shared(best, prompt))
+        best, restorable = self._closest(self._snapshots, prompt)
         if restorable > held:
             self._snapshots.move_to_end(best)
             held = restorable if self._restore(best, self._snapshots[best]) else 0
@@ -211,8 +210,7 @@ class PrefixReusingLlama(Llama):
         """Restore ``prompt``'s leading batches from ``store`` when it has more of them than
         the ``held`` ones; how many tokens the cache holds then, alone."""
         self._ctx.kv_cache_seq_rm(0, held, -1)
-        best = max(store.prefixes(), key=lambda kept: _shared(kept, prompt), default=())
-        shared = self._whole_batches(_shared(best, prompt))
+        best, shared = self._closest(store.prefixes(), prompt)
         if shared <= held:
             return held
         state = store.load(best)
@@ -225,8 +223,7 @@ class PrefixReusingLlama(Llama):
     def _into_store(self, prompt: list[int], store: PromptStore, held: int) -> int:
         """Store what ``prompt`` should leave for later processes (the cache holds its first
         ``held`` tokens alone); how many tokens the cache holds then."""
-        best = max(store.prefixes(), key=lambda kept: _shared(kept, prompt), default=())
-        shared = self._whole_batches(_shared(best, prompt))
+        best, shared = self._closest(store.prefixes(), prompt)
         whole = self._whole_batches(len(prompt) - 1)
         if held == shared < len(best) <= shared * 2:  # mostly shared: keep just the shared part
             store.save(tuple(prompt[:shared]), bytes(self._state()))
@@ -236,6 +233,14 @@ class PrefixReusingLlama(Llama):
             store.save(tuple(prompt[:whole]), bytes(self._state()))
             return whole
         return held
+
+    def _closest(
+        self, copies: Iterable[tuple[int, ...]], prompt: list[int]
+    ) -> tuple[tuple[int, ...], int]:
+        """Which of ``copies`` shares most of ``prompt`` (``()`` if none), and how many of
+        its tokens, in whole batches."""
+        best = max(copies, key=lambda kept: _shared(kept, prompt), default=())
+        return best, self._whole_batches(_shared(best, prompt))
 
     def _whole_batches(self, count: int) -> int:
         return count - count % self.n_batch
