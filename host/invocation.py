@@ -15,6 +15,7 @@ from host.errors import AgentHostError
 from host.resilience.context import CallContext, Entered, current
 from host.resilience.translation import translate
 from host.state import CallEvent, RunState, StepRecord, StepStatus
+from host.step_call import StepCall
 
 if TYPE_CHECKING:
     from semantic_kernel import Kernel
@@ -77,29 +78,40 @@ class Invoker:
         route_reason: str | None = None,
         state: RunState | None = None,
     ) -> Coroutine[Any, Any, StepRecord]:
-        """Run ``info``'s function within ``deadline`` seconds, if given.
+        """Run ``info``'s function within ``deadline`` seconds, if given: :meth:`call` of
+        those fields as a :class:`~host.step_call.StepCall`."""
+        call = StepCall(
+            step_id, info.name, dict(arguments), model, fallbacks, route_reason, None, deadline
+        )
+        return self.call(info, call, state)
 
-        ``model`` must name a configured model (else :class:`~host.errors.ConfigError`);
-        ``fallbacks`` are a routed step's other capable models, tried after the
-        policy's own fallbacks; ``route_reason``, why a router chose the step's model,
+    def call(
+        self, info: FunctionInfo, call: StepCall, state: RunState | None = None
+    ) -> Coroutine[Any, Any, StepRecord]:
+        """Run ``call`` of ``info``'s function within its ``deadline`` seconds, if given.
+
+        ``call.model`` must name a configured model (else :class:`~host.errors.ConfigError`);
+        its ``fallbacks`` are a routed step's other capable models, tried after the
+        policy's own fallbacks; its ``route_reason``, why a router chose the step's model,
         replaces the selector's on a successful call's record. The call starts a fresh
         :class:`~host.resilience.context.CallContext` that keeps the run's deadline.
         ``state``, if given, keeps the record: a success's with its output
         (:meth:`~host.state.RunState.succeed`), a failure's (but a hand-off's) under
-        ``step_id``, as :meth:`~host.steps.StepRunner.run` does.
+        the step's id, as :meth:`~host.steps.StepRunner.run` does.
 
         Await it as an ``async def``'s call. The arguments are checked, and the step's
         time starts, when it is called (bad arguments raise then); the coroutine it
         returns holds only what the call needs while it waits.
         """
+        model = call.model
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._functions.get(info.name) or self._function(info)
-        values = check_arguments(info, arguments)
+        values = check_arguments(info, call.arguments)
         kernel_arguments = self._arguments(settings=settings, **values)
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
-        bound = self._bound(current.get().deadline, deadline)
-        step = _Step(step_id, info, values, fallbacks, bound, choice, route_reason, state)
+        bound = self._bound(current.get().deadline, call.deadline)
+        step = _Step(call, info, values, bound, choice, state)
         step.start = self._clock.now()
         return self._call(step, function, kernel_arguments)
 
@@ -194,41 +206,25 @@ class _Step:
 
     def __init__(
         self,
-        step_id: str,
+        call: StepCall,
         info: FunctionInfo,
         values: dict[str, Any],
-        fallbacks: tuple[str, ...],
         deadline: tuple[float, float] | None,
         choice: ModelChoice | None,
-        route_reason: str | None,
         state: RunState | None,
     ) -> None:
-        self.step_id, self.info, self.values = step_id, info, values
+        self.step_id, self.info, self.values = call.step_id, info, values
         self.journal: list[CallEvent] = []
-        self.call = CallContext.of_step(fallbacks, deadline, self.journal)
+        self.call = CallContext.of_step(call.fallbacks, deadline, self.journal)
         """The call's context: it starts the chain afresh, keeping the run's deadline."""
         self.started_at = datetime.now(UTC)
         self.start = 0.0
         """Clock time the call started (set by the invoker)."""
-        self.choice, self.route_reason, self.state = choice, route_reason, state
+        self.choice, self.route_reason, self.state = choice, call.route_reason, state
 
-    def record(
-        self,
-        status: StepStatus,
-        latency_ms: float,
-        *,
-        output: Any = None,
-        error: str | None = None,
-        error_type: str | None = None,
-        model: str | None = None,
-        provider: str | None = None,
-        model_id: str | None = None,
-        route_reason: str | None = None,
-        tokens_in: int | None = None,
-        tokens_out: int | None = None,
-        cost: float | None = None,
-        confidence: float | None = None,
-    ) -> StepRecord:
+    def record(self, status: StepStatus, latency_ms: float, **fields: Any) -> StepRecord:
+        """The step's record: ``fields`` (output, error, model, cost...) and what its
+        journal tells (attempts, cache hit, degraded)."""
         name, events = self.info.name, self.journal
         own = modelled = 0
         cache_hit = degraded = False
@@ -247,21 +243,11 @@ class _Step:
             status=status,
             started_at=self.started_at,
             latency_ms=latency_ms,
-            output=output,
-            error=error,
-            error_type=error_type,
-            model=model,
-            provider=provider,
-            model_id=model_id,
-            route_reason=route_reason,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-            confidence=confidence,
             attempts=own or modelled,
             cache_hit=cache_hit,
             degraded=degraded,
             events=tuple(events),
+            **fields,
         )
 
     def failed(self, error: AgentHostError, latency_ms: float) -> StepRecord:

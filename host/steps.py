@@ -161,16 +161,7 @@ class StepRunner:
     def _invoke(self, call: StepCall, state: RunState | None = None) -> Awaitable[StepRecord]:
         """``call`` through the invoker, its route's reason on the record (kept in ``state``,
         if given)."""
-        return self._invoker.invoke(
-            self.catalogue[call.function],
-            call.arguments,
-            step_id=call.step_id,
-            model=call.model,
-            fallbacks=call.fallbacks,
-            deadline=call.deadline,
-            route_reason=call.route_reason,
-            state=state,
-        )
+        return self._invoker.call(self.catalogue[call.function], call, state)
 
     def _routed(
         self,
