@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from host.sources import LoadProblem
 from host.state import RunResult, RunState, settled
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer, TracerProvider
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
     from host.idempotency import IdempotencyStore
@@ -28,10 +30,12 @@ if TYPE_CHECKING:
     from host.plans import Plan, Step
     from host.resilience.guard import Guard
     from host.routing import Router
+    from host.run_store import RunStore
     from host.runs import Runs
     from host.state import StepRecord
     from host.step_call import StepCall
     from host.steps import StepRunner
+    from host.telemetry.genai import SpanStarter, Tracing
     from host.workflows import Workflow
 
 _log = logging.getLogger("agent_host")
@@ -53,7 +57,9 @@ class AgentHost:
     Use it as ``async with AgentHost("config/host.yaml") as host:``. Loading
     happens on entry; broken plugin or prompt files are skipped and listed in
     :attr:`problems` (or fatal with ``strict=True``). ``models`` replaces named
-    models with ready services, e.g. a scripted double in tests.
+    models with ready services, e.g. a scripted double in tests. ``tracer_provider``
+    receives the host's spans instead of what ``telemetry`` and the ``OTEL_*``
+    variables set up (:mod:`host.telemetry`).
     """
 
     def __init__(
@@ -65,8 +71,12 @@ class AgentHost:
         strict: bool = False,
         models: Mapping[str, ChatCompletionClientBase] | None = None,
         clock: Clock | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._config_source = config
+        self._tracer_provider = tracer_provider
+        self._tracing: Tracing | None = None
+        """The host's spans (set on start when tracing is on)."""
         self._plugin_dirs = [Path(d).resolve() for d in plugin_dirs]
         self._prompt_dirs = [Path(d).resolve() for d in prompt_dirs]
         self._strict = strict
@@ -87,6 +97,8 @@ class AgentHost:
         """Plans and workflows started, paused and resumed; built on first use after each start."""
         self._paused: PausedRuns | None = None
         """Runs waiting for a person, by run id (in ``runs.database``)."""
+        self._run_store: RunStore | None = None
+        """Every run's record (in ``runs.database``)."""
         self._planner: Planner | None = None
         """What ``planning.planner`` names; imported on start."""
 
@@ -113,12 +125,14 @@ class AgentHost:
         from host.redaction import config_secrets, register
         from host.resilience.guard import Guard
         from host.resilience.policies import PolicyBook
+        from host.run_store import RunStore
 
         register(config_secrets(loaded))
         self._planner = load_planner(loaded)
         self._services = ModelServices(loaded, self._model_overrides)
         selector = ModelSelector(self._services)
-        self.guard = Guard(self._clock, PolicyBook(loaded.config), selector)
+        self._tracing = self._start_tracing(loaded)
+        self.guard = Guard(self._clock, PolicyBook(loaded.config), selector, tracing=self._tracing)
         self._config = loaded.config
         self._unavailable = loaded.unavailable_models()
         kernel, report = build_kernel(
@@ -136,10 +150,36 @@ class AgentHost:
         loaded.check_tool_fallbacks(self._catalogue)
         add_planner_function(kernel, list(self._catalogue.values()))
         self._invoker = Invoker(kernel, selector, self._clock)
-        database = loaded.config.runs.database
-        location = database if database == ":memory:" else loaded.resolve(database)
+        self._invoker.tracing = self._tracing
+        location = runs_database(loaded)
         self._effects = IdempotencyStore(location)
         self._paused = PausedRuns(location, lease=loaded.config.runs.lease)
+        self._run_store = RunStore(location, keep=loaded.config.runs.keep)
+
+    def _start_tracing(self, loaded: LoadedConfig) -> Tracing | None:
+        """The host's spans: on the tracer provider given, else as ``telemetry`` and the
+        ``OTEL_*`` variables say (:func:`host.telemetry.start_tracing`); ``None`` when off."""
+        from host import __version__
+        from host.telemetry import start_tracing
+        from host.telemetry.genai import Tracing, keep_kernel_diagnostics_off
+        from host.telemetry.settings import tracing_settings
+        from host.telemetry.setup import SCOPE
+
+        models = loaded.config.models
+        if self._tracer_provider is not None:
+            keep_kernel_diagnostics_off()
+            capture = tracing_settings(loaded, os.environ).capture_content
+            provider = self._tracer_provider
+            tracer = _span_starter(provider, provider.get_tracer(SCOPE, __version__))
+            return Tracing(tracer, models=models, capture_content=capture)
+        telemetry = start_tracing(loaded)
+        if not telemetry.recording:
+            return None
+        keep_kernel_diagnostics_off()
+        capture = telemetry.capture_content
+        tracer = _span_starter(telemetry.tracer_provider, telemetry.tracer)
+        instruments = telemetry.instruments
+        return Tracing(tracer, instruments, models=models, capture_content=capture)
 
     def _deadline(self, given: float | None) -> float | None:
         """``given``, else the config's ``resilience.deadline``."""
@@ -148,19 +188,32 @@ class AgentHost:
         return self._config.resilience.deadline
 
     async def close(self) -> None:
-        """Close model clients and release the host; it may be started again."""
+        """Close model clients, write the runs not recorded yet, and release the host; it
+        may be started again."""
         if self._services is not None:
             await self._services.close()
         if self._effects is not None:
             self._effects.close()
         if self._paused is not None:
             self._paused.close()
+        if self._run_store is not None:
+            self._run_store.close()
         self._invoker = None
         self._services = None
         self._effects = None
         self._paused = None
+        self._run_store = None
         self._steps = None
         self._running = None
+
+    @property
+    def run_store(self) -> RunStore:
+        """Every run of this host and of others sharing ``runs.database``: ``runs()``,
+        ``get(run_id)``, ``last()``. A run is written shortly after it ends (``flush()``
+        waits for it)."""
+        self.start()
+        assert self._run_store is not None
+        return self._run_store
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -240,15 +293,22 @@ class AgentHost:
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
-            return settled(RunResult(run_id, request, "failed", None, error=str(error)))
+            return self._unread(runs, RunResult(run_id, request, "failed", None, error=str(error)))
         except ValueError as error:
             from host.plans import PlanProblem
 
             problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
             failed = RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
-            return settled(failed)
+            return self._unread(runs, failed)
         state = RunState(values, run_id=run_id)
         return runs.plan(parsed, request, state, self._deadline(deadline))
+
+    async def _unread(self, runs: Runs, failed: RunResult) -> RunResult:
+        """The recorded (and traced) run of a plan that could not be read: too deep, or
+        not of the Plan schema."""
+        if self._tracing is not None:
+            failed = await self._tracing.traced_run("plan", failed.request, settled(failed))
+        return runs.record(failed)
 
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue a ``needs_human`` run; ``answer`` becomes the waiting step's output.
@@ -317,7 +377,9 @@ class AgentHost:
 
             steps = self._step_runner()
             assert self._paused is not None
-            self._running = Runs(steps, self._paused)
+            assert self._config is not None
+            recorded = self._run_store if self._config.runs.record else None
+            self._running = Runs(steps, self._paused, recorded)
         return self._running
 
     def resolve(self, step: Step, state: RunState) -> StepCall:
@@ -385,6 +447,15 @@ class AgentHost:
         ``deadline`` bounds planning and execution together. A failing step (or
         planner) gives a ``failed`` result naming the error, not a raise.
         """
+        started = time.time()
+        self.start()
+        answering = self._answer(request, deadline)
+        if self._tracing is not None:  # one trace: planning and the steps under one run span
+            answering = self._tracing.traced_run("plan", request, answering)
+        return self._runs().record(await answering, started=started)
+
+    async def _answer(self, request: str, deadline: float | None) -> RunResult:
+        """:meth:`run`, not recorded yet."""
         from host.planning import keyword_choice
 
         self.start()
@@ -398,7 +469,7 @@ class AgentHost:
             except AgentHostError as error:
                 return RunResult(run_id, request, "failed", None, error=str(error))
             if outcome is not None:
-                result = await self.execute(outcome.plan, request, deadline=deadline)
+                result = await self.execute(outcome.plan, request, deadline=deadline, run_id=run_id)
                 planned = f"planned by {outcome.source}; {result.plan}"
                 return dataclasses.replace(result, plan=planned, planning=outcome.records)
             try:
@@ -408,6 +479,22 @@ class AgentHost:
                 steps = (error.step,) if error.step is not None else ()
                 return RunResult(run_id, request, "failed", None, steps, error=str(error))
         return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
+
+
+def _span_starter(provider: TracerProvider, tracer: Tracer) -> SpanStarter:
+    """What starts the host's spans: a :class:`~host.telemetry.span_recorder.SpanRecorder`
+    for an SDK provider (a fraction of the SDK tracer's cost), else ``tracer``."""
+    from host import __version__
+    from host.telemetry.setup import SCOPE
+    from host.telemetry.span_recorder import recorder_for
+
+    return recorder_for(provider, SCOPE, __version__) or tracer
+
+
+def runs_database(loaded: LoadedConfig) -> str | Path:
+    """Where ``runs.database`` is: the file, relative to the config's folder, or ``:memory:``."""
+    database = loaded.config.runs.database
+    return database if database == ":memory:" else loaded.resolve(database)
 
 
 def _load(source: str | Path | HostConfig | LoadedConfig | None) -> LoadedConfig:

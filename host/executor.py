@@ -20,7 +20,7 @@ from typing import Any
 from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, describe_error
 from host.idempotency import compensation
 from host.plans import TOO_DEEP, Plan, Step, ensure_valid, too_deep, waves
-from host.state import RunResult, RunState, StepRecord, settled
+from host.state import RunResult, RunState, StepRecord
 from host.steps import StepRunner
 
 _MEMO_SIZE = 256
@@ -30,20 +30,30 @@ _MEMO_SIZE = 256
 PauseKeeper = Callable[[Plan, RunResult, RunState, "float | None"], None]
 """Told of each run that ends ``needs_human``: its plan, result, state and deadline."""
 
+EndKeeper = Callable[[RunResult], object]
+"""Told of every run's result as the run ends: ``ok``, ``failed`` or ``needs_human``."""
+
 
 class Executor:
     """Runs plans step by step through a :class:`StepRunner`.
 
-    ``paused`` is told of every run that pauses for a person, before its result
-    is returned (so a caller can keep it without awaiting the run in a frame of its own).
+    ``paused`` is told of every run that pauses for a person, and ``ended`` of every
+    run's result (a plan turned down included), before the result is returned: a caller
+    can keep or record runs without awaiting each in a frame of its own.
     """
 
     def __init__(
-        self, steps: StepRunner, *, concurrency: int = 16, paused: PauseKeeper | None = None
+        self,
+        steps: StepRunner,
+        *,
+        concurrency: int = 16,
+        paused: PauseKeeper | None = None,
+        ended: EndKeeper | None = None,
     ) -> None:
         self._steps = steps
         self._limit = concurrency
         self._paused = paused
+        self._end = ended
         self._functions = list(steps.catalogue.values())
         self._plans: dict[int, tuple[Plan, _Schedule]] = {}
 
@@ -69,6 +79,7 @@ class Executor:
         the coroutine it returns holds only the run while its steps wait.
         """
         state = state or RunState(run_id=run_id)
+        tracing = self._steps.tracing
         try:
             _check_values(state)
             schedule = self._schedule(plan)
@@ -76,8 +87,12 @@ class Executor:
             failed = RunResult(
                 run_id, request, "failed", None, plan=_outline(plan), error=str(error)
             )
-            return settled(failed)
-        return self._run(_Run(plan, schedule, state, request, run_id, deadline))
+            turned_down = self._settled(failed)
+            return (
+                turned_down if tracing is None else tracing.traced_run("plan", request, turned_down)
+            )
+        run = self._run(_Run(plan, schedule, state, request, run_id, deadline))
+        return run if tracing is None else tracing.traced_run("plan", request, run)
 
     async def _run(self, run: _Run) -> RunResult:
         """:meth:`run` of a checked plan."""
@@ -100,8 +115,21 @@ class Executor:
                     except Exception as bug:  # not a step failure: leave as the group would
                         raise ExceptionGroup("unhandled errors in a TaskGroup", [bug]) from None
         if failures:
-            return await self._failed(run, failures)
-        return self._ended(run)
+            return self._told(await self._failed(run, failures))
+        return self._told(self._ended(run))
+
+    async def _settled(self, result: RunResult) -> RunResult:
+        """``result`` of a run that never began, told as it is awaited."""
+        return self._told(result)
+
+    def _told(self, result: RunResult) -> RunResult:
+        """``result``, marked with its trace (if traced), after ``ended`` is told of it."""
+        tracing = self._steps.tracing
+        if tracing is not None:
+            tracing.mark(result)
+        if self._end is not None:
+            self._end(result)
+        return result
 
     async def _failed(self, run: _Run, failures: list[AgentHostError]) -> RunResult:
         """The ``failed`` result of ``run``, after undoing what can be undone."""

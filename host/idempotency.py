@@ -47,9 +47,13 @@ def effect_key(run_id: str, effect: str) -> str:
     return f"{run_id}/{effect}"
 
 
+COMPENSATION = "compensate:"
+"""How the effect name of a call that undoes a step begins."""
+
+
 def compensation(step_id: str) -> str:
     """The effect name of the call that undoes step ``step_id``: ``compensate:<step id>``."""
-    return f"compensate:{step_id}"
+    return f"{COMPENSATION}{step_id}"
 
 
 class IdempotencyStore(SQLiteStore):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction
 
     from host.models.selection import ModelChoice, ModelSelector
+    from host.telemetry.genai import Tracing
 
 
 class Invoker:
@@ -47,6 +48,8 @@ class Invoker:
         self._cancelled = OperationCancelledException
         self._functions: dict[str, KernelFunction] = {}
         """The kernel's functions by name, looked up once (the kernel's set is fixed)."""
+        self.tracing: Tracing | None = None
+        """The host's spans, when tracing is on (steps and planning open theirs)."""
 
     def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[object]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).

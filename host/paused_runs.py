@@ -61,6 +61,9 @@ class Snapshot:
     steps: tuple[StepRecord, ...]
     """The records of the result that paused (a workflow's every node run so far)."""
     state: RunState
+    span: str | None = None
+    """``<trace id>-<span id>`` of the paused run's span, when it was traced: the
+    resumed run's span links to it."""
 
 
 class Claim(NamedTuple):
@@ -203,6 +206,7 @@ def _encode(snapshot: Snapshot) -> dict[str, Any]:
         "waiting_step": snapshot.waiting_step,
         "question": snapshot.question,
         "steps": [record.to_dict() for record in snapshot.steps],
+        "span": snapshot.span,
         "state": {
             "run_id": state.run_id,
             "values": state.values,
@@ -228,6 +232,7 @@ def _decode(data: dict[str, Any]) -> Snapshot:
         question=data["question"],
         steps=tuple(_record(r) for r in data["steps"]),
         state=state,
+        span=data.get("span"),  # absent from snapshots kept before tracing
     )
 
 

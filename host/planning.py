@@ -282,5 +282,12 @@ async def plan_request(
 
         return complete
 
-    outcome = await planner(request, PlanningContext(catalogue, repairs, planning_model))
+    context = PlanningContext(catalogue, repairs, planning_model)
+    if invoker.tracing is None:
+        outcome = await planner(request, context)
+    else:
+        with invoker.tracing.planning(getattr(planner, "__name__", "planner")) as span:
+            outcome = await planner(request, context)
+            span.set_attribute("agent_host.plan.steps", len(outcome.plan.steps))
+            span.set_attribute("agent_host.planner.source", outcome.source)
     return dataclasses.replace(outcome, records=tuple(records))

@@ -4,11 +4,14 @@
 engines that walk steps: the plan :class:`~host.executor.Executor` and the
 :class:`~host.workflows.engine.WorkflowEngine`. A run that pauses for a person
 is snapshotted into :class:`~host.paused_runs.PausedRuns`; :meth:`Runs.resume`
-claims it and continues it with whichever engine it belongs to.
+claims it and continues it with whichever engine it belongs to. Every run's
+result — ended, failed, paused or resumed — is recorded in the
+:class:`~host.run_store.RunStore` when one is given.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,20 +19,26 @@ from host.errors import describe_error
 from host.executor import Executor
 from host.plans import Plan, parse_plan
 from host.state import RunResult
+from host.telemetry.genai import current_span_id, resuming
 
 if TYPE_CHECKING:
     from host.paused_runs import Kind, PausedRuns, Snapshot
+    from host.run_store import RunStore
     from host.state import RunState
     from host.steps import StepRunner
     from host.workflows import Workflow
 
 
 class Runs:
-    """Starts, keeps and resumes the runs of one host over its step runner and paused-run store."""
+    """Starts, keeps and resumes the runs of one host over its step runner and paused-run store,
+    recording each in ``store`` (if given)."""
 
-    def __init__(self, steps: StepRunner, paused: PausedRuns) -> None:
+    def __init__(
+        self, steps: StepRunner, paused: PausedRuns, store: RunStore | None = None
+    ) -> None:
         self._steps = steps
         self._paused = paused
+        self._store = store
         self._executor: Executor | None = None
         """Built on the first plan (it remembers validated plans)."""
 
@@ -45,13 +54,23 @@ class Runs:
         """Run what is left of ``plan`` over ``state``; keep it if it pauses for a person.
 
         Returns the executor's coroutine itself (the executor keeps a paused run through
-        :meth:`_keep_plan`), so a run in flight holds no frame of this method.
+        :meth:`_keep_plan`, and records each run it ends through :meth:`record`), so a run
+        in flight holds no frame of this method.
         """
         if self._executor is None:
-            self._executor = Executor(self._steps, paused=self._keep_plan)
+            ended = None if self._store is None else self.record
+            self._executor = Executor(self._steps, paused=self._keep_plan, ended=ended)
         return self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
         )
+
+    def record(self, result: RunResult, *, started: float | None = None) -> RunResult:
+        """``result``, recorded as a plan's run that began at ``started`` (epoch seconds, if
+        known): an executed plan's, one that ended before any executor (a plan that could
+        not be read), or a planned run with its planning records."""
+        if self._store is not None:
+            self._store.record(result, "plan", "plan", started=started)
+        return result
 
     def _keep_plan(
         self, plan: Plan, result: RunResult, state: RunState, deadline: float | None
@@ -68,7 +87,28 @@ class Runs:
         paused: RunResult | None = None,
         answer: Any = None,
     ) -> RunResult:
-        """Run or continue ``workflow`` over ``state``; keep it if it pauses for a person."""
+        """Run or continue ``workflow`` over ``state`` (in its run's span when tracing is
+        on); keep it if it pauses for a person."""
+        started = time.time()
+        running = self._workflow(workflow, state, deadline, paused, answer)
+        tracing = self._steps.tracing
+        if tracing is not None:
+            running = tracing.traced_run(workflow.name, None, running)
+        result = await running
+        if self._store is not None:
+            self._store.record(result, "workflow", workflow.name, started=started)
+        return result
+
+    async def _workflow(
+        self,
+        workflow: Workflow,
+        state: RunState,
+        deadline: float | None,
+        paused: RunResult | None,
+        answer: Any,
+    ) -> RunResult:
+        """:meth:`workflow`'s run, kept if it pauses (within its span, which the kept run
+        remembers for its resume)."""
         from host.workflows.engine import WorkflowEngine
 
         engine = WorkflowEngine(self._steps)
@@ -91,7 +131,8 @@ class Runs:
         claim = self._paused.claim(run_id)
         try:
             async with self._paused.holding(claim):
-                result = await self._continue(claim.snapshot, answer)
+                with resuming(claim.snapshot.span):
+                    result = await self._continue(claim.snapshot, answer)
         except BaseException as error:
             self._paused.release(claim, describe_error(error))
             raise
@@ -146,5 +187,6 @@ class Runs:
             result.question or "",
             result.steps,
             state,
+            current_span_id(),
         )
         self._paused.keep(snapshot)

@@ -168,6 +168,8 @@ class RunResult:
     """Undo calls of completed steps after a terminal failure, in the order they ran."""
     planning: tuple[StepRecord, ...] = ()
     """The planning model's calls that produced the plan (none for the clause planner)."""
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the run, when it was traced."""
 
     @property
     def degraded(self) -> bool:
@@ -189,6 +191,7 @@ class RunResult:
             "steps": [step.to_dict() for step in self.steps],
             "compensations": [step.to_dict() for step in self.compensations],
             "planning": [step.to_dict() for step in self.planning],
+            "trace_id": self.trace_id,
         }
 
 

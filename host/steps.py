@@ -27,7 +27,7 @@ from host.errors import (
     ValidationFailedError,
     quoted,
 )
-from host.idempotency import effect_key
+from host.idempotency import COMPENSATION, effect_key
 from host.memo import by_identity
 from host.state import CallEvent, RunState, StepRecord
 from host.step_call import StepCall
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from host.invocation import Invoker
     from host.plans import RefTarget, Step
     from host.routing import Router
+    from host.telemetry.genai import Tracing
     from host.validation.spec import Validation
 
 FEEDBACK_PARAMETER = "feedback"
@@ -63,6 +64,11 @@ class StepRunner:
         self._effects = effects
         self.deadline_scope = invoker.deadline_scope
 
+    @property
+    def tracing(self) -> Tracing | None:
+        """The host's spans, when tracing is on."""
+        return self._invoker.tracing
+
     def run(
         self,
         step: Step,
@@ -83,11 +89,43 @@ class StepRunner:
         coroutine, which keeps the record in ``state``: no frame of this method is
         held while the step runs.
         """
+        tracing = self._invoker.tracing
+        if tracing is not None:
+            return self._traced(tracing, step, state, deadline, key)
+        return self._started(step, state, deadline, key)
+
+    def _started(
+        self, step: Step, state: RunState, deadline: float | None, key: str | None
+    ) -> Awaitable[StepRecord]:
+        """:meth:`run` without a span."""
         call = self.resolve(step, state, deadline=deadline, key=key)
         validation = step.validation or self._validations.get(step.function)
         if validation is None and call.effect_key is None:
             return self._invoke(call, state)
         return self._checked(step, call, validation, state)
+
+    async def _traced(
+        self,
+        tracing: Tracing,
+        step: Step,
+        state: RunState,
+        deadline: float | None,
+        key: str | None,
+    ) -> StepRecord:
+        """:meth:`run` inside the step's span, which its record (or failure) fills in."""
+        undoing = key is not None and key.startswith(COMPENSATION)
+        with tracing.step(step.id, step.function, step.capability, compensation=undoing) as span:
+            try:
+                record = await self._started(step, state, deadline, key)
+            except HumanNeeded as asked:
+                tracing.ended_step(span, state.records.get(step.id), None)
+                span.set_attribute("agent_host.handoff.question", asked.question)
+                raise
+            except AgentHostError as error:
+                tracing.ended_step(span, error.step, error)
+                raise
+            tracing.ended_step(span, record, None)
+            return record
 
     async def _checked(
         self, step: Step, call: StepCall, validation: Validation | None, state: RunState
@@ -204,6 +242,8 @@ class StepRunner:
         facts = [render(m, named, state, step.id) for m in validation.mentions]
         trail = list(record.events)
         attempts = record.attempts
+        calls = [record]
+        """Every call of the step's function, retries included: the step spent them all."""
 
         async def judge(function: str, text: str, wanted: str) -> tuple[bool, str]:
             judged = await self._judge(step, function, text, wanted)
@@ -224,7 +264,10 @@ class StepRunner:
             if record.confidence is not None:
                 shown = min(shown, record.confidence)
             fields.setdefault("confidence", shown)
-            return dataclasses.replace(record, events=tuple(trail), attempts=attempts, **fields)
+            spent = {name: _total(calls, name) for name in ("tokens_in", "tokens_out", "cost")}
+            return dataclasses.replace(
+                record, events=tuple(trail), attempts=attempts, **spent, **fields
+            )
 
         verdict = await verdict_on(record.output)
         if verdict.passed:
@@ -236,6 +279,7 @@ class StepRunner:
                     if info.parameter(FEEDBACK_PARAMETER) is not None:
                         retried[FEEDBACK_PARAMETER] = _feedback(verdict)
                     record = await self.call(call._replace(arguments=retried))
+                    calls.append(record)
                     trail.extend(record.events)
                     attempts += record.attempts
                     verdict = await verdict_on(record.output)
@@ -324,6 +368,12 @@ def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ..
     Worked out once per step: a plan run again runs the same frozen steps.
     """
     return dict(step.arguments), tuple(step.references())
+
+
+def _total(records: list[StepRecord], name: str) -> Any:
+    """The sum of field ``name`` (tokens or cost) over ``records``; ``None`` if none has it."""
+    given = [value for record in records if (value := getattr(record, name)) is not None]
+    return sum(given) if given else None
 
 
 def _feedback(verdict: Verdict) -> str:

@@ -2,7 +2,7 @@
 """Install agent-host into ./.venv from the lock file, needing nothing but python3.
 
     python3 scripts/bootstrap.py          # runtime: the host, SK, the embedded model
-    python3 scripts/bootstrap.py --dev    # plus pytest, ruff, mypy
+    python3 scripts/bootstrap.py --dev    # plus pytest, ruff, mypy and Arize Phoenix (tests)
 
 uv (pinned below) is installed into ./.tools, apart from the project's venv, and
 then `uv sync --frozen` installs exactly what uv.lock says, with bytecode
@@ -54,7 +54,7 @@ def main() -> int:
     held = BUILD_MARK.read_text(encoding="utf-8") if BUILD_MARK.exists() else None
     command = [str(uv), "sync", "--frozen", "--python", sys.executable]
     if args.dev:
-        command += ["--group", "dev", "--all-extras"]
+        command += ["--group", "dev", "--group", "phoenix", "--all-extras"]
     installed = any(VENV.glob("lib/python*/site-packages/llama_cpp_python-*.dist-info"))
     if installed and not native and held != portable:  # a native or unknown build: rebuild it
         command += ["--reinstall-package", "llama-cpp-python"]

@@ -144,13 +144,19 @@ class ResilienceDefaults(_Strict):
 
 
 class RunsConfig(_Strict):
-    """Where runs keep what must outlive a step: effect keys and runs waiting for a person."""
+    """Where runs keep what must outlive a step: effect keys, runs waiting for a person,
+    and the record of every run."""
 
     database: str = ":memory:"
     """SQLite file (relative to the config file), or ``:memory:`` for this process only."""
     lease: Duration = Field(default=300.0, gt=0)
     """How long a resume's claim on a paused run lasts unless renewed; a crashed resumer's
     claim can be taken over after it."""
+    keep: int = Field(default=1000, gt=0)
+    """How many recorded runs the run store keeps; past it, the oldest are removed."""
+    record: bool = True
+    """Whether every run is recorded (``agent-host runs`` / ``trace``); paused runs and
+    effect keys are kept either way."""
 
 
 class PluginSources(_Strict):
@@ -166,27 +172,70 @@ class PromptSources(_Strict):
     directories: list[str] = Field(default_factory=list)
 
 
-class TelemetryConfig(_Strict):
-    """Reserved for OpenTelemetry tracing, which is not implemented yet.
+TraceExporter = Literal["none", "console", "otlp", "jsonl"]
+OtlpProtocol = Literal["http/protobuf", "grpc"]
 
-    Absent or ``enabled: false`` is valid. Any setting that asks for tracing is
-    a config error rather than something silently ignored.
+
+class TelemetryConfig(_Strict):
+    """OpenTelemetry tracing: where spans go and what they may hold.
+
+    A field left out is decided by the standard ``OTEL_*`` variable of the
+    process environment (see :mod:`host.telemetry.settings`); a field set here
+    wins over it. ``enabled: false`` turns tracing off whatever the environment
+    says. OTLP headers are never set here (they hold credentials): they come from
+    ``OTEL_EXPORTER_OTLP_HEADERS`` only. A setting the chosen exporter does not use
+    is an error rather than something silently ignored.
     """
 
-    enabled: bool = False
-    exporter: Literal["none", "console", "otlp"] = "none"
+    enabled: bool = True
+    exporter: TraceExporter | None = None
+    """``none``, ``console``, ``otlp``, or ``jsonl`` (config only, with ``file``)."""
     endpoint: str | None = None
-    service_name: str = "agent-host"
+    """OTLP endpoint; an http/protobuf URL without a path gets ``/v1/traces``."""
+    protocol: OtlpProtocol | None = None
+    file: str | None = Field(default=None, validate_default=True)
+    """The JSON-lines file ``jsonl`` appends to (relative to the config file)."""
+    service_name: str | None = Field(default=None, min_length=1)
     capture_content: bool = False
+    """Record prompts, completions and tool arguments and results (redacted)."""
 
-    @field_validator("*")
+    @field_validator("endpoint")
     @classmethod
-    def _no_tracing_yet(cls, value: object, info: ValidationInfo) -> object:
-        if info.field_name is not None and value != cls.model_fields[info.field_name].default:
-            raise ValueError(
-                "tracing is not implemented yet; leave telemetry out or set enabled: false"
-            )
+    def _otlp_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        _used_by_otlp(info)
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
         return value
+
+    @field_validator("protocol")
+    @classmethod
+    def _otlp_protocol(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _used_by_otlp(info)
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def _jsonl_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "exporter" not in info.data:
+            return value  # the exporter itself is wrong, and reported
+        jsonl = info.data["exporter"] == "jsonl"
+        if value is None and jsonl:
+            raise ValueError("required with exporter: jsonl (the JSON-lines file spans go to)")
+        if value is not None and not jsonl:
+            raise ValueError("only used by exporter: jsonl")
+        if value is not None and not value.strip():
+            raise ValueError("expected a file path")
+        return value
+
+
+def _used_by_otlp(info: ValidationInfo) -> None:
+    """Raise unless the exporter is ``otlp`` or left to ``OTEL_TRACES_EXPORTER``."""
+    exporter = info.data.get("exporter")
+    if exporter is not None and exporter != "otlp":
+        raise ValueError(f"only used by exporter: otlp (exporter is {exporter})")
 
 
 PLANNERS: dict[str, str] = {

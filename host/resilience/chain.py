@@ -2,18 +2,18 @@
 
 Outermost to innermost for one call::
 
-    deadline → cache → fallback → breaker → retry → attempt (timeout, translation)
+    deadline → cache → fallback → breaker → retry → span → attempt (timeout, translation)
 
 So a fresh cache hit costs no call; a stale entry is served only after every
 fallback failed; an open breaker sends the call straight to the next fallback;
-retries stay on one target; each attempt has its own timeout.
+retries stay on one target; each attempt has its own timeout and, when
+tracing is on, its own span.
 
 Each concern is a ``filter(context, call, next)`` middleware like SK's own,
 plus the call's :class:`~host.resilience.context.CallContext`, which a layer
 passes (or a changed copy of) to the next. The chain is mounted as one SK
 function-invocation filter that nests them per call, which costs less than six
-SK filter slots and keeps the order in this one place: tracing will be one
-more entry in :data:`ORDER`.
+SK filter slots and keeps the order in this one place.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from host.resilience.attempt import AttemptFilter
+from host.resilience.attempt_span import AttemptSpanFilter
 from host.resilience.breaker import BreakerFilter
 from host.resilience.cache import CacheFilter
 from host.resilience.context import OUTSIDE, CallContext, SKNext, current
@@ -55,7 +56,15 @@ class Layer(Protocol):
     ) -> Awaitable[None]: ...
 
 
-ORDER = (DeadlineFilter, CacheFilter, FallbackFilter, BreakerFilter, RetryFilter, AttemptFilter)
+ORDER = (
+    DeadlineFilter,
+    CacheFilter,
+    FallbackFilter,
+    BreakerFilter,
+    RetryFilter,
+    AttemptSpanFilter,
+    AttemptFilter,
+)
 
 
 class ResilienceChain:
@@ -65,12 +74,13 @@ class ResilienceChain:
     (SK's own ``next``) in its context, so nothing is built per call but the
     context itself.
 
-    Most calls meet no deadline in force, cache, fallback or retry: every layer
-    but the breaker and the attempt passes them straight on (see each layer's
-    ``passes``). With the default order such a call runs the breaker's and the
-    attempt's own steps in one coroutine (:meth:`_direct`) instead of one per
-    layer, which is the chain's main cost in time and in memory per call in
-    flight; ``direct=False`` keeps every call on the layers (tests compare both).
+    Most calls meet no deadline in force, cache, fallback or retry, and most hosts
+    trace nothing: every layer but the breaker and the attempt passes them straight
+    on (see each layer's ``passes``). With the default order and tracing off, such
+    a call runs the breaker's and the attempt's own steps in one coroutine
+    (:meth:`_direct`) instead of one per layer, which is the chain's main cost in
+    time and in memory per call in flight; ``direct=False`` keeps every call on the
+    layers (tests compare both).
     """
 
     def __init__(
@@ -86,7 +96,7 @@ class ResilienceChain:
         for layer in reversed(layers):
             top = _Link(layer, top)
         self._top = top
-        self._direct_path = direct and tuple(order) == ORDER
+        self._direct_path = direct and tuple(order) == ORDER and guard.tracing is None
         self._native: dict[int, tuple[KernelFunction, Target, bool]] = {}
         """Per native function (the kernel's set is fixed): its target, and whether the
         retry, fallback and cache layers pass its calls on (see :meth:`_target`)."""

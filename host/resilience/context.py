@@ -56,6 +56,9 @@ class CallContext(NamedTuple):
     """The running step's events; ``None`` outside a step."""
     function: SKNext | None = None
     """What runs at the bottom of the chain: SK's own invocation of the function."""
+    hop: bool = False
+    """Whether this call is a fallback hop (another model, or a fallback function), or a
+    call made inside one (a tool the fallback model calls)."""
 
     @classmethod
     def of_step(
@@ -66,7 +69,8 @@ class CallContext(NamedTuple):
     ) -> CallContext:
         """The context a step's call starts from: no target yet, the run's deadline
         (not yet enforced by any call) and the step's journal."""
-        return _new_tuple(cls, (None, None, route_fallbacks, 1, deadline, False, (), journal, None))
+        fields = (None, None, route_fallbacks, 1, deadline, False, (), journal, None, False)
+        return _new_tuple(cls, fields)
 
     def entering(self, target: Target, function: SKNext) -> CallContext:
         """The context of a call to ``target`` made inside this one: its first attempt."""
@@ -84,6 +88,7 @@ class CallContext(NamedTuple):
                 self.ledgers,
                 self.journal,
                 function,
+                self.hop,
             ),
         )
 

@@ -80,13 +80,13 @@ class FallbackFilter(OptionalLayer):
         guard = self._guard
         if target.model is not None:
             guard.selector.services.ensure(hop)
-            await next(context, call.but(model=hop, target=guard.target(context, hop)))
+            await next(context, call.but(model=hop, target=guard.target(context, hop), hop=True))
             return
         plugin, _, name = hop.partition(".")  # a plugin.function: checked at load
         function = context.kernel.get_function(plugin, name)
         accepted = {p.name for p in function.metadata.parameters}
         arguments = KernelArguments(**{k: v for k, v in context.arguments.items() if k in accepted})
-        with Entered(call):  # the function's own chain starts from this call's context
+        with Entered(call.but(hop=True)):  # the function's chain starts from this call's
             context.result = await function.invoke(context.kernel, arguments)
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from semantic_kernel.functions import KernelFunction
 
     from host.models.selection import ModelSelector
+    from host.telemetry.genai import Tracing
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Guard:
     cache: ResponseCache = field(init=False)
     """Bounded by ``resilience.cache_max_entries``."""
     rng: random.Random = field(default_factory=random.Random)
+    tracing: Tracing | None = None
+    """The host's spans, when tracing is on."""
     _native: dict[int, tuple[KernelFunction, Target]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

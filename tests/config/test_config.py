@@ -173,28 +173,65 @@ BAD_CONFIGS = {
         "models:\n  w:\n    provider: openai\n    model: ${NO_SUCH_VARIABLE_XYZ}\n",
         ["models.w.model", "${NO_SUCH_VARIABLE_XYZ} is not set"],
     ),
-    **{
-        f"telemetry {key}": (
-            MODEL + f"telemetry:\n  {key}: {value}\n",
-            ["host.yaml:6", f"telemetry.{key}", "tracing is not implemented yet"],
-        )
-        for key, value in [
-            ("enabled", "true"),
-            ("exporter", "otlp"),
-            ("endpoint", "http://127.0.0.1:4317"),
-            ("capture_content", "true"),
-            ("service_name", "shop"),
-        ]
-    },
+    "telemetry unknown exporter": (
+        MODEL + "telemetry:\n  exporter: zipkin\n",
+        ["host.yaml:6", "telemetry.exporter", "'jsonl'", "(got 'zipkin')"],
+    ),
+    "telemetry jsonl without a file": (
+        MODEL + "telemetry:\n  exporter: jsonl\n",
+        ["telemetry.file: required with exporter: jsonl"],
+    ),
+    "telemetry file without jsonl": (
+        MODEL + "telemetry:\n  exporter: console\n  file: spans.jsonl\n",
+        ["host.yaml:7", "telemetry.file: only used by exporter: jsonl"],
+    ),
+    "telemetry endpoint without otlp": (
+        MODEL + "telemetry:\n  exporter: console\n  endpoint: http://127.0.0.1:4318\n",
+        ["host.yaml:7", "telemetry.endpoint: only used by exporter: otlp"],
+    ),
+    "telemetry endpoint not a URL": (
+        MODEL + "telemetry:\n  endpoint: collector:4317\n",
+        ["host.yaml:6", "telemetry.endpoint", "http:// or https://", "'collector:4317'"],
+    ),
+    "telemetry unknown protocol": (
+        MODEL + "telemetry:\n  protocol: http/json\n",
+        ["host.yaml:6", "telemetry.protocol", "'grpc'", "(got 'http/json')"],
+    ),
+    "telemetry headers in config": (
+        MODEL + "telemetry:\n  headers: {authorization: Bearer x}\n",
+        ["host.yaml:6", "telemetry.headers: unknown key"],
+    ),
+    "telemetry empty service name": (
+        MODEL + "telemetry:\n  service_name: ''\n",
+        ["host.yaml:6", "telemetry.service_name"],
+    ),
 }
 
 
 @pytest.mark.parametrize(
-    "telemetry",
-    ["", "telemetry:\n  enabled: false\n", "telemetry: {enabled: false, exporter: none}\n"],
+    ("telemetry", "enabled"),
+    [
+        ("", True),
+        ("telemetry:\n  enabled: false\n", False),
+        ("telemetry: {enabled: false, exporter: none}\n", False),
+    ],
 )
-def test_telemetry_absent_or_disabled_is_valid(tmp_path: Path, telemetry: str) -> None:
-    assert not load_config(write(tmp_path, MODEL + telemetry)).config.telemetry.enabled
+def test_telemetry_absent_or_disabled_is_valid(
+    tmp_path: Path, telemetry: str, enabled: bool
+) -> None:
+    assert load_config(write(tmp_path, MODEL + telemetry)).config.telemetry.enabled is enabled
+
+
+@pytest.mark.parametrize(
+    "telemetry",
+    [
+        "exporter: jsonl\n  file: traces/spans.jsonl\n  capture_content: true\n",
+        "exporter: otlp\n  protocol: grpc\n  endpoint: http://127.0.0.1:4317\n",
+        "endpoint: https://collector.example:4318\n  service_name: shop\n",
+    ],
+)
+def test_telemetry_settings_load(tmp_path: Path, telemetry: str) -> None:
+    assert load_config(write(tmp_path, MODEL + "telemetry:\n  " + telemetry)).config.telemetry
 
 
 @pytest.mark.reliability

@@ -1,0 +1,512 @@
+"""The host's spans and metrics, in the OpenTelemetry GenAI semantic conventions.
+
+Conventions version 1.44 (GenAI: "development"). One trace per run::
+
+    invoke_workflow {name}            the run (a planned run's name is ``plan``)
+      plan {planner}                  planning, its model calls beneath
+      step {step_id}                  one per step (``agent_host.*`` from its record)
+        chat {model}                  one per model attempt and fallback hop (CLIENT)
+        execute_tool {plugin.function}  one per native attempt
+
+Retries, fallback hops, breaker transitions, cache serves and validation are
+events of the step's span. Content (prompts, replies, tool arguments and
+results) is recorded only when ``capture_content`` is on; secrets are masked
+by the exporter (:mod:`host.telemetry`), whatever is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from opentelemetry import trace
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+    from opentelemetry.util.types import AnyValue
+    from semantic_kernel.filters.functions.function_invocation_context import (
+        FunctionInvocationContext,
+    )
+
+    from host.config.schema import ModelConfig
+    from host.resilience.guard import Target
+    from host.state import CallEvent, RunResult, StepRecord
+    from host.telemetry.metrics import Instruments
+
+_log = logging.getLogger("agent_host")
+
+PROVIDERS = {
+    "openai": "openai",
+    "azure_openai": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "local": "llama.cpp",
+    "scripted": "agent_host.scripted",
+}
+"""``gen_ai.provider.name`` of each configured provider."""
+
+
+def keep_kernel_diagnostics_off() -> None:
+    """Switch Semantic Kernel's own GenAI diagnostics off (its
+    ``SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS*`` settings): with them on,
+    a model call would be two ``chat`` spans, SK's (older attribute names) under the
+    host's, and SK would record content whatever ``capture_content`` says."""
+    from semantic_kernel.utils.telemetry.model_diagnostics import decorators, function_tracer
+
+    for settings in (
+        decorators.MODEL_DIAGNOSTICS_SETTINGS,
+        function_tracer.MODEL_DIAGNOSTICS_SETTINGS,
+    ):
+        if settings.enable_otel_diagnostics or settings.enable_otel_diagnostics_sensitive:
+            _log.info("Semantic Kernel's GenAI diagnostics are off: the host traces model calls")
+        settings.enable_otel_diagnostics = False
+        settings.enable_otel_diagnostics_sensitive = False
+
+
+class SpanStarter(Protocol):
+    """What :class:`Tracing` starts spans with: an OpenTelemetry ``Tracer``, or a
+    :class:`~host.telemetry.span_recorder.SpanRecorder` for an SDK provider."""
+
+    def start_span(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = ...,
+        attributes: Mapping[str, AnyValue] | None = ...,
+    ) -> Span: ...
+
+
+_resumed: ContextVar[str | None] = ContextVar("agent_host_resumed", default=None)
+"""The span (``<trace id>-<span id>``) of the run being resumed here, if traced."""
+
+
+def current_span_id() -> str | None:
+    """``<trace id>-<span id>`` of the current span (a run's, when a run pauses); ``None``
+    when nothing is traced."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}-{context.span_id:016x}" if context.is_valid else None
+
+
+@contextmanager
+def resuming(span: str | None) -> Iterator[None]:
+    """Inside the block, a run's span links to ``span`` (the paused run it continues)."""
+    token = _resumed.set(span)
+    try:
+        yield
+    finally:
+        _resumed.reset(token)
+
+
+_in_run: ContextVar[bool] = ContextVar("agent_host_in_run", default=False)
+"""Whether a run's span is open in this context (a planned run's execution opens none)."""
+
+
+class Tracing:
+    """Makes the host's spans on ``tracer`` and records its ``instruments``, if given.
+
+    ``models`` gives a configured model's row (provider, address) by name.
+    """
+
+    def __init__(
+        self,
+        tracer: SpanStarter,
+        instruments: Instruments | None = None,
+        *,
+        models: Mapping[str, ModelConfig] | None = None,
+        capture_content: bool = False,
+    ) -> None:
+        self._tracer = tracer
+        self._models = models or {}
+        self.capture_content = capture_content
+        self._instruments = instruments
+
+    async def traced_run(
+        self, name: str, request: str | None, run: Awaitable[RunResult]
+    ) -> RunResult:
+        """``run`` awaited inside its run's span (unless one is open already), which its
+        result fills in; the result gets the trace's id."""
+        if _in_run.get():
+            return await run
+        with self.run(name, request) as span:
+            result = await run
+            self.ended_run(span, result)
+        return result
+
+    def run(self, name: str, request: str | None = None) -> _Current:
+        """``with tracing.run(...) as span:`` the span of a whole run, current inside the
+        block (ended after it); the runs it contains (a planned run's execution) open no
+        span of their own."""
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "invoke_workflow",
+            "gen_ai.workflow.name": name,
+            "openinference.span.kind": "CHAIN",
+        }
+        if request is not None and self.capture_content:
+            attributes["agent_host.run.request"] = request
+        span = self._tracer.start_span(f"invoke_workflow {name}", attributes=attributes)
+        paused = _resumed.get()
+        if paused is not None:
+            trace_id, span_id = (int(part, 16) for part in paused.split("-"))
+            span.add_link(SpanContext(trace_id, span_id, True, TraceFlags(TraceFlags.SAMPLED)))
+            span.set_attribute("agent_host.resumed", True)
+        return _RunScope(span)
+
+    @staticmethod
+    def mark(result: RunResult) -> None:
+        """Give ``result`` the id of the trace its run is in (the current span's), if any."""
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            result.trace_id = f"{context.trace_id:032x}"
+
+    @staticmethod
+    def ended_run(span: Span, result: RunResult) -> None:
+        """Tell ``span`` how its run ended, and ``result`` which trace it is in."""
+        result.trace_id = f"{span.get_span_context().trace_id:032x}"
+        tokens_in = tokens_out = 0
+        cost = 0.0
+        for record in (*result.planning, *result.steps):
+            tokens_in += record.tokens_in or 0
+            tokens_out += record.tokens_out or 0
+            cost += record.cost or 0.0
+        span.set_attributes(
+            {
+                "agent_host.run.id": result.run_id,
+                "agent_host.run.status": result.status,
+                "agent_host.run.steps": len(result.steps),
+                "agent_host.degraded": result.degraded,
+                "agent_host.cost": cost,
+                "gen_ai.usage.input_tokens": tokens_in,
+                "gen_ai.usage.output_tokens": tokens_out,
+            }
+        )
+        if result.plan is not None:
+            span.set_attribute("agent_host.plan", result.plan)
+        if result.question is not None:
+            span.set_attribute("agent_host.handoff.question", result.question)
+        if result.status == "failed":
+            failed = next((s for s in result.steps if s.status == "failed"), None)
+            error_type = failed.error_type if failed and failed.error_type else "run_failed"
+            span.set_attribute("error.type", error_type)
+            span.set_status(Status(StatusCode.ERROR, result.error))
+
+    def planning(self, planner: str) -> _Current:
+        """``with tracing.planning(...) as span:`` the span of a planner's work."""
+        attributes = {"agent_host.planner": planner, "openinference.span.kind": "CHAIN"}
+        return _Current(self._tracer.start_span(f"plan {planner}", attributes=attributes))
+
+    def step(
+        self, step_id: str, function: str, capability: str | None, *, compensation: bool = False
+    ) -> _Current:
+        """``with tracing.step(...) as span:`` the span of one step (or of a completed
+        step's ``compensation``), which :meth:`ended_step` fills in (its record tells how
+        it failed)."""
+        attributes: dict[str, Any] = {
+            "agent_host.step.id": step_id,
+            "agent_host.function": function,
+            "openinference.span.kind": "CHAIN",
+        }
+        if capability:
+            attributes["agent_host.capability"] = capability
+        if compensation:
+            attributes["agent_host.compensation"] = True
+        span = self._tracer.start_span(f"step {step_id}", attributes=attributes)
+        return _Current(span, marks_errors=False)
+
+    def ended_step(
+        self, span: Span, record: StepRecord | None, error: BaseException | None
+    ) -> None:
+        """Fill in a step's span from its ``record`` (and ``error``, if it failed)."""
+        if record is not None:
+            span.set_attributes(_record_attributes(record))
+            for event in record.events:
+                if event.kind != "attempt" or (event.attempt or 1) > 1:
+                    span.add_event(_event_name(event), _event_attributes(event))
+            if self._instruments is not None:
+                _measure_step(self._instruments, record)
+        if error is not None:
+            _failed(span, error)
+
+    def attempt(
+        self, context: FunctionInvocationContext, target: Target, attempt: int, hop: bool
+    ) -> _Current:
+        """``with tracing.attempt(...):`` the span of one attempt at ``target``: a model
+        call or a native function's run, filled in from the reply when it returns."""
+        if target.model is not None:
+            row = self._models.get(target.model)
+            model_id = row.model if row is not None else target.model
+            name, kind = f"chat {model_id}", SpanKind.CLIENT
+            attributes = _chat_attributes(context, target.model, row)
+        else:
+            tool = target.name
+            name, kind = f"execute_tool {tool}", SpanKind.INTERNAL
+            attributes = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool,
+                "gen_ai.tool.type": "function",
+            }
+            if self.capture_content:
+                attributes["gen_ai.tool.call.arguments"] = _json(dict(context.arguments))
+        attributes["agent_host.attempt"] = attempt
+        attributes["agent_host.fallback.hop"] = hop
+        span = self._tracer.start_span(name, kind=kind, attributes=attributes)
+        return _AttemptScope(span, lambda: self._answered(span, context, target, attributes))
+
+    def _answered(
+        self,
+        span: Span,
+        context: FunctionInvocationContext,
+        target: Target,
+        request: Mapping[str, Any],
+    ) -> None:
+        """Fill in an attempt's span from the reply in ``context``."""
+        value = context.result.value if context.result is not None else None
+        if target.model is None:
+            if self.capture_content:
+                span.set_attribute("gen_ai.tool.call.result", _json(value))
+            return
+        messages = value if isinstance(value, list) else [value]
+        usage = model_id = None
+        reasons: list[str] = []
+        for message in messages:
+            metadata = getattr(message, "metadata", None) or {}
+            usage = usage or metadata.get("usage")
+            model_id = model_id or getattr(message, "ai_model_id", None)
+            reason = getattr(message, "finish_reason", None)
+            if reason is not None:
+                reasons.append(str(getattr(reason, "value", reason)))
+        if model_id:
+            span.set_attribute("gen_ai.response.model", model_id)
+        if reasons:
+            span.set_attribute("gen_ai.response.finish_reasons", reasons)
+        if usage is not None:
+            tokens = (int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
+            span.set_attribute("gen_ai.usage.input_tokens", tokens[0])
+            span.set_attribute("gen_ai.usage.output_tokens", tokens[1])
+            if self._instruments is not None:
+                _measure_tokens(self._instruments, request, tokens)
+        if self.capture_content:
+            prompt = context.result.rendered_prompt if context.result is not None else None
+            if prompt is not None:
+                span.set_attribute("gen_ai.input.messages", _messages("user", prompt))
+            text = "".join(str(m) for m in messages if m is not None)
+            span.set_attribute("gen_ai.output.messages", _messages("assistant", text, reasons))
+
+
+class _Current:
+    """``with _Current(span):`` makes ``span`` current inside the block and ends it after;
+    an error leaving the block marks the span failed, unless ``marks_errors`` is off."""
+
+    __slots__ = ("_marks_errors", "_span", "_token")
+
+    def __init__(self, span: Span, *, marks_errors: bool = True) -> None:
+        self._span, self._marks_errors = span, marks_errors
+
+    def __enter__(self) -> Span:
+        self._token = attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        detach(self._token)
+        if error is not None and self._marks_errors:
+            _failed(self._span, error)
+        self._span.end()
+
+
+class _RunScope(_Current):
+    """A run's span: while it is current, the runs inside open none of their own."""
+
+    __slots__ = ("_in_run",)
+
+    def __enter__(self) -> Span:
+        self._in_run = _in_run.set(True)
+        return super().__enter__()
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        _in_run.reset(self._in_run)
+        super().__exit__(kind, error, traceback)
+
+
+class _AttemptScope(_Current):
+    """An attempt's span, which ``answered`` fills in from the reply when the call returns."""
+
+    __slots__ = ("_answered",)
+
+    def __init__(self, span: Span, answered: Callable[[], None]) -> None:
+        super().__init__(span)
+        self._answered = answered
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        try:
+            if error is None:
+                self._answered()
+        finally:
+            super().__exit__(kind, error, traceback)
+
+
+def _chat_attributes(
+    context: FunctionInvocationContext, model: str, row: ModelConfig | None
+) -> dict[str, Any]:
+    """A model call's request attributes: provider, model, address and sampling settings."""
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": row.model if row is not None else model,
+        "agent_host.model": model,
+    }
+    if row is None:
+        return attributes
+    attributes["gen_ai.provider.name"] = PROVIDERS.get(row.provider, row.provider)
+    address = _address(row)
+    if address is not None:
+        attributes["server.address"], attributes["server.port"] = address
+    settings = _settings(context, model)
+    for key, name in (("max_tokens", "max_tokens"), ("temperature", "temperature")):
+        value = settings.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attributes[f"gen_ai.request.{name}"] = value
+    return attributes
+
+
+def _settings(context: FunctionInvocationContext, model: str) -> dict[str, Any]:
+    """The sampling settings a prompt function asks of ``model`` (its own, else its default)."""
+    function = context.function
+    given = getattr(function, "prompt_execution_settings", None) or {}
+    chosen = given.get(model) or given.get("default")
+    if chosen is None:
+        return {}
+    settings = dict(chosen.extension_data or {})
+    for key in ("max_tokens", "temperature"):
+        value = getattr(chosen, key, None)
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def _address(row: ModelConfig) -> tuple[str, int] | None:
+    """Host and port a model is called at; ``None`` for one that runs in process."""
+    url = row.base_url or ("https://api.openai.com/v1" if row.provider == "openai" else None)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        return None
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+_RECORD_FIELDS = (
+    ("agent_host.route.model", "model"),
+    ("agent_host.route.reason", "route_reason"),
+    ("gen_ai.response.model", "model_id"),
+    ("gen_ai.usage.input_tokens", "tokens_in"),
+    ("gen_ai.usage.output_tokens", "tokens_out"),
+    ("agent_host.cost", "cost"),
+    ("agent_host.confidence", "confidence"),
+)
+"""Attributes a step's record gives when it has them, with the record field of each."""
+
+
+def _record_attributes(record: StepRecord) -> dict[str, Any]:
+    """A step's ``agent_host.*`` (and usage) attributes from its record and its events."""
+    attributes: dict[str, Any] = {
+        "agent_host.step.status": record.status,
+        "agent_host.latency_ms": record.latency_ms,
+        "agent_host.attempts": record.attempts,
+        "agent_host.cache.hit": record.cache_hit,
+        "agent_host.degraded": record.degraded,
+    }
+    for key, name in _RECORD_FIELDS:
+        value = getattr(record, name)
+        if value is not None:
+            attributes[key] = value
+    if record.provider is not None:
+        attributes["gen_ai.provider.name"] = PROVIDERS.get(record.provider, record.provider)
+    hops = 0
+    for event in record.events:
+        kind = event.kind
+        if kind == "attempt":
+            continue
+        if kind == "fallback":
+            hops += 1
+        elif kind == "validation":
+            attributes["agent_host.validation.verdict"] = event.outcome
+            if event.error:
+                attributes["agent_host.validation.problems"] = event.error
+        elif kind == "on_fail":
+            attributes["agent_host.downgrade"] = event.target
+        elif kind == "replayed":
+            attributes["agent_host.idempotent_replay"] = True
+        elif kind == "breaker":
+            attributes["agent_host.breaker.state"] = event.outcome
+    if hops:
+        attributes["agent_host.fallback.hops"] = hops
+    return attributes
+
+
+def _event_name(event: CallEvent) -> str:
+    """A journal event's span event name: ``retry`` for a repeated attempt, else its kind."""
+    return "retry" if event.kind == "attempt" else event.kind
+
+
+def _event_attributes(event: CallEvent) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "agent_host.target": event.target,
+        "agent_host.outcome": event.outcome,
+    }
+    optional = {
+        "agent_host.attempt": event.attempt,
+        "agent_host.model": event.model,
+        "error.type": event.error_type,
+        "agent_host.error": event.error,
+        "agent_host.latency_ms": event.latency_ms,
+    }
+    attributes.update({k: v for k, v in optional.items() if v is not None})
+    return attributes
+
+
+def _failed(span: Span, error: BaseException) -> None:
+    """Mark ``span`` failed by ``error`` (its class as ``error.type``, the exception recorded)."""
+    span.set_attribute("error.type", type(error).__name__)
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, str(error)))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _messages(role: str, text: str, reasons: list[str] | None = None) -> str:
+    """One message in the conventions' ``gen_ai.*.messages`` JSON form."""
+    message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": text}]}
+    if reasons:
+        message["finish_reason"] = reasons[0]
+    return _json([message])
+
+
+def _measure_tokens(
+    instruments: Instruments, request: Mapping[str, Any], tokens: tuple[int, int]
+) -> None:
+    """Record a model call's input and output tokens, by its ``request`` attributes."""
+    keys = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
+    common = {key: request[key] for key in keys if key in request}
+    instruments.token_usage.record(tokens[0], {**common, "gen_ai.token.type": "input"})
+    instruments.token_usage.record(tokens[1], {**common, "gen_ai.token.type": "output"})
+
+
+def _measure_step(instruments: Instruments, record: StepRecord) -> None:
+    """Record a step's duration and attempts, its hops, breaker opens and model calls."""
+    common = {"agent_host.function": record.function, "agent_host.step.status": record.status}
+    instruments.step_duration.record(record.latency_ms / 1000, common)
+    instruments.attempts.add(record.attempts, common)
+    for event in record.events:
+        if event.kind == "fallback":
+            instruments.fallbacks.add(1, {"agent_host.target": event.target})
+        elif event.kind == "breaker" and event.outcome == "open":
+            instruments.breaker_opens.add(1, {"agent_host.target": event.target})
+        elif event.kind == "attempt" and event.model and event.latency_ms is not None:
+            model = {"gen_ai.operation.name": "chat", "agent_host.model": event.model}
+            instruments.operation_duration.record(event.latency_ms / 1000, model)
