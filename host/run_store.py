@@ -155,7 +155,8 @@ class RunStore(SQLiteStore):
     def __init__(self, database: str | Path = ":memory:", *, keep: int = 1000) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
-        super().__init__(database, _SCHEMA)
+        super().__init__(database, "")
+        _create_table(self._db)
         _write_ahead(self._db, database)
         self.keep = keep
         self._queued: deque[_Item] = deque()
@@ -316,6 +317,17 @@ class RunStore(SQLiteStore):
         with self._lock, self._db:
             self._db.executemany(_UPSERT, rows)
             self._db.execute(_TRIM, (self.keep,))
+
+
+def _create_table(db: sqlite3.Connection) -> None:
+    """Create the ``runs`` table, replacing one of another layout (an earlier version's):
+    its runs are history only, and every write to it would fail."""
+    columns = ", ".join(row[1] for row in db.execute("PRAGMA table_info(runs)"))
+    with db:
+        if columns and columns != _COLUMNS:
+            _log.warning("run store: replaced a runs table of another layout (%s)", columns)
+            db.execute("DROP TABLE runs")
+        db.executescript(_SCHEMA)
 
 
 def _write_ahead(db: sqlite3.Connection, database: str | Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,6 +143,24 @@ def test_the_oldest_runs_past_keep_are_removed(tmp_path: Path) -> None:
     store.flush()
     assert [run.run_id for run in store.runs(limit=10)] == ["run4", "run3", "run2"]
     store.close()
+
+
+def test_a_runs_table_of_another_layout_is_replaced_not_written_into(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kills: a store that keeps an older version's table, where every write fails."""
+    database = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, kind TEXT NOT NULL)")
+        db.execute("CREATE TABLE paused_runs (run_id TEXT PRIMARY KEY)")  # another store's
+    store = RunStore(database)
+    store.record(result("run1", datetime(2026, 6, 21, tzinfo=UTC)), "plan", "plan")
+    store.flush()
+    assert [run.run_id for run in store.runs()] == ["run1"]
+    store.close()
+    assert "replaced a runs table of another layout (run_id, kind)" in caplog.text
+    with sqlite3.connect(database) as db:  # the other stores' tables are left alone
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'paused_runs'").fetchone()
 
 
 def test_keep_must_be_positive(tmp_path: Path) -> None:
