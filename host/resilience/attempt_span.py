@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from host.resilience.context import tool_call
+
 if TYPE_CHECKING:
     from semantic_kernel.filters.functions.function_invocation_context import (
         FunctionInvocationContext,
@@ -35,6 +37,9 @@ class AttemptSpanFilter:
     async def _traced(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
     ) -> None:
-        assert self._tracing is not None and call.target is not None  # see __call__
-        with self._tracing.attempt(context, call.target, call.attempt, call.hop):
+        target = call.target
+        assert self._tracing is not None and target is not None  # see __call__
+        asked = tool_call.get()
+        call_id = asked[1] if asked is not None and asked[0] == target.name else None
+        with self._tracing.attempt(context, target, call.attempt, call.hop, call_id):
             await next(context, call)

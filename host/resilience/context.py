@@ -119,6 +119,9 @@ OUTSIDE = CallContext()
 current: ContextVar[CallContext] = ContextVar("agent_host_call", default=OUTSIDE)
 """The context of the call running in this task, for SK's seams only (module docstring)."""
 
+tool_call: ContextVar[tuple[str, str] | None] = ContextVar("agent_host_tool_call", default=None)
+"""``(function, call id)`` of the model's tool call being run here: its span names the id."""
+
 
 class Entered:
     """``with Entered(call):`` makes ``call`` the current context for the block."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from host.arguments import check_arguments
 from host.catalogue import INTERNAL_PLUGIN, describe_function
 from host.errors import InvalidArgumentsError
-from host.resilience.context import current
+from host.resilience.context import current, tool_call
 from host.state import CallEvent
 
 if TYPE_CHECKING:
@@ -99,4 +99,11 @@ class ToolCallArgumentsFilter:
             return
         if context.arguments is not None:
             context.arguments.update(values)
-        await next(context)
+        if call is None or not call.id:
+            await next(context)
+            return
+        token = tool_call.set((info.name, call.id))
+        try:
+            await next(context)
+        finally:
+            tool_call.reset(token)

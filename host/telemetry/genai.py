@@ -233,10 +233,16 @@ class Tracing:
             _failed(span, error)
 
     def attempt(
-        self, context: FunctionInvocationContext, target: Target, attempt: int, hop: bool
+        self,
+        context: FunctionInvocationContext,
+        target: Target,
+        attempt: int,
+        hop: bool,
+        tool_call_id: str | None = None,
     ) -> _Current:
         """``with tracing.attempt(...):`` the span of one attempt at ``target``: a model
-        call or a native function's run, filled in from the reply when it returns."""
+        call or a native function's run (``tool_call_id``: the model's call it answers),
+        filled in from the reply when it returns."""
         if target.model is not None:
             row = self._models.get(target.model)
             model_id = row.model if row is not None else target.model
@@ -250,6 +256,8 @@ class Tracing:
                 "gen_ai.tool.name": tool,
                 "gen_ai.tool.type": "function",
             }
+            if tool_call_id is not None:
+                attributes["gen_ai.tool.call.id"] = tool_call_id
             if self.capture_content:
                 attributes["gen_ai.tool.call.arguments"] = _json(dict(context.arguments))
         attributes["agent_host.attempt"] = attempt

@@ -34,6 +34,7 @@ from host.testing import (
     Raise,
     Reply,
     ScriptedChatCompletion,
+    ToolCall,
     VirtualClock,
 )
 from host.workflows import WorkflowBuilder, ref
@@ -147,6 +148,26 @@ async def test_a_tool_runs_inside_its_attempt_span(
 
     tool = finished().one("execute_tool probe.where")
     assert result.output == f"{tool.context.trace_id:032x}/{tool.context.span_id:016x}"
+
+
+async def test_a_models_tool_call_is_a_tool_span_under_its_chat_naming_the_call_id(
+    tmp_path: Path, provider: TracerProvider, finished: Finished
+) -> None:
+    """Kills: a tool span without the model's ``gen_ai.tool.call.id``, or outside the
+    model call that asked for it; and an id leaking to a tool the call did not name."""
+    script = [ToolCall("steady.count", {"query": "tea"}, id="call_7"), Reply("7 teas")]
+    models = {"main": ScriptedChatCompletion("main", script)}
+    config = write_host(tmp_path)
+    async with AgentHost(config, tracer_provider=provider, models=models, strict=True) as host:
+        result = await host.execute({"steps": [step("s1", "talk.Agent", input="count tea")]})
+
+    assert result.status == "ok", result.error
+    spans = finished()
+    tool = spans.one("execute_tool steady.count")
+    assert tool.attributes is not None and tool.attributes["gen_ai.tool.call.id"] == "call_7"
+    parent = spans.parent(tool)
+    assert parent is not None and parent.name.startswith("chat ")
+    assert spans.parent(parent) == spans.one("step s1")
 
 
 # --- retries and fallbacks -----------------------------------------------------------------
