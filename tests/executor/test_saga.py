@@ -7,33 +7,13 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from trips_kit import journal_lines, write_trips
+from trips_kit import chain, journal_lines, write_trips
 
 from host import AgentHost
 from host.idempotency import compensation, effect_key
 from host.plans import Step
 
 ITEMS = ["flight", "hotel", "car"]
-
-
-def chain(items: list[str]) -> dict[str, Any]:
-    """Book each item after the previous one; each booking is undone by cancelling it."""
-    steps = []
-    for index, item in enumerate(items):
-        steps.append(
-            {
-                "id": item,
-                "function": "trips.book",
-                "arguments": {"item": item},
-                "depends_on": [items[index - 1]] if index else [],
-                "capability": "fetch",
-                "compensate": {
-                    "function": "trips.cancel",
-                    "arguments": {"booking": {"$ref": f"steps.{item}.output"}},
-                },
-            }
-        )
-    return {"steps": steps}
 
 
 @pytest.mark.parametrize("failing", range(len(ITEMS)))

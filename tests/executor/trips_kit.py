@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 PLUGIN = '''\
 from pathlib import Path
@@ -62,3 +63,23 @@ def write_trips(tmp_path: Path, *, sold_out: str = "", extra: str = "") -> tuple
 def journal_lines(journal: Path) -> list[str]:
     """The actions in the journal, in order (none when it was never written)."""
     return journal.read_text().splitlines() if journal.exists() else []
+
+
+def chain(items: list[str]) -> dict[str, Any]:
+    """Book each item after the previous one; each booking is undone by cancelling it."""
+    steps = []
+    for index, item in enumerate(items):
+        steps.append(
+            {
+                "id": item,
+                "function": "trips.book",
+                "arguments": {"item": item},
+                "depends_on": [items[index - 1]] if index else [],
+                "capability": "fetch",
+                "compensate": {
+                    "function": "trips.cancel",
+                    "arguments": {"booking": {"$ref": f"steps.{item}.output"}},
+                },
+            }
+        )
+    return {"steps": steps}

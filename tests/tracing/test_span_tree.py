@@ -38,7 +38,7 @@ from host.testing import (
     VirtualClock,
 )
 from host.workflows import WorkflowBuilder, ref
-from tests.executor.trips_kit import write_trips
+from tests.executor.trips_kit import chain, write_trips
 from tests.resilience.resilience_kit import API_KEY_ENV, openai_model
 from tests.tracing.span_kit import (
     Finished,
@@ -409,33 +409,13 @@ async def test_a_resumed_run_links_to_the_trace_it_paused_in(
 # --- compensation and failure --------------------------------------------------------------
 
 
-def trip(*items: str) -> dict[str, Any]:
-    """Book each item after the previous one; each booking is undone by cancelling it."""
-    steps = []
-    for index, item in enumerate(items):
-        steps.append(
-            {
-                "id": item,
-                "function": "trips.book",
-                "arguments": {"item": item},
-                "depends_on": [items[index - 1]] if index else [],
-                "capability": "fetch",
-                "compensate": {
-                    "function": "trips.cancel",
-                    "arguments": {"booking": {"$ref": f"steps.{item}.output"}},
-                },
-            }
-        )
-    return {"steps": steps}
-
-
 async def test_a_compensation_is_a_step_span_of_the_failed_run(
     tmp_path: Path, provider: TracerProvider, finished: Finished
 ) -> None:
     """Kills: undo calls traced outside the run (or not at all), a compensation not marked."""
     config, _ = write_trips(tmp_path, sold_out="hotel")
     async with AgentHost(config, tracer_provider=provider) as host:
-        result = await host.execute(trip("flight", "hotel"))
+        result = await host.execute(chain(["flight", "hotel"]))
 
     spans = finished()
     assert result.status == "failed"
