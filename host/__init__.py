@@ -19,10 +19,12 @@ never the reverse)::
     executor, steps            run a plan; one step: resolve, call, validate, record
     step_call, invocation      a resolved call; one kernel call recorded as a StepRecord
     state, paused_runs         RunState, StepRecord, CallEvent, RunResult; paused-run store
+    run_store                  every run recorded (agent-host runs, agent-host trace)
+    telemetry/                 tracing set-up and exporters; the GenAI spans (genai)
     workflows/, validation/    graphs of steps; checks on a step's output and on_fail paths
     routing, models/           which model serves a call; the providers
     resilience/                the filter chain (order in chain, per-call context in context):
-                                 deadline, cache, fallback, breaker, retry, attempt
+                                 deadline, cache, fallback, breaker, retry, span, attempt
     arguments, effects         argument typing; side-effecting functions
     idempotency, sqlite_store  effect keys and the SQLite file behind the run stores
     kernel, plugins,           building the kernel: native plugins, prompt files,
