@@ -177,6 +177,7 @@ class Tracing:
         span.set_attributes(
             {
                 "agent_host.run.id": result.run_id,
+                "gen_ai.conversation.id": result.run_id,  # groups a paused run and its resume
                 "agent_host.run.status": result.status,
                 "agent_host.run.steps": len(result.steps),
                 "agent_host.degraded": result.degraded,

@@ -404,6 +404,8 @@ async def test_a_resumed_run_links_to_the_trace_it_paused_in(
     resumed_root = root_of(spans.in_trace(str(resumed.trace_id)))
     linked = [(link.context.trace_id, link.context.span_id) for link in resumed_root.links]
     assert (paused_root.context.trace_id, paused_root.context.span_id) in linked
+    roots = (paused_root.attributes or {}, resumed_root.attributes or {})
+    assert [root["gen_ai.conversation.id"] for root in roots] == [paused.run_id] * 2
 
 
 # --- compensation and failure --------------------------------------------------------------
