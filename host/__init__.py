@@ -19,7 +19,7 @@ never the reverse)::
     executor, steps            run a plan; one step: resolve, call, validate, record
     step_call, invocation      a resolved call; one kernel call recorded as a StepRecord
     state, paused_runs         RunState, StepRecord, CallEvent, RunResult; paused-run store
-    run_store                  every run recorded (agent-host runs, agent-host trace)
+    run_store, run_view        every run recorded; how agent-host runs and trace show them
     telemetry/                 tracing set-up and exporters; the GenAI spans (genai)
     workflows/, validation/    graphs of steps; checks on a step's output and on_fail paths
     routing, models/           which model serves a call; the providers
