@@ -25,7 +25,7 @@ def span_exporter(settings: TracingSettings, where: str = "telemetry.file") -> S
     if settings.exporter == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        exporter = ConsoleSpanExporter(out=sys.stdout, service_name=settings.service_name)
+        exporter = ConsoleSpanExporter(out=sys.stderr, service_name=settings.service_name)
     elif settings.exporter == "jsonl" and settings.file is not None:
         from host.telemetry.jsonl import JsonLinesSpanExporter
 
@@ -60,7 +60,7 @@ def metric_reader(settings: TracingSettings) -> MetricReader:
 
     exporter: MetricExporter
     if settings.metrics == "console":
-        exporter = ConsoleMetricExporter(out=sys.stdout)
+        exporter = ConsoleMetricExporter(out=sys.stderr)
     elif settings.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,

@@ -22,9 +22,10 @@ def test_console_exporter_prints_spans(
     telemetry = start_tracing(load_telemetry("exporter: console"))
     emit_run(telemetry.tracer)
     shutdown()
-    out = capsys.readouterr().out
-    assert '"name": "step s1"' in out
-    assert '"name": "invoke_workflow plan"' in out
+    printed = capsys.readouterr()
+    assert '"name": "step s1"' in printed.err
+    assert '"name": "invoke_workflow plan"' in printed.err
+    assert printed.out == ""  # stdout stays the command's answer (``run --json`` parses)
 
 
 def test_jsonl_exporter_appends_one_record_per_span(load_telemetry: LoadTelemetry) -> None:
@@ -131,7 +132,7 @@ def test_application_provider_is_used_and_nothing_added(
         "step s1",
         "invoke_workflow plan",
     ]
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
 
 
 def test_tracing_off_installs_nothing(load_telemetry: LoadTelemetry) -> None:

@@ -45,7 +45,7 @@ def exporting(
 ) -> Iterator[tuple[LoadedConfig, Callable[[], bytes]]]:
     """A config exporting to ``kind``, and a function returning every byte exported so far."""
     if kind == "console":
-        yield load("exporter: console"), lambda: capsys.readouterr().out.encode()
+        yield load("exporter: console"), lambda: capsys.readouterr().err.encode()
     elif kind == "jsonl":
         loaded = load("exporter: jsonl\nfile: spans.jsonl")
         yield loaded, (loaded.base_dir / "spans.jsonl").read_bytes
