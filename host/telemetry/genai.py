@@ -148,7 +148,7 @@ class Tracing:
             "openinference.span.kind": "CHAIN",
         }
         if request is not None and self.capture_content:
-            attributes["agent_host.run.request"] = request
+            attributes["agent_host.run.request"] = attributes["input.value"] = request
         span = self._tracer.start_span(f"invoke_workflow {name}", attributes=attributes)
         paused = _resumed.get()
         if paused is not None:
@@ -164,10 +164,11 @@ class Tracing:
         if context.is_valid:
             result.trace_id = f"{context.trace_id:032x}"
 
-    @staticmethod
-    def ended_run(span: Span, result: RunResult) -> None:
+    def ended_run(self, span: Span, result: RunResult) -> None:
         """Tell ``span`` how its run ended, and ``result`` which trace it is in."""
         result.trace_id = f"{span.get_span_context().trace_id:032x}"
+        if self.capture_content and result.output is not None:
+            span.set_attribute("output.value", _text(result.output))
         tokens_in = tokens_out = 0
         cost = 0.0
         for record in (*result.planning, *result.steps):
@@ -225,6 +226,10 @@ class Tracing:
         """Fill in a step's span from its ``record`` (and ``error``, if it failed)."""
         if record is not None:
             span.set_attributes(_record_attributes(record))
+            if self.capture_content:
+                span.set_attribute("input.value", _json(record.arguments))
+                if record.output is not None:
+                    span.set_attribute("output.value", _text(record.output))
             for event in record.events:
                 if event.kind != "attempt" or (event.attempt or 1) > 1:
                     span.add_event(_event_name(event), _event_attributes(event))
@@ -305,6 +310,7 @@ class Tracing:
                 span.set_attribute("gen_ai.input.messages", _messages("user", prompt))
             text = "".join(str(m) for m in messages if m is not None)
             span.set_attribute("gen_ai.output.messages", _messages("assistant", text, reasons))
+            span.set_attribute("output.value", text)  # what Phoenix shows as the reply
 
 
 class _Current:
@@ -486,6 +492,11 @@ def _failed(span: Span, error: BaseException) -> None:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _text(value: Any) -> str:
+    """An output as a viewer shows it: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else _json(value)
 
 
 def _messages(role: str, text: str, reasons: list[str] | None = None) -> str:

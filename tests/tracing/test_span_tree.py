@@ -58,6 +58,8 @@ CONTENT_KEYS = {
     "gen_ai.tool.call.arguments",
     "gen_ai.tool.call.result",
     "agent_host.run.request",
+    "input.value",
+    "output.value",
 }
 """Attributes that hold prompts, replies, tool arguments and results, or the request."""
 
@@ -760,7 +762,12 @@ async def test_content_is_recorded_only_when_capture_is_switched_on(
     assert answered["finish_reason"] == "stop"
     assert json.loads(str(tool.attributes["gen_ai.tool.call.arguments"])) == {"query": "leaves"}
     assert json.loads(str(tool.attributes["gen_ai.tool.call.result"])) == 3
-    assert root_of(spans).attributes["agent_host.run.request"] == "tea and leaves"  # type: ignore[index]
+    root = root_of(spans).attributes or {}
+    assert root["agent_host.run.request"] == root["input.value"] == "tea and leaves"
+    assert root["output.value"] == str(result.output)
+    asking = spans.one("step ask").attributes or {}
+    assert json.loads(str(asking["input.value"])) == {"input": "oolong"}
+    assert asking["output.value"] == "Green tea." == chat.attributes["output.value"]
 
 
 @pytest.mark.usefixtures("no_global_provider")
