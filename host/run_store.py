@@ -34,13 +34,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from host.errors import describe_error
 from host.paused_runs import Kind
 from host.redaction import redact
 from host.sqlite_store import SQLiteStore
-from host.state import CallEvent, RunResult, RunStatus, StepRecord
+from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
 
 _log = logging.getLogger("agent_host")
 
@@ -405,9 +405,9 @@ def _row(queued: _Queued) -> tuple[str, str, float, float, str]:
         result.waiting_step,
         result.trace_id,
         result.degraded,
-        _total([record.cost for record in records]),
-        _total([record.tokens_in for record in records]),
-        _total([record.tokens_out for record in records]),
+        spent(records, "cost"),
+        spent(records, "tokens_in"),
+        spent(records, "tokens_out"),
         stored[:first],
         stored[first:last],
         stored[last:],
@@ -441,13 +441,6 @@ _NAMES = (
     f'"step_fields":{_ENCODER.encode(_STORED_STEP_FIELDS)},'
     f'"event_fields":{_ENCODER.encode(_EVENT_FIELDS)},"run":'
 )
-_Number = TypeVar("_Number", int, float)
-
-
-def _total(values: list[_Number | None]) -> _Number | None:
-    """The sum of the values given, ``None`` when none is."""
-    given = [value for value in values if value is not None]
-    return sum(given) if given else None
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedRun:

@@ -16,7 +16,7 @@ of a step after Semantic Kernel itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -146,6 +146,16 @@ class StepRecord:
         data["started_at"] = self.started_at.isoformat()
         data["events"] = [event.to_dict() for event in self.events]
         return data
+
+
+Spending = Literal["tokens_in", "tokens_out", "cost"]
+"""The fields of a record that say what its calls spent."""
+
+
+def spent(records: Iterable[StepRecord], field: Spending) -> Any:
+    """The sum of ``field`` over ``records``; ``None`` when none of them has it."""
+    given = [value for record in records if (value := getattr(record, field)) is not None]
+    return sum(given) if given else None
 
 
 @dataclass(slots=True)

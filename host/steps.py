@@ -29,7 +29,7 @@ from host.errors import (
 )
 from host.idempotency import COMPENSATION, effect_key
 from host.memo import by_identity
-from host.state import CallEvent, RunState, StepRecord
+from host.state import CallEvent, RunState, StepRecord, spent
 from host.step_call import StepCall
 from host.validation.checks import Verdict, check, judgement, render
 
@@ -264,9 +264,14 @@ class StepRunner:
             if record.confidence is not None:
                 shown = min(shown, record.confidence)
             fields.setdefault("confidence", shown)
-            spent = {name: _total(calls, name) for name in ("tokens_in", "tokens_out", "cost")}
             return dataclasses.replace(
-                record, events=tuple(trail), attempts=attempts, **spent, **fields
+                record,
+                events=tuple(trail),
+                attempts=attempts,
+                tokens_in=spent(calls, "tokens_in"),
+                tokens_out=spent(calls, "tokens_out"),
+                cost=spent(calls, "cost"),
+                **fields,
             )
 
         verdict = await verdict_on(record.output)
@@ -368,12 +373,6 @@ def _layout(step: Step) -> tuple[dict[str, Any], tuple[tuple[str, RefTarget], ..
     Worked out once per step: a plan run again runs the same frozen steps.
     """
     return dict(step.arguments), tuple(step.references())
-
-
-def _total(records: list[StepRecord], name: str) -> Any:
-    """The sum of field ``name`` (tokens or cost) over ``records``; ``None`` if none has it."""
-    given = [value for record in records if (value := getattr(record, name)) is not None]
-    return sum(given) if given else None
 
 
 def _feedback(verdict: Verdict) -> str:

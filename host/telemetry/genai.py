@@ -28,6 +28,8 @@ from opentelemetry import trace
 from opentelemetry.context import attach, detach
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from host.state import spent
+
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
     from opentelemetry.util.types import AnyValue
@@ -169,12 +171,7 @@ class Tracing:
         result.trace_id = f"{span.get_span_context().trace_id:032x}"
         if self.capture_content and result.output is not None:
             span.set_attribute("output.value", _text(result.output))
-        tokens_in = tokens_out = 0
-        cost = 0.0
-        for record in (*result.planning, *result.steps):
-            tokens_in += record.tokens_in or 0
-            tokens_out += record.tokens_out or 0
-            cost += record.cost or 0.0
+        records = (*result.planning, *result.steps)
         span.set_attributes(
             {
                 "agent_host.run.id": result.run_id,
@@ -182,9 +179,9 @@ class Tracing:
                 "agent_host.run.status": result.status,
                 "agent_host.run.steps": len(result.steps),
                 "agent_host.degraded": result.degraded,
-                "agent_host.cost": cost,
-                "gen_ai.usage.input_tokens": tokens_in,
-                "gen_ai.usage.output_tokens": tokens_out,
+                "agent_host.cost": spent(records, "cost") or 0.0,
+                "gen_ai.usage.input_tokens": spent(records, "tokens_in") or 0,
+                "gen_ai.usage.output_tokens": spent(records, "tokens_out") or 0,
             }
         )
         if result.plan is not None:
