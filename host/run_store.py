@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 from host.errors import describe_error
 from host.paused_runs import Kind
 from host.redaction import redact
@@ -382,9 +384,9 @@ def _row(queued: _Queued) -> tuple[str, str, float, float, str]:
     The detail is one JSON object: the lists of field names (``run_fields``,
     ``step_fields``, ``event_fields``) and the run's values in that order (``run``),
     each record as a list of values, its start in integer microseconds since the epoch
-    (``started_at_us``), its events as lists. Plain data that the C encoder turns to
-    text in one call, with no Python callback per object; the names are text made once.
-    A float costs the encoder as much as several other values, hence the integer starts.
+    (``started_at_us``), its events as lists. Plain data that orjson turns to text in
+    one call (a tenth of the standard encoder's time), with no Python callback per
+    object; the names are text made once.
     """
     result = queued.result
     planning, steps, compensations = result.planning, result.steps, result.compensations
@@ -413,8 +415,8 @@ def _row(queued: _Queued) -> tuple[str, str, float, float, str]:
         stored[last:],
     )
     try:
-        encoded = _ENCODER.encode(values)
-    except TypeError:  # an output or argument JSON has no type for: the slow way
+        encoded = orjson.dumps(values).decode()
+    except TypeError:  # a value orjson cannot hold (a type it does not know, a huge int)
         encoded = _LENIENT_ENCODER.encode(values)
     begun = queued.ended if queued.started is None else queued.started
     started = min([begun, *starts])
@@ -431,15 +433,15 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-"""No check for a value that holds itself: it ends in a :class:`RecursionError` anyway."""
 _LENIENT_ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), check_circular=False, default=_json_value
 )
+"""For what orjson turns down. No check for a value that holds itself: it ends in a
+:class:`RecursionError` anyway."""
 _NAMES = (
-    f'{{"run_fields":{_ENCODER.encode(_RUN_FIELDS)},'
-    f'"step_fields":{_ENCODER.encode(_STORED_STEP_FIELDS)},'
-    f'"event_fields":{_ENCODER.encode(_EVENT_FIELDS)},"run":'
+    f'{{"run_fields":{json.dumps(_RUN_FIELDS)},'
+    f'"step_fields":{json.dumps(_STORED_STEP_FIELDS)},'
+    f'"event_fields":{json.dumps(_EVENT_FIELDS)},"run":'
 )
 
 
