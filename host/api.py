@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -15,6 +16,7 @@ from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
 from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, PlanError
+from host.progress import Planned, listener, tell
 from host.sources import LoadProblem
 from host.state import RunResult, RunState, settled
 
@@ -438,7 +440,14 @@ class AgentHost:
             deadline=self._deadline(deadline),
         )
 
-    async def run(self, request: str, *, deadline: float | None = None) -> RunResult:
+    async def run(
+        self,
+        request: str,
+        *,
+        deadline: float | None = None,
+        model: str | None = None,
+        history: Sequence[RunResult] = (),
+    ) -> RunResult:
         """Answer ``request`` and return the output with every step's record.
 
         :meth:`plan_for` turns the request into a plan that :meth:`execute`
@@ -446,39 +455,73 @@ class AgentHost:
         function given the request as its text input (``planners.keyword``).
         ``deadline`` bounds planning and execution together. A failing step (or
         planner) gives a ``failed`` result naming the error, not a raise.
+
+        ``model`` pins every prompt step, and a model planner, to that configured
+        model (an unknown name raises :class:`~host.errors.ConfigError`). ``history``
+        is the conversation's earlier results, newest last: a follow-up such as "now
+        the same for Beijing" is planned as the last request with its subject replaced
+        (:mod:`planners.follow_up`). Cancelled, the run is recorded ``cancelled`` with
+        the steps done by then, and the cancellation goes on.
         """
+        from host.routing import pinned
+        from planners.follow_up import follow_up
+
         started = time.time()
         self.start()
-        answering = self._answer(request, deadline)
+        if model is not None:
+            assert self._invoker is not None
+            self._invoker.selector.configured(model)
+        planned_as = follow_up(request, history)
+        answering = self._answer(request, deadline, model, planned_as)
         if self._tracing is not None:  # one trace: planning and the steps under one run span
             answering = self._tracing.traced_run("plan", request, answering)
-        return self._runs().record(await answering, started=started)
+        with pinned(model):
+            result = await answering
+        return self._runs().record(result, started=started)
 
-    async def _answer(self, request: str, deadline: float | None) -> RunResult:
-        """:meth:`run`, not recorded yet."""
+    async def _answer(
+        self, request: str, deadline: float | None, model: str | None, planned_as: str | None
+    ) -> RunResult:
+        """:meth:`run` of ``request`` (planned as ``planned_as``, a follow-up's whole
+        request, if given), not recorded yet."""
         from host.planning import keyword_choice
 
         self.start()
         assert self._invoker is not None
         run_id = uuid.uuid4().hex
+        asked = planned_as or request
         with self._invoker.deadline_scope(self._deadline(deadline)):  # planning counts too
             try:
-                outcome = await self.plan_for(request, deadline=deadline)
-            except CannotPlanError:
-                outcome = None
-            except AgentHostError as error:
-                return RunResult(run_id, request, "failed", None, error=str(error))
-            if outcome is not None:
-                result = await self.execute(outcome.plan, request, deadline=deadline, run_id=run_id)
-                planned = f"planned by {outcome.source}; {result.plan}"
-                return dataclasses.replace(result, plan=planned, planning=outcome.records)
-            try:
-                choice = keyword_choice(request, self.catalogue)
-                record = await self.invoke(choice.function, choice.arguments, deadline=deadline)
-            except AgentHostError as error:
-                steps = (error.step,) if error.step is not None else ()
-                return RunResult(run_id, request, "failed", None, steps, error=str(error))
-        return RunResult(run_id, request, "ok", record.output, (record,), plan=choice.reason)
+                try:
+                    outcome = await self.plan_for(asked, deadline=deadline)
+                except CannotPlanError:
+                    outcome = None
+                except AgentHostError as error:
+                    return RunResult(run_id, request, "failed", None, error=str(error))
+                if outcome is None:
+                    try:
+                        choice = keyword_choice(asked, self.catalogue)
+                        pin = model if self.function(choice.function).kind == "prompt" else None
+                        record = await self.invoke(
+                            choice.function, choice.arguments, deadline=deadline, model=pin
+                        )
+                    except AgentHostError as error:
+                        steps = (error.step,) if error.step is not None else ()
+                        return RunResult(run_id, request, "failed", None, steps, error=str(error))
+            except asyncio.CancelledError:
+                cancelled = RunResult(run_id, request, "cancelled", None, error="cancelled")
+                self._runs().record(cancelled)
+                raise
+            if outcome is None:
+                output, reason = record.output, choice.reason
+                return RunResult(run_id, request, "ok", output, (record,), plan=reason)
+            watcher = listener()
+            if watcher is not None:
+                tell(watcher, Planned(outcome.plan, outcome.source))
+            result = await self.execute(outcome.plan, request, deadline=deadline, run_id=run_id)
+        source = outcome.source if planned_as is None else f"{outcome.source} as {planned_as!r}"
+        planned = f"planned by {source}; {result.plan}"
+        return dataclasses.replace(result, plan=planned, planning=outcome.records)
 
 
 def _span_starter(provider: TracerProvider, tracer: Tracer) -> SpanStarter:

@@ -31,7 +31,8 @@ PauseKeeper = Callable[[Plan, RunResult, RunState, "float | None"], None]
 """Told of each run that ends ``needs_human``: its plan, result, state and deadline."""
 
 EndKeeper = Callable[[RunResult], object]
-"""Told of every run's result as the run ends: ``ok``, ``failed`` or ``needs_human``."""
+"""Told of every run's result as the run ends: ``ok``, ``failed``, ``needs_human`` or
+``cancelled``."""
 
 
 class Executor:
@@ -95,28 +96,34 @@ class Executor:
         return run if tracing is None else tracing.traced_run("plan", request, run)
 
     async def _run(self, run: _Run) -> RunResult:
-        """:meth:`run` of a checked plan."""
-        with self._steps.deadline_scope(run.deadline):
-            if run.schedule.chain is None:
-                failures = await self._run_graph(run)
-            else:  # inline, not a method: one coroutine frame fewer held by every run
-                failures = []
-                for step in run.schedule.chain:
-                    if step.id in run.state.outputs:
-                        continue
-                    try:
-                        await self._steps.run(step, run.state)
-                    except HumanNeeded as handoff:
-                        run.asks += (handoff,)
-                        break
-                    except AgentHostError as failure:
-                        failures = [failure]
-                        break
-                    except Exception as bug:  # not a step failure: leave as the group would
-                        raise ExceptionGroup("unhandled errors in a TaskGroup", [bug]) from None
-        if failures:
-            return self._told(await self._failed(run, failures))
-        return self._told(self._ended(run))
+        """:meth:`run` of a checked plan; a cancelled run is told ``cancelled`` as it leaves."""
+        try:
+            with self._steps.deadline_scope(run.deadline):
+                if run.schedule.chain is None:
+                    failures = await self._run_graph(run)
+                else:  # inline, not a method: one coroutine frame fewer held by every run
+                    failures = []
+                    for step in run.schedule.chain:
+                        if step.id in run.state.outputs:
+                            continue
+                        try:
+                            await self._steps.run(step, run.state)
+                        except HumanNeeded as handoff:
+                            run.asks += (handoff,)
+                            break
+                        except AgentHostError as failure:
+                            failures = [failure]
+                            break
+                        except Exception as bug:  # not a step failure: leave as the group would
+                            group = ExceptionGroup("unhandled errors in a TaskGroup", [bug])
+                            raise group from None
+            if failures:
+                return self._told(await self._failed(run, failures))
+            return self._told(self._ended(run))
+        except asyncio.CancelledError:
+            records, outline = run.records(), run.schedule.outline
+            self._told(RunResult(run.run_id, run.request, "cancelled", None, records, outline))
+            raise
 
     async def _settled(self, result: RunResult) -> RunResult:
         """``result`` of a run that never began, told as it is awaited."""

@@ -12,6 +12,7 @@ from host.arguments import check_arguments
 from host.catalogue import FunctionInfo
 from host.clock import Clock
 from host.errors import AgentHostError
+from host.progress import CallStarted, TellingJournal, listener, tell
 from host.resilience.context import CallContext, Entered, current
 from host.resilience.translation import translate
 from host.state import CallEvent, RunState, StepRecord, StepStatus
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction
 
     from host.models.selection import ModelChoice, ModelSelector
+    from host.progress import Listener
     from host.telemetry.genai import Tracing
 
 
@@ -50,6 +52,11 @@ class Invoker:
         """The kernel's functions by name, looked up once (the kernel's set is fixed)."""
         self.tracing: Tracing | None = None
         """The host's spans, when tracing is on (steps and planning open theirs)."""
+
+    @property
+    def selector(self) -> ModelSelector:
+        """Which configured model serves each prompt call."""
+        return self._selector
 
     def deadline_scope(self, seconds: float | None) -> contextlib.AbstractContextManager[object]:
         """Bound every call inside to ``seconds`` from now (an earlier outer bound wins).
@@ -114,7 +121,10 @@ class Invoker:
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         bound = self._bound(current.get().deadline, call.deadline)
+        watcher = listener()
         step = _Step(call, info, values, bound, choice, state)
+        if watcher is not None:
+            step.watched(watcher, model or (choice.name if choice else None))
         step.start = self._clock.now()
         return self._call(step, function, kernel_arguments)
 
@@ -224,6 +234,13 @@ class _Step:
         self.start = 0.0
         """Clock time the call started (set by the invoker)."""
         self.choice, self.route_reason, self.state = choice, call.route_reason, state
+
+    def watched(self, watcher: Listener, model: str | None) -> None:
+        """Tell ``watcher`` the call begins on ``model``, and each event as it is journaled."""
+        self.journal = TellingJournal(watcher, self.step_id)
+        self.call = self.call._replace(journal=self.journal)
+        reason = self.route_reason or (self.choice.reason if self.choice else None)
+        tell(watcher, CallStarted(self.step_id, self.info.name, model, reason))
 
     def record(self, status: StepStatus, latency_ms: float, **fields: Any) -> StepRecord:
         """The step's record: ``fields`` (output, error, model, cost...) and what its

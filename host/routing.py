@@ -3,13 +3,16 @@
 :class:`Router` picks from the config's model table: capability match first,
 then the capability's preference rule, then circuit-breaker health. Every
 decision comes back as a :class:`Route` whose ``reason`` says why, so the run
-state can record it.
+state can record it. Inside :func:`pinned`, every route is the one model a person
+chose (the chat REPL's ``/model``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from host.config.schema import ModelConfig
@@ -80,6 +83,9 @@ class Router:
 
     def choose(self, capability: str) -> Route:
         """The route for a step needing ``capability``; ``ConfigError`` if no model has it."""
+        pin = _pinned.get()
+        if pin is not None:
+            return Route(model=pin, fallbacks=(), reason=f"{capability} → pinned: {pin}")
         capable = [name for name, model in self._models.items() if _can(model, capability)]
         left_out = [f"{name}: {why}" for name in capable if (why := self._unavailable.get(name))]
         capable = [name for name in capable if name not in self._unavailable]
@@ -149,3 +155,17 @@ def _total_cost(model: ModelConfig) -> float:
 
 def _latency(model: ModelConfig) -> float:
     return math.inf if model.latency is None else model.latency
+
+
+_pinned: ContextVar[str | None] = ContextVar("agent_host_pinned_model", default=None)
+
+
+@contextmanager
+def pinned(model: str | None) -> Iterator[None]:
+    """Inside the block, every step is routed to ``model`` (a configured model's name),
+    without fallbacks; ``None`` leaves routing to the table."""
+    token = _pinned.set(model)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)

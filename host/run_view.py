@@ -182,6 +182,7 @@ _OUTCOME_STYLES = {
     "half_open": "yellow",
     "waiting": "yellow",
     "needs_human": "yellow",
+    "cancelled": "yellow",
 }
 
 

@@ -92,9 +92,10 @@ def _redact_error(record: CallEvent | StepRecord) -> None:
 
 
 StepStatus = Literal["ok", "failed"]
-RunStatus = Literal["ok", "failed", "needs_human", "round_limit"]
+RunStatus = Literal["ok", "failed", "needs_human", "round_limit", "cancelled"]
 """``needs_human``: paused for a person's answer (``AgentHost.resume``); ``round_limit``:
-a workflow hit its cap on rounds."""
+a workflow hit its cap on rounds; ``cancelled``: the task running it was cancelled (the
+steps done by then are kept)."""
 
 
 @dataclass(slots=True)

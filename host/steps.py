@@ -29,6 +29,7 @@ from host.errors import (
 )
 from host.idempotency import COMPENSATION, effect_key
 from host.memo import by_identity
+from host.progress import StepEvent, StepFinished, listener, tell
 from host.state import CallEvent, RunState, StepRecord, spent
 from host.step_call import StepCall
 from host.validation.checks import Verdict, check, judgement, render
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.plans import RefTarget, Step
+    from host.progress import Listener
     from host.routing import Router
     from host.telemetry.genai import Tracing
     from host.validation.spec import Validation
@@ -87,12 +89,45 @@ class StepRunner:
 
         A step with no validation and no side effect to key is the invoker's own
         coroutine, which keeps the record in ``state``: no frame of this method is
-        held while the step runs.
+        held while the step runs. Inside :func:`host.progress.watching`, the step's final
+        record is told as it ends.
         """
+        watcher = listener()
+        if watcher is not None:
+            return self._watched(watcher, step, state, deadline, key)
+        return self._spanned(step, state, deadline, key)
+
+    def _spanned(
+        self, step: Step, state: RunState, deadline: float | None, key: str | None
+    ) -> Awaitable[StepRecord]:
+        """:meth:`run`, in the step's span when tracing is on."""
         tracing = self._invoker.tracing
         if tracing is not None:
             return self._traced(tracing, step, state, deadline, key)
         return self._started(step, state, deadline, key)
+
+    async def _watched(
+        self,
+        watcher: Listener,
+        step: Step,
+        state: RunState,
+        deadline: float | None,
+        key: str | None,
+    ) -> StepRecord:
+        """:meth:`run`, telling ``watcher`` the step's final record (a failed one too)."""
+        try:
+            record = await self._spanned(step, state, deadline, key)
+        except HumanNeeded:
+            asked = state.records.get(step.id)
+            if asked is not None:
+                tell(watcher, StepFinished(asked))
+            raise
+        except AgentHostError as error:
+            if error.step is not None:
+                tell(watcher, StepFinished(error.step))
+            raise
+        tell(watcher, StepFinished(record))
+        return record
 
     def _started(
         self, step: Step, state: RunState, deadline: float | None, key: str | None
@@ -241,6 +276,14 @@ class StepRunner:
         }
         facts = [render(m, named, state, step.id) for m in validation.mentions]
         trail = list(record.events)
+        watcher = listener()
+
+        def note(event: CallEvent) -> None:
+            """Add ``event`` to the step's events (told as it happens, when watched)."""
+            trail.append(event)
+            if watcher is not None:
+                tell(watcher, StepEvent(step.id, event))
+
         attempts = record.attempts
         calls = [record]
         """Every call of the step's function, retries included: the step spent them all."""
@@ -254,7 +297,7 @@ class StepRunner:
             verdict = await check(validation, output, facts, judge)
             outcome = "ok" if verdict.passed else "failed"
             problems = "; ".join(verdict.problems) or None
-            trail.append(CallEvent("validation", step.function, outcome, error=problems))
+            note(CallEvent("validation", step.function, outcome, error=problems))
             return verdict
 
         def finished(**fields: Any) -> StepRecord:
@@ -289,22 +332,22 @@ class StepRunner:
                     attempts += record.attempts
                     verdict = await verdict_on(record.output)
                     if verdict.passed:
-                        trail.append(CallEvent("on_fail", "retry", "ok"))
+                        note(CallEvent("on_fail", "retry", "ok"))
                         return finished()
-                trail.append(CallEvent("on_fail", "retry", "failed"))
+                note(CallEvent("on_fail", "retry", "failed"))
             elif path == "alternative" and validation.alternative is not None:
                 output, events = await self._alternative(step, named, validation, state)
                 trail.extend(events)
-                trail.append(CallEvent("on_fail", "alternative", "ok"))
+                note(CallEvent("on_fail", "alternative", "ok"))
                 return finished(output=output, degraded=True, confidence=None)
             elif path == "human":
-                trail.append(CallEvent("on_fail", "human", "waiting"))
+                note(CallEvent("on_fail", "human", "waiting"))
                 state.records[step.id] = finished()
                 question = self._question(step, named, validation, verdict, state)
                 raise HumanNeeded(step.id, question)
             elif path == "abort":
                 break
-        trail.append(CallEvent("on_fail", "abort", "failed"))
+        note(CallEvent("on_fail", "abort", "failed"))
         error = ValidationFailedError(step.id, list(verdict.problems))
         error.step = finished(
             status="failed",
