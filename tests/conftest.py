@@ -1,28 +1,32 @@
-"""Shared fixtures: a minimal config on the scripted model, written to a real file."""
+"""Shared fixtures: a minimal config on the scripted model, written to a real file.
+
+The suite runs under agent-host's own pytest plugin (:mod:`host.testing.plugin`): every
+test may reach loopback only and sees no hosted model's key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from host.testing.network import loopback_only
 
 ROOT = Path(__file__).resolve().parent.parent
 SK_SAMPLES = ROOT / "tests" / "data" / "sk_prompt_samples"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run without the plugin's guard (an install older than its entry point)."""
+    if not config.pluginmanager.has_plugin("agent_host"):
+        raise pytest.UsageError(
+            "the agent_host pytest plugin is not loaded: reinstall the project "
+            "(python3 scripts/bootstrap.py --dev) so its pytest11 entry point is registered"
+        )
+
+
 @pytest.fixture(autouse=True)
-def _no_real_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Every test may reach 127.0.0.1 only, and no hosted model's key is set (an empty
-    variable also hides one in .env); a test that needs a key sets it itself. The
-    shipped config's run database is the test's own file."""
-    for variable in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        monkeypatch.setenv(variable, "")
+def _runs_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The shipped config's run database is the test's own file."""
     monkeypatch.setenv("AGENT_HOST_RUNS_DB", str(tmp_path / "runs.sqlite3"))
-    with loopback_only():
-        yield
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ answers real OpenAI clients from a queue of responses, faults included
 (``Hang``, ``SlowStream``, ``ConnectionReset``, ``MalformedBody``,
 ``HtmlPage``, ``TruncatedStream``, ``EmptyReply``, ``HttpError``); ``FaultyTool``
 is a native plugin that fails, hangs or returns the wrong type on cue;
-``VirtualClock`` makes waits take no real time.
+``VirtualClock`` makes waits take no real time. ``assert_step``, ``assert_steps``,
+``assert_event``, ``assert_span`` and ``assert_span_tree`` check what a run did and
+show it when they fail. Installing agent-host also registers the pytest plugin
+:mod:`host.testing.plugin`, whose fixtures hand these out.
 Importing this package starts nothing and imports neither SK nor aiohttp until
 a name is used.
 """
@@ -17,6 +20,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from host.testing.assertions import (
+        CapturedSpans,
+        assert_event,
+        assert_span,
+        assert_span_tree,
+        assert_step,
+        assert_steps,
+        describe_run,
+    )
     from host.testing.clock import VirtualClock, run_until
     from host.testing.faults import (
         Behaviour,
@@ -57,6 +69,15 @@ if TYPE_CHECKING:
     )
 
 _MODULES = {
+    "assertions": [
+        "CapturedSpans",
+        "assert_event",
+        "assert_span",
+        "assert_span_tree",
+        "assert_step",
+        "assert_steps",
+        "describe_run",
+    ],
     "clock": ["VirtualClock", "run_until"],
     "faults": [
         "Behaviour",
@@ -100,6 +121,7 @@ _MODULE_OF = {name: module for module, names in _MODULES.items() for name in nam
 
 __all__ = [
     "Behaviour",
+    "CapturedSpans",
     "ChatReply",
     "ChatRequest",
     "ChatToolCall",
@@ -127,6 +149,12 @@ __all__ = [
     "ToolCalls",
     "TruncatedStream",
     "VirtualClock",
+    "assert_event",
+    "assert_span",
+    "assert_span_tree",
+    "assert_step",
+    "assert_steps",
+    "describe_run",
     "fails_then_succeeds",
     "hangs",
     "raises",

@@ -56,11 +56,17 @@ class FaultyTool:
     plugin_name: ClassVar[str] = "faulty"
 
     def __init__(self, *script: Behaviour) -> None:
+        self.calls = 0
+        """How many calls reached the tool, including those still running."""
+        self.script(*script)
+
+    def script(self, *script: Behaviour) -> FaultyTool:
+        """Play ``script`` from the next call on, counting calls from 0 again."""
         if not script:
             raise ValueError("FaultyTool needs at least one behaviour, e.g. Return(1)")
         self._script = script
         self.calls = 0
-        """How many calls reached the tool, including those still running."""
+        return self
 
     @kernel_function(description="Count the items that match a query.")
     async def count(

@@ -7,7 +7,8 @@ outside 127.0.0.0/8 and ::1, raises :class:`RealNetworkError` before anything
 leaves the machine. Connecting is guarded at ``socket.socket.connect`` and
 ``connect_ex``, which asyncio's ``sock_connect``, ``create_connection`` and
 ``open_connection`` also use, so literal IP addresses are caught as well as
-names. Unix sockets are allowed.
+names. Unix sockets are allowed. The block gets the list of the addresses it refused,
+so a caller can fail a test even when the code under test swallowed the error.
 """
 
 from __future__ import annotations
@@ -37,30 +38,37 @@ def _is_loopback(host: object) -> bool:
         return False
 
 
-def _check(host: object) -> None:
-    if not _is_loopback(host):
-        raise RealNetworkError(f"test tried to reach {host!r}; only loopback is allowed")
-
-
 @contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """Within the block, resolving or connecting to a non-loopback host raises."""
+def loopback_only(who: str = "test") -> Iterator[list[str]]:
+    """Within the block, resolving or connecting to a non-loopback host raises.
+
+    ``who`` names the culprit in the error; the block receives the list of refused
+    addresses (``'host':port``), in order.
+    """
+    refused: list[str] = []
     resolve = socket.getaddrinfo
     connect = socket.socket.connect
     connect_ex = socket.socket.connect_ex
 
-    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        _check(host)
-        return resolve(host, *args, **kwargs)
+    def check(host: object, port: object) -> None:
+        if not _is_loopback(host):
+            name = host.decode() if isinstance(host, bytes) else host
+            address = f"{name!r}:{port}" if port is not None else repr(name)
+            refused.append(address)
+            raise RealNetworkError(f"{who} tried to reach {address}; only loopback is allowed")
+
+    def guarded_getaddrinfo(host: Any, port: Any = None, *args: Any, **kwargs: Any) -> Any:
+        check(host, port)
+        return resolve(host, port, *args, **kwargs)
 
     def guarded_connect(sock: socket.socket, address: Any) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address[0])
+            check(address[0], address[1])
         connect(sock, address)
 
     def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address[0])
+            check(address[0], address[1])
         return connect_ex(sock, address)
 
     with (
@@ -68,4 +76,4 @@ def loopback_only() -> Iterator[None]:
         mock.patch.object(socket.socket, "connect", guarded_connect),
         mock.patch.object(socket.socket, "connect_ex", guarded_connect_ex),
     ):
-        yield
+        yield refused

@@ -104,10 +104,13 @@ class RecordedRequest:
     ``messages`` are OpenAI-shaped dicts (``role``, ``content``, ``tool_calls``,
     ``tool_call_id``); ``settings`` holds the execution settings, including the
     ``tools`` and ``tool_choice`` SK derived from the function choice behaviour.
+    ``model`` is the service id that took the call: the configured model name when a
+    host was given the service (see :meth:`ScriptedChatCompletion.serving`).
     """
 
     messages: list[dict[str, Any]]
     settings: dict[str, Any]
+    model: str | None = None
 
 
 class ScriptedPromptExecutionSettings(PromptExecutionSettings):
@@ -145,6 +148,27 @@ class ScriptedChatCompletion(ChatCompletionClientBase):
     def echo(cls, service_id: str, **options: Any) -> ScriptedChatCompletion:
         """A service that answers every call with the last user message."""
         return cls(service_id, default=_echo_last_user_message, **options)
+
+    def add(self, *steps: Step) -> ScriptedChatCompletion:
+        """Script more steps, after those not played yet; returns the service."""
+        self._script.extend(steps)
+        return self
+
+    def serving(self, service_id: str, *, ai_model_id: str | None = None) -> ScriptedChatCompletion:
+        """This service under another id, sharing its script, default, clock and requests.
+
+        One script can then answer for several configured models, in call order,
+        while each request records which model it asked.
+        """
+        twin = ScriptedChatCompletion(
+            service_id,
+            ai_model_id=ai_model_id or self.ai_model_id,
+            default=self._default,
+            clock=self._clock,
+        )
+        twin._script = self._script
+        twin._requests = self._requests
+        return twin
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -215,7 +239,7 @@ class ScriptedChatCompletion(ChatCompletionClientBase):
         self, chat_history: ChatHistory, settings: PromptExecutionSettings
     ) -> Reply | ToolCalls:
         """Record the call, then resolve the next step into a reply or tool calls."""
-        self._requests.append(_record(chat_history, settings))
+        self._requests.append(_record(chat_history, settings, self.service_id))
         if self._script:
             step = self._script.popleft()
         elif self._default is not None:
@@ -268,13 +292,16 @@ def _offer_tools(
         ]
 
 
-def _record(chat_history: ChatHistory, settings: PromptExecutionSettings) -> RecordedRequest:
+def _record(
+    chat_history: ChatHistory, settings: PromptExecutionSettings, model: str
+) -> RecordedRequest:
     """Copy the call into plain data; the behaviour object is represented by tools/tool_choice."""
     extra = {k: v for k, v in settings.extension_data.items() if k != "function_choice_behavior"}
     options = settings.model_dump(exclude={"extension_data"}, exclude_none=True)
     return RecordedRequest(
         messages=[message.to_dict() for message in chat_history.messages],
         settings={**extra, **options},
+        model=model,
     )
 
 

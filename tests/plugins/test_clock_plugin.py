@@ -2,7 +2,6 @@
 
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from semantic_kernel import Kernel
@@ -11,7 +10,6 @@ from semantic_kernel.functions import KernelArguments
 from host import AgentHost
 from host.errors import FunctionFailedError
 from plugins.clock import ClockPlugin
-from tests.conftest import ROOT
 
 INSTANT = datetime(2024, 3, 1, 18, 30, tzinfo=UTC)
 """Evening in London, already the next morning in Shanghai; 2024 is a leap year."""
@@ -138,9 +136,9 @@ UNKNOWN = "is not a known IANA time zone (expected a name such as 'UTC' or 'Asia
     ids=["unknown area", "unknown city", "a path", "before the calendar"],
 )
 async def test_through_the_host_the_error_is_the_plugins_not_a_library_internal(
-    scripted_config: Path, function: str, arguments: dict[str, str], message: str
+    agent_host: AgentHost, function: str, arguments: dict[str, str], message: str
 ) -> None:
-    async with AgentHost(scripted_config, plugin_dirs=[ROOT / "plugins"]) as host:
-        with pytest.raises(FunctionFailedError) as raised:
-            await host.invoke(f"clock.{function}", arguments)
+    with pytest.raises(FunctionFailedError) as raised:
+        await agent_host.invoke(f"clock.{function}", arguments)
+
     assert str(raised.value) == f"clock.{function} failed: ValueError: {message}"

@@ -15,6 +15,7 @@ from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelArguments
 
 from host import AgentHost
+from host.testing import assert_event, assert_step
 from plugins.weather import NORMAL, OBSERVED, WeatherPlugin
 from tests.conftest import ROOT
 
@@ -171,6 +172,28 @@ async def test_an_unreachable_archive_is_warned_about_once_per_process(
         assert json.loads(record.output)["source"] == NORMAL
     weather_records = [r for r in caplog.records if r.name.endswith("_weather")]
     assert [r.levelno for r in weather_records] == [logging.WARNING, logging.INFO]
+
+
+OFFLINE_HOST = {
+    "models": {"m": {"provider": "scripted", "model": "m"}},
+    "tools": {"weather": {"cache_ttl": 300, "settings": {"use_network": False}}},
+}
+"""A host whose weather plugin is told to stay offline and whose readings are cached."""
+
+
+@pytest.mark.agent_host(config=OFFLINE_HOST, plugins_dir="plugins")
+async def test_through_the_host_the_settings_reach_the_plugin_and_a_repeat_is_cached(
+    agent_host: AgentHost,
+) -> None:
+    """Kills: ``tools.weather.settings`` not given to the constructor (the plugin would
+    ask the real archive, which the network guard fails the test for), a reading that
+    is not cacheable."""
+    first = await agent_host.invoke("weather.daily_temperatures", city="上海", date=DAY)
+    again = await agent_host.invoke("weather.daily_temperatures", city="上海", date=DAY)
+
+    assert json.loads(first.output)["source"] == NORMAL
+    assert_step(again, "weather.daily_temperatures", cache_hit=True, output=first.output)
+    assert_event(again, "cache_hit", count=1)
 
 
 async def test_without_network_the_archive_is_not_asked(archive: FakeArchive) -> None:

@@ -8,6 +8,7 @@ from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelArguments
 
 from host.api import AgentHost
+from host.errors import FunctionFailedError
 from host.testing import (
     Fail,
     FaultyTool,
@@ -20,6 +21,7 @@ from host.testing import (
     returns_wrong_type,
     run_until,
 )
+from host.testing.plugin import FaultyToolScript
 
 
 def _with(tool: FaultyTool) -> Kernel:
@@ -155,3 +157,17 @@ async def test_a_subclass_loads_from_a_plugin_directory(
 
     assert "flaky.count" in names
     assert problems == []
+
+
+async def test_the_fixture_s_tool_is_loaded_by_agent_host_and_scripted_by_the_test(
+    agent_host: AgentHost, faulty_tool: FaultyToolScript
+) -> None:
+    """Kills: the ``faulty`` plugin not loaded, a call before the script answering
+    something plausible, a new script not starting afresh."""
+    with pytest.raises(FunctionFailedError, match=r"called before faulty_tool\(\.\.\.\) scripted"):
+        await agent_host.invoke("faulty.count", query="apples")
+
+    tool = faulty_tool(Return(5))
+    record = await agent_host.invoke("faulty.count", query="apples")
+
+    assert (record.output, tool.calls) == (5, 1)

@@ -1,4 +1,8 @@
-"""The suite's network guard: loopback resolves and connects, anything else fails loudly."""
+"""``loopback_only()``: loopback resolves and connects, anything else fails loudly.
+
+Each test runs in its own ``loopback_only()`` block; the plugin's guard, which would
+fail a test for the refusals these tests provoke on purpose, is opted out of.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from host.testing.network import RealNetworkError
+from host.testing.network import RealNetworkError, loopback_only
+
+pytestmark = pytest.mark.allow_network
 
 REAL_ADDRESSES = [
     (socket.AF_INET, ("192.0.2.1", 80)),
@@ -18,6 +24,13 @@ REAL_ADDRESSES = [
     (socket.AF_INET6, ("::ffff:192.0.2.1", 80, 0, 0)),
 ]
 REAL_IDS = ["ipv4", "ipv4 https", "ipv6", "ipv4-mapped ipv6"]
+
+
+@pytest.fixture(autouse=True)
+def refused() -> Iterator[list[str]]:
+    """The addresses the test's own guard refused."""
+    with loopback_only("the guarded block") as addresses:
+        yield addresses
 
 
 def _ipv6_available() -> bool:
@@ -110,3 +123,23 @@ def test_unix_sockets_connect(tmp_path: Path) -> None:
         server.listen()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(path)
+
+
+def test_each_refusal_is_listed_and_names_the_culprit_and_address(refused: list[str]) -> None:
+    """Kills: a refusal not recorded (a caught one would then pass unseen), a message
+    without the culprit or the port."""
+    with pytest.raises(RealNetworkError) as raised:
+        socket.getaddrinfo("api.openai.com", 443)
+    with socket.socket() as sock, pytest.raises(RealNetworkError):
+        sock.connect(("192.0.2.1", 80))
+
+    assert str(raised.value) == (
+        "the guarded block tried to reach 'api.openai.com':443; only loopback is allowed"
+    )
+    assert refused == ["'api.openai.com':443", "'192.0.2.1':80"]
+
+
+def test_loopback_is_not_listed(refused: list[str]) -> None:
+    socket.getaddrinfo("localhost", 80)
+
+    assert refused == []

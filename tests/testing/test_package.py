@@ -17,6 +17,8 @@ PUBLIC = [
     "ScriptedChatCompletion",
     "ToolCall",
     "ToolCalls",
+    "assert_event",
+    "assert_step",
 ]
 
 
@@ -27,7 +29,8 @@ def test_the_public_names_are_exported() -> None:
 
 def test_importing_the_package_loads_neither_sk_nor_aiohttp() -> None:
     probe = (
-        "import sys, host.testing; print(sorted({'semantic_kernel', 'aiohttp'} & set(sys.modules)))"
+        "import sys, host.testing; "
+        "print(sorted({'semantic_kernel', 'aiohttp', 'host.state'} & set(sys.modules)))"
     )
 
     loaded = subprocess.run(

@@ -232,3 +232,33 @@ async def test_streamed_usage_arrives_with_the_last_chunk() -> None:
         None,
         CompletionUsage(prompt_tokens=4, completion_tokens=3),
     ]
+
+
+async def test_add_scripts_more_steps_after_those_not_played_yet() -> None:
+    service = ScriptedChatCompletion("writer", [Reply("first")])
+
+    service.add(Reply("second"), Reply("third"))
+    answers = [(await complete(service)).content for _ in range(3)]
+
+    assert answers == ["first", "second", "third"]
+
+
+async def test_a_service_serving_another_name_shares_the_script_and_the_requests() -> None:
+    """Kills: a twin with a script of its own (each model would replay the first reply),
+    requests not shared, or a request not naming the model it asked."""
+    shared = ScriptedChatCompletion("scripted", [Reply("one")])
+    writer = shared.serving("writer", ai_model_id="gpt-x")
+    critic = shared.serving("critic")
+    shared.add(Reply("two"))
+
+    answers = [(await complete(service)).content for service in (writer, critic)]
+
+    assert answers == ["one", "two"]
+    assert [request.model for request in shared.requests] == ["writer", "critic"]
+    assert (writer.service_id, writer.ai_model_id, critic.ai_model_id) == (
+        "writer",
+        "gpt-x",
+        "scripted",
+    )
+    with pytest.raises(ScriptExhaustedError, match="scripted model 'critic': no reply scripted"):
+        await complete(critic)
