@@ -8,6 +8,8 @@ the tasks it starts) calls ``listener(event)`` on the event loop, as it happens:
   validation retry, judge or alternative of the step starts another);
 - :class:`StepEvent`: each event of a step's journal (an attempt and how it ended,
   a fallback hop, a cache hit, a breaker transition, a validation verdict...);
+- :class:`StepText`: a piece of the text a step's model is writing, as it comes
+  (from a model that streams to :func:`text_sink`: the embedded one);
 - :class:`StepFinished`: a step's final record, a failed one too.
 
 A listener must be quick (it runs inside the step); one that raises is logged and
@@ -22,6 +24,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from host.resilience.context import current
 
 if TYPE_CHECKING:
     from host.plans import Plan
@@ -57,13 +61,21 @@ class StepEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StepText:
+    """A piece of the text step ``step_id``'s model is generating, in order."""
+
+    step_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class StepFinished:
     """A step's final record (after validation), ``ok`` or ``failed``."""
 
     record: StepRecord
 
 
-Progress = Planned | CallStarted | StepEvent | StepFinished
+Progress = Planned | CallStarted | StepEvent | StepText | StepFinished
 Listener = Callable[[Progress], object]
 
 _listener: ContextVar[Listener | None] = ContextVar("agent_host_progress", default=None)
@@ -92,6 +104,14 @@ def tell(listener: Listener, event: Progress) -> None:
         _log.warning("progress listener failed on %s: %r", type(event).__name__, error)
 
 
+def text_sink() -> Callable[[str], None] | None:
+    """Where a model call running here tells the text it generates, piece by piece: set
+    while a watched step's call runs, else ``None`` (the model need not stream). Call it
+    on the event loop's thread."""
+    journal = current.get().journal
+    return journal.streamed if isinstance(journal, TellingJournal) else None
+
+
 class TellingJournal(list["CallEvent"]):
     """A step's journal that tells ``listener`` of each event appended to it."""
 
@@ -104,3 +124,7 @@ class TellingJournal(list["CallEvent"]):
     def append(self, event: CallEvent) -> None:
         super().append(event)
         tell(self._listener, StepEvent(self._step_id, event))
+
+    def streamed(self, text: str) -> None:
+        """Tell a piece of the text the step's model is generating."""
+        tell(self._listener, StepText(self._step_id, text))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -165,6 +165,8 @@ class PrefixReusingLlama(Llama):
         self._last_prompt: list[int] = []
         self.reused_tokens = 0
         """Prompt tokens the last request took from the cache or a copy, not evaluated."""
+        self.token_hook: Callable[[int], object] | None = None
+        """Called with each token generated, as it is (a streamed reply's text)."""
 
     def generate(  # type: ignore[override]
         self, tokens: Sequence[int], **options: Any
@@ -178,7 +180,8 @@ class PrefixReusingLlama(Llama):
         self._last_prompt = prompt
         if self._store is not None:
             self.n_tokens = self._into_store(prompt, self._store, held)
-        return super().generate(prompt, **options)
+        generated = super().generate(prompt, **options)
+        return generated if self.token_hook is None else _told(generated, self.token_hook)
 
     def forget_prompts(self, *, stored: bool = True) -> None:
         """Drop the cache's prompt, the copies in memory and, if ``stored``, those on disk:
@@ -306,3 +309,12 @@ def _shared(kept: Sequence[int], prompt: Sequence[int]) -> int:
             break
         shared += 1
     return shared
+
+
+def _told(
+    tokens: Generator[int, Sequence[int] | None, None], hook: Callable[[int], object]
+) -> Generator[int, Sequence[int] | None, None]:
+    """``tokens``, each given to ``hook`` as it is generated."""
+    for token in tokens:
+        hook(token)
+        yield token

@@ -14,9 +14,10 @@ call tools.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
-from collections.abc import AsyncGenerator, Mapping
-from typing import Annotated, Any, ClassVar, cast
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 from pydantic import (
     Field,
@@ -51,6 +52,10 @@ from host.models.llama_models import (
     schema_grammar,
 )
 from host.models.local_settings import LocalExecutionSettings
+from host.progress import text_sink
+
+if TYPE_CHECKING:
+    from host.models.llama_decoding import PrefixReusingLlama
 
 __all__ = ["LocalChatCompletion", "LocalExecutionSettings", "load_count"]
 
@@ -62,12 +67,15 @@ class LocalChatCompletion(ChatCompletionClientBase):
     """Chat completion by a GGUF model run in process (default: the packaged Gemma 3 270M).
 
     Native tool calls are not supported (``SUPPORTS_FUNCTION_CALLING = False``):
-    the 270M base model cannot produce them. Streaming yields the whole reply
-    as one chunk. Loading or generation failures and invalid settings raise
-    :class:`~host.errors.ProviderError` (not retryable); a failed load is tried
-    again on the next request. llama.cpp cannot be interrupted: a cancelled
-    request stops waiting at once, but its generation (bounded by
-    ``max_tokens``) finishes in its worker thread before the next one starts.
+    the 270M base model cannot produce them. Streaming yields the reply's text as
+    llama.cpp generates it, then a last chunk with the usage and finish reason; a
+    step watched by :func:`host.progress.watching` streams its text to the
+    watcher the same way (:func:`host.progress.text_sink`). Loading or generation
+    failures and invalid settings raise :class:`~host.errors.ProviderError` (not
+    retryable); a failed load is tried again on the next request. llama.cpp
+    cannot be interrupted: a cancelled request stops waiting at once, but its
+    generation (bounded by ``max_tokens``) finishes in its worker thread before
+    the next one starts.
 
     Generation uses every core this process may run on unless ``n_threads``
     says otherwise. Prompt batches shared with earlier prompts (a prompt
@@ -103,7 +111,14 @@ class LocalChatCompletion(ChatCompletionClientBase):
         chat_history: ChatHistory,
         settings: PromptExecutionSettings,
     ) -> list[ChatMessageContent]:
-        response = await self._complete(chat_history, settings)
+        sink = text_sink()
+        if sink is None:
+            response = await self._complete(chat_history, settings)
+        else:
+            loop = asyncio.get_running_loop()
+            response = await self._complete(
+                chat_history, settings, lambda text: loop.call_soon_threadsafe(sink, text)
+            )
         choice = response["choices"][0]
         return [
             ChatMessageContent(
@@ -124,20 +139,47 @@ class LocalChatCompletion(ChatCompletionClientBase):
         settings: PromptExecutionSettings,
         function_invoke_attempt: int = 0,
     ) -> AsyncGenerator[list[StreamingChatMessageContent], Any]:
-        response = await self._complete(chat_history, settings)
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str] = asyncio.Queue()
+        completing = asyncio.ensure_future(
+            self._complete(
+                chat_history,
+                settings,
+                lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
+            )
+        )
+        try:
+            while not (completing.done() and pieces.empty()):
+                waiting = asyncio.ensure_future(pieces.get())
+                await asyncio.wait({waiting, completing}, return_when=asyncio.FIRST_COMPLETED)
+                if not waiting.done():
+                    waiting.cancel()
+                    continue
+                yield [self._chunk(waiting.result(), function_invoke_attempt)]
+            response = completing.result()
+        finally:
+            completing.cancel()
         choice = response["choices"][0]
         yield [
-            StreamingChatMessageContent(
-                role=AuthorRole.ASSISTANT,
-                choice_index=0,
-                items=[StreamingTextContent(choice_index=0, text=_text(choice))],
-                ai_model_id=self.ai_model_id,
+            self._chunk(
+                "",
+                function_invoke_attempt,
                 inner_content=response,
                 metadata=_metadata(response),
                 finish_reason=_finish_reason(choice.get("finish_reason")),
-                function_invoke_attempt=function_invoke_attempt,
             )
         ]
+
+    def _chunk(self, text: str, attempt: int, **fields: Any) -> StreamingChatMessageContent:
+        """One streamed piece of the reply (the last carries the usage and finish reason)."""
+        return StreamingChatMessageContent(
+            role=AuthorRole.ASSISTANT,
+            choice_index=0,
+            items=[StreamingTextContent(choice_index=0, text=text)],
+            ai_model_id=self.ai_model_id,
+            function_invoke_attempt=attempt,
+            **fields,
+        )
 
     @override
     def get_prompt_execution_settings_from_settings(
@@ -151,8 +193,13 @@ class LocalChatCompletion(ChatCompletionClientBase):
         return converted
 
     async def _complete(
-        self, chat_history: ChatHistory, settings: PromptExecutionSettings
+        self,
+        chat_history: ChatHistory,
+        settings: PromptExecutionSettings,
+        pieces: Callable[[str], object] | None = None,
     ) -> dict[str, Any]:
+        """The reply to ``chat_history`` in llama.cpp's response form; ``pieces`` (called
+        in the worker thread) is given its text as it is generated, if given."""
         local = self.get_prompt_execution_settings_from_settings(settings)
         json_format = local.llama_response_format()
         grammar = local.grammar if json_format is None else self._json_grammar(json_format)
@@ -181,7 +228,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
                 ),
             )
         async with model.queue():
-            return await asyncio.to_thread(self._generate, model, request, grammar)
+            return await asyncio.to_thread(self._generate, model, request, grammar, pieces)
 
     def _json_grammar(self, json_format: Mapping[str, Any]) -> str:
         schema = json_format.get("schema")
@@ -193,7 +240,11 @@ class LocalChatCompletion(ChatCompletionClientBase):
             ) from None
 
     def _generate(
-        self, model: LoadedModel, request: dict[str, Any], grammar: str | None
+        self,
+        model: LoadedModel,
+        request: dict[str, Any],
+        grammar: str | None,
+        pieces: Callable[[str], object] | None,
     ) -> dict[str, Any]:
         from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -201,10 +252,27 @@ class LocalChatCompletion(ChatCompletionClientBase):
             with model.call_lock:
                 if grammar is not None:
                     request["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
-                response = model.llama.create_chat_completion(**request)
+                model.llama.token_hook = None if pieces is None else _tapped(model.llama, pieces)
+                try:
+                    response = model.llama.create_chat_completion(**request)
+                finally:
+                    model.llama.token_hook = None
         except (ValueError, RuntimeError) as error:
             raise ProviderError(self.service_id, f"generation failed: {error}") from error
         return cast("dict[str, Any]", response)
+
+
+def _tapped(llama: PrefixReusingLlama, pieces: Callable[[str], object]) -> Callable[[int], None]:
+    """A token hook giving ``pieces`` the text of each token ``llama`` generates (a
+    character split across tokens once it is whole; control tokens add none)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def tell(token: int) -> None:
+        text = decoder.decode(llama.detokenize([token]))
+        if text:
+            pieces(text)
+
+    return tell
 
 
 def _llama_messages(chat_history: ChatHistory) -> list[dict[str, str]]:

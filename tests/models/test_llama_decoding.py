@@ -41,9 +41,10 @@ def requests_sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Request]]:
         model: Any,
         request: dict[str, Any],
         grammar: str | None,
+        pieces: Any = None,
     ) -> dict[str, Any]:
         asked = {key: value for key, value in request.items() if key != "grammar"}
-        response = generate(self, model, request, grammar)
+        response = generate(self, model, request, grammar, pieces)
         sent.append(
             (json.loads(json.dumps(asked)), grammar, response["choices"][0]["message"]["content"])
         )
