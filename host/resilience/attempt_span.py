@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from host.resilience.context import tool_call
@@ -34,12 +35,24 @@ class AttemptSpanFilter:
             return next(context, call)
         return self._traced(context, call, next)
 
+    def scope(
+        self, context: FunctionInvocationContext, call: CallContext
+    ) -> AbstractContextManager[object]:
+        """``with filter.scope(context, call):`` the attempt's span around the block (no
+        span when tracing is off)."""
+        tracing, target = self._tracing, call.target
+        if tracing is None:
+            return _NO_SPAN
+        assert target is not None  # set on entering the chain
+        asked = tool_call.get()
+        call_id = asked[1] if asked is not None and asked[0] == target.name else None
+        return tracing.attempt(context, target, call.attempt, call.hop, call_id)
+
     async def _traced(
         self, context: FunctionInvocationContext, call: CallContext, next: Next
     ) -> None:
-        target = call.target
-        assert self._tracing is not None and target is not None  # see __call__
-        asked = tool_call.get()
-        call_id = asked[1] if asked is not None and asked[0] == target.name else None
-        with self._tracing.attempt(context, target, call.attempt, call.hop, call_id):
+        with self.scope(context, call):
             await next(context, call)
+
+
+_NO_SPAN = nullcontext()

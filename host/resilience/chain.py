@@ -74,13 +74,12 @@ class ResilienceChain:
     (SK's own ``next``) in its context, so nothing is built per call but the
     context itself.
 
-    Most calls meet no deadline in force, cache, fallback or retry, and most hosts
-    trace nothing: every layer but the breaker and the attempt passes them straight
-    on (see each layer's ``passes``). With the default order and tracing off, such
-    a call runs the breaker's and the attempt's own steps in one coroutine
-    (:meth:`_direct`) instead of one per layer, which is the chain's main cost in
-    time and in memory per call in flight; ``direct=False`` keeps every call on the
-    layers (tests compare both).
+    Most calls meet no deadline in force, cache, fallback or retry: every layer but
+    the breaker, the span and the attempt passes them straight on (see each layer's
+    ``passes``). With the default order, such a call runs the breaker's, the span's
+    and the attempt's own steps in one coroutine (:meth:`_direct`) instead of one per
+    layer, which is the chain's main cost in time and in memory per call in flight;
+    ``direct=False`` keeps every call on the layers (tests compare both).
     """
 
     def __init__(
@@ -96,13 +95,14 @@ class ResilienceChain:
         for layer in reversed(layers):
             top = _Link(layer, top)
         self._top = top
-        self._direct_path = direct and tuple(order) == ORDER and guard.tracing is None
+        self._direct_path = direct and tuple(order) == ORDER
         self._native: dict[int, tuple[KernelFunction, Target, bool]] = {}
         """Per native function (the kernel's set is fixed): its target, and whether the
         retry, fallback and cache layers pass its calls on (see :meth:`_target`)."""
         # Layers keep no state of their own (breakers and clock live in the guard), so
-        # these act exactly as the chain's own breaker and attempt layers do.
+        # these act exactly as the chain's own breaker, span and attempt layers do.
         self._breaker, self._attempt = BreakerFilter(guard), AttemptFilter(guard)
+        self._span = AttemptSpanFilter(guard)
 
     def __call__(self, context: FunctionInvocationContext, next: SKNext) -> Awaitable[None]:
         """Run the call under every layer, starting from the context of the call it runs in."""
@@ -146,7 +146,7 @@ class ResilienceChain:
             current.reset(token)
 
     async def _direct(self, context: FunctionInvocationContext, call: CallContext) -> None:
-        """What the breaker and the attempt layers do to ``call``, in one coroutine frame.
+        """What the breaker, span and attempt layers do to ``call``, in one coroutine frame.
 
         ``call`` is not made current: it differs from the context it entered from only
         in its target, attempt and function, which nothing below reads from ``current``
@@ -156,17 +156,18 @@ class ResilienceChain:
         assert target is not None and call.function is not None  # set on entering the chain
         probe = self._breaker.admit(call, target)
         try:
-            start = self._guard.clock.now()
-            bounded = None
-            try:
-                start = attempt.ready(target, start)
-                running = call.function(context)
-                bounded = attempt.bound(context, target, start, running)
-                await (running if bounded is None else bounded)
-                attempt.check_reply(context, target)
-            except Exception as raised:
-                attempt.failed(call, target, start, raised, bounded)
-            attempt.finished(context, call, target, start, bounded)
+            with self._span.scope(context, call):
+                start = self._guard.clock.now()
+                bounded = None
+                try:
+                    start = attempt.ready(target, start)
+                    running = call.function(context)
+                    bounded = attempt.bound(context, target, start, running)
+                    await (running if bounded is None else bounded)
+                    attempt.check_reply(context, target)
+                except Exception as raised:
+                    attempt.failed(call, target, start, raised, bounded)
+                attempt.finished(context, call, target, start, bounded)
         except BaseException as error:
             self._breaker.failed(call, target, error, probe=probe)
             raise

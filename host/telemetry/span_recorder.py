@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import AnyValue, Attributes
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
 
@@ -84,8 +85,8 @@ class SpanRecorder:
                 parent=span._parent,
                 resource=self._resource,
                 attributes=span._attributes,
-                events=span._events,
-                links=span._links,
+                events=span._events or (),
+                links=span._links or (),
                 kind=span._kind,
                 status=span._status,
                 start_time=span._start,
@@ -113,9 +114,11 @@ class _RecordedSpan(Span):
         self._recorder, self._name, self._context = recorder, name, context
         self._parent, self._kind = parent, kind
         self._attributes: dict[str, Any] = {}
-        self._events: list[Event] = []
-        self._links: list[trace.Link] = []
-        self._status = Status(StatusCode.UNSET)
+        # Made when first needed: most spans have neither, and an ended span waits in the
+        # export queue, where every container it holds is more for the collector to walk.
+        self._events: list[Event] | None = None
+        self._links: list[trace.Link] | None = None
+        self._status = _UNSET
         self._start = time.time_ns()
         self._ended = False
 
@@ -137,10 +140,14 @@ class _RecordedSpan(Span):
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         if not self._ended:
+            if self._events is None:
+                self._events = []
             self._events.append(Event(name, dict(attributes or {}), timestamp or time.time_ns()))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         if not self._ended:
+            if self._links is None:
+                self._links = []
             self._links.append(trace.Link(context, attributes))
 
     def update_name(self, name: str) -> None:
