@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -77,31 +77,15 @@ class SpanRecorder:
         self._processor.on_start(span)  # type: ignore[arg-type]  # the SDK's processors read no more
         return span
 
-    def _end(self, span: _RecordedSpan, end_time: int) -> None:
-        self._processor.on_end(
-            ReadableSpan(
-                name=span._name,
-                context=span._context,
-                parent=span._parent,
-                resource=self._resource,
-                attributes=span._attributes,
-                events=span._events or (),
-                links=span._links or (),
-                kind=span._kind,
-                status=span._status,
-                start_time=span._start,
-                end_time=end_time,
-                instrumentation_scope=self._scope,
-            )
-        )
-
 
 def _child(parent: SpanContext, span_id: int) -> SpanContext:
     return SpanContext(parent.trace_id, span_id, False, parent.trace_flags, parent.trace_state)
 
 
-class _RecordedSpan(Span):
-    """A recording span kept as plain data until it ends (see the module docstring)."""
+class _RecordedSpan(Span, ReadableSpan):
+    """A recording span kept as plain data; ended, it is the
+    :class:`~opentelemetry.sdk.trace.ReadableSpan` the processors get (as the SDK's own
+    spans are), so ending one copies nothing."""
 
     def __init__(
         self,
@@ -112,18 +96,26 @@ class _RecordedSpan(Span):
         kind: SpanKind,
     ) -> None:
         self._recorder, self._name, self._context = recorder, name, context
+        self._own = context
+        """The span's context, never ``None`` (``_context`` is typed as a ReadableSpan's)."""
         self._parent, self._kind = parent, kind
+        self._resource, self._instrumentation_scope = recorder._resource, recorder._scope
+        self._instrumentation_info = None
         self._attributes: dict[str, Any] = {}
-        # Made when first needed: most spans have neither, and an ended span waits in the
-        # export queue, where every container it holds is more for the collector to walk.
-        self._events: list[Event] | None = None
-        self._links: list[trace.Link] | None = None
+        # Lists made when first needed: most spans have neither, and an ended span waits
+        # in the export queue, where every container it holds is more for the collector.
+        self._events: Sequence[Event] = ()
+        self._links: Sequence[trace.Link] = ()
         self._status = _UNSET
-        self._start = time.time_ns()
-        self._ended = False
+        self._start_time: int = time.time_ns()
+        self._end_time: int | None = None
 
     def get_span_context(self) -> SpanContext:
-        return self._context
+        return self._own
+
+    @property
+    def _ended(self) -> bool:
+        return self._end_time is not None
 
     def is_recording(self) -> bool:
         return not self._ended
@@ -140,15 +132,12 @@ class _RecordedSpan(Span):
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         if not self._ended:
-            if self._events is None:
-                self._events = []
-            self._events.append(Event(name, dict(attributes or {}), timestamp or time.time_ns()))
+            event = Event(name, dict(attributes or {}), timestamp or time.time_ns())
+            self._events = [*self._events, event]
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         if not self._ended:
-            if self._links is None:
-                self._links = []
-            self._links.append(trace.Link(context, attributes))
+            self._links = [*self._links, trace.Link(context, attributes)]
 
     def update_name(self, name: str) -> None:
         if not self._ended:
@@ -182,8 +171,8 @@ class _RecordedSpan(Span):
     def end(self, end_time: int | None = None) -> None:
         if self._ended:
             return
-        self._ended = True
-        self._recorder._end(self, end_time or time.time_ns())
+        self._end_time = end_time or time.time_ns()
+        self._recorder._processor.on_end(self)
 
 
 def _frozen(value: AnyValue) -> AnyValue:
