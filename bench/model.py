@@ -18,6 +18,7 @@ from unittest import mock
 
 from semantic_kernel.contents import ChatHistory
 
+from bench.chat import embedded_turn_ratio
 from host import AgentHost
 from host.models.llama_models import LlamaSettings, load_model
 from host.models.local import LocalChatCompletion, LocalExecutionSettings
@@ -70,7 +71,7 @@ async def _measure(rounds: int) -> dict[str, float]:
         s / f for s, f in zip(single, free, strict=True)
     )
     figures["model_prefix_reuse_ratio"] = await _prefix_reuse_ratio(rounds)
-    figures.update(await _shipped_jobs())
+    figures.update(await _shipped_jobs(rounds))
     return figures
 
 
@@ -121,10 +122,11 @@ async def _prefix_reuse_ratio(rounds: int) -> float:
     return statistics.median(ratios)
 
 
-async def _shipped_jobs() -> dict[str, float]:
+async def _shipped_jobs(rounds: int) -> dict[str, float]:
     """The main job and the email workflow in process, the model loaded: with no prompt
     prefix kept anywhere (a first CLI run), with the copies a previous process stored
-    (a later CLI run), and again in the same process."""
+    (a later CLI run), and again in the same process; and a chat turn of the main job
+    over ``host.run`` of it, as a person waits for each."""
     figures = {}
     llama = load_model("local", LlamaSettings()).llama
     async with AgentHost(ROOT / "config" / "host.yaml") as host:
@@ -143,6 +145,11 @@ async def _shipped_jobs() -> dict[str, float]:
             llama.forget_prompts(stored=False)
             figures[f"{name}_seconds"] = await _seconds(job)
             figures[f"{name}_repeat_seconds"] = await _seconds(job)
+        with tempfile.TemporaryDirectory() as directory:
+            database = Path(directory) / "sessions.sqlite3"
+            figures["chat_turn_latency_ratio_embedded"] = await embedded_turn_ratio(
+                host, MAIN_JOB, database, rounds
+            )
     return figures
 
 

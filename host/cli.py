@@ -1,5 +1,5 @@
 """The ``agent-host`` command line. Semantic Kernel is imported only by commands that need it,
-and ``rich`` only by ``runs`` and ``trace``."""
+``rich`` only by ``runs``, ``trace`` and ``chat``, and prompt_toolkit only by ``chat``."""
 
 from __future__ import annotations
 
@@ -146,6 +146,28 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--last", action="store_true", help="the newest recorded run")
     trace.add_argument("--json", action="store_true", help="print the run and its records as JSON")
     trace.set_defaults(command=_trace)
+
+    chat = commands.add_parser(
+        "chat", parents=[common], help="talk to the host: a request per line, /help for commands"
+    )
+    session = chat.add_mutually_exclusive_group()
+    session.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="continue the last session",
+    )
+    session.add_argument("--session", metavar="ID", help="continue session ID")
+    chat.add_argument("--model", metavar="NAME", help="pin every step to this configured model")
+    chat.add_argument(
+        "--max-tool-calls",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="in /chat, at most N tool calls per turn (default: 8)",
+    )
+    chat.set_defaults(command=_chat)
     return parser
 
 
@@ -340,6 +362,23 @@ def _trace(args: argparse.Namespace) -> int:
         console.print(why, soft_wrap=True)  # one line, however narrow the terminal
     console.print(run_tree(run))
     return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from host.chat.program import ChatOptions, chat
+
+    return chat(
+        ChatOptions(
+            config=args.config,
+            plugin_dirs=args.plugins_dir,
+            prompt_dirs=args.prompts_dir,
+            strict=args.strict,
+            continue_last=args.continue_last,
+            session=args.session,
+            model=args.model,
+            max_tool_calls=args.max_tool_calls,
+        )
+    )
 
 
 def _run_store(args: argparse.Namespace) -> RunStore:
