@@ -22,10 +22,12 @@ from host.state import RunResult, RunState, settled
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer, TracerProvider
+    from semantic_kernel import Kernel
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
+    from host.models.selection import ModelSelector
     from host.models.services import ModelServices
     from host.paused_runs import PausedRuns
     from host.planning import Planner, PlanOutcome
@@ -216,6 +218,22 @@ class AgentHost:
         self.start()
         assert self._run_store is not None
         return self._run_store
+
+    @property
+    def kernel(self) -> Kernel:
+        """The Semantic Kernel kernel: every loaded function, each call through the
+        resilience chain and routed to the configured models."""
+        self.start()
+        assert self._invoker is not None
+        return self._invoker.kernel
+
+    @property
+    def models(self) -> ModelSelector:
+        """The configured models: ``configured(name)`` checks a name, ``services`` serves
+        them."""
+        self.start()
+        assert self._invoker is not None
+        return self._invoker.selector
 
     @property
     def catalogue(self) -> list[FunctionInfo]:
@@ -469,8 +487,7 @@ class AgentHost:
         started = time.time()
         self.start()
         if model is not None:
-            assert self._invoker is not None
-            self._invoker.selector.configured(model)
+            self.models.configured(model)
         planned_as = follow_up(request, history)
         answering = self._answer(request, deadline, model, planned_as)
         if self._tracing is not None:  # one trace: planning and the steps under one run span

@@ -54,6 +54,11 @@ class Invoker:
         """The host's spans, when tracing is on (steps and planning open theirs)."""
 
     @property
+    def kernel(self) -> Kernel:
+        """The kernel every call goes through."""
+        return self._kernel
+
+    @property
     def selector(self) -> ModelSelector:
         """Which configured model serves each prompt call."""
         return self._selector

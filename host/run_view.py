@@ -34,8 +34,8 @@ def runs_table(runs: list[RecordedRun]) -> Table:
             run.run_id[:SHORT_ID],
             f"{run.started_at:%Y-%m-%d %H:%M}",
             run.request,
-            _styled(run.status),
-            _duration(run.duration_ms),
+            styled(run.status),
+            duration(run.duration_ms),
             "-" if run.cost is None else f"{run.cost:.4f}",
         )
     return table
@@ -72,9 +72,9 @@ def run_tree(run: RecordedRun) -> Tree:
         ("run ", "bold"),
         (run.run_id, "bold"),
         f"  {run.kind}" + (f" {run.name}" if run.kind == "workflow" else "") + "  ",
-        _styled(run.status),
-        f"  {_duration(run.duration_ms)}  {run.started_at:%Y-%m-%d %H:%M:%S} UTC",
-        _usage(run.cost, run.tokens_in, run.tokens_out),
+        styled(run.status),
+        f"  {duration(run.duration_ms)}  {run.started_at:%Y-%m-%d %H:%M:%S} UTC",
+        usage_line(run.cost, run.tokens_in, run.tokens_out),
         ("  degraded", "yellow") if run.degraded else "",
         f"  trace {run.trace_id}" if run.trace_id else "",
     )
@@ -103,9 +103,9 @@ def _add_steps(parent: Tree, records: tuple[StepRecord, ...]) -> None:
                 ("✗ " if failed else "✓ ", "red" if failed else "green"),
                 (record.step_id, "bold red" if failed else "bold"),
                 f"  {record.function}  ",
-                _styled(record.status),
-                f"  {_duration(record.latency_ms)}{served}",
-                _usage(record.cost, record.tokens_in, record.tokens_out),
+                styled(record.status),
+                f"  {duration(record.latency_ms)}{served}",
+                usage_line(record.cost, record.tokens_in, record.tokens_out),
                 f"  confidence {record.confidence:.2f}" if record.confidence is not None else "",
                 ("  cache hit", "cyan") if record.cache_hit else "",
                 ("  degraded", "yellow") if record.degraded else "",
@@ -117,7 +117,7 @@ def _add_steps(parent: Tree, records: tuple[StepRecord, ...]) -> None:
         if failed:
             node.add(Text(f"error: {record.error_type}: {record.error}", "red"))
         elif record.output is not None:
-            node.add(Text(f"output: {_preview(record.output)}", "dim"))
+            node.add(Text(f"output: {preview(record.output)}", "dim"))
 
 
 def _add_events(node: Tree, record: StepRecord) -> None:
@@ -161,9 +161,9 @@ def _event_text(event: CallEvent) -> Text:
     )
     if event.model and event.model != event.target:
         label += f" ({event.model})"
-    text = Text.assemble(f"{label}  ", _styled(event.outcome))
+    text = Text.assemble(f"{label}  ", styled(event.outcome))
     if event.latency_ms is not None:
-        text.append(f"  {_duration(event.latency_ms)}")
+        text.append(f"  {duration(event.latency_ms)}")
     if event.error:
         text.append(f"  {event.error}", _OUTCOME_STYLES.get(event.outcome, "") or "dim")
     return text
@@ -186,14 +186,14 @@ _OUTCOME_STYLES = {
 }
 
 
-def _styled(outcome: str) -> Text:
+def styled(outcome: str) -> Text:
     """A status or outcome in its colour: failures red, stand-ins and waits yellow."""
     from rich.text import Text
 
     return Text(outcome, _OUTCOME_STYLES.get(outcome, ""))
 
 
-def _usage(cost: float | None, tokens_in: int | None, tokens_out: int | None) -> str:
+def usage_line(cost: float | None, tokens_in: int | None, tokens_out: int | None) -> str:
     """``  tokens 812→96  cost 0.0021`` for what is known."""
     shown = ""
     if tokens_in is not None or tokens_out is not None:
@@ -203,7 +203,8 @@ def _usage(cost: float | None, tokens_in: int | None, tokens_out: int | None) ->
     return shown
 
 
-def _duration(milliseconds: float) -> str:
+def duration(milliseconds: float) -> str:
+    """``812 ms``, ``1.25 s``, ``3m 05s`` or ``2h 01m``."""
     if milliseconds < 1000:
         return f"{milliseconds:.0f} ms"
     seconds = milliseconds / 1000
@@ -215,7 +216,8 @@ def _duration(milliseconds: float) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def _preview(output: Any, length: int = 80) -> str:
+def preview(output: Any, length: int = 80) -> str:
+    """``output`` on one line (JSON unless text), cut to ``length`` characters."""
     text = (
         output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
     )

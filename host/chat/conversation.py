@@ -134,14 +134,12 @@ class Chat:
 
     def services(self) -> ModelServices:
         """The host's configured models (the host started)."""
-        assert self.host._invoker is not None
-        return self.host._invoker.selector.services
+        return self.host.models.services
 
     def check_model(self, model: str) -> str:
         """``model`` if it is configured, else :class:`~host.errors.ConfigError` naming
         the configured ones."""
-        assert self.host._invoker is not None
-        return self.host._invoker.selector.configured(model)
+        return self.host.models.configured(model)
 
     async def line(self, text: str) -> bool:
         """Answer one line; ``False`` when the chat should end."""
@@ -323,8 +321,7 @@ class Chat:
         if self._direct is None:
             from host.chat.direct import DirectChat
 
-            assert host._invoker is not None
-            self._direct = DirectChat(host._invoker._kernel, self.services(), self._max_tool_calls)
+            self._direct = DirectChat(host.kernel, self.services(), self._max_tool_calls)
             for request, reply in self._exchanges:
                 self._direct.remember(request, reply)
         return self._direct

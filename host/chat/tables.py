@@ -9,7 +9,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from host.chat.commands import COMMANDS
-from host.run_view import _preview
+from host.run_view import preview
 
 if TYPE_CHECKING:
     from host.catalogue import FunctionInfo
@@ -40,7 +40,7 @@ def plan_tree(plan: Plan, source: str) -> Tree:
     written = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
     for step in written["steps"]:
         given = ", ".join(
-            f"{name}={_preview(value, 60)}" for name, value in step["arguments"].items()
+            f"{name}={preview(value, 60)}" for name, value in step["arguments"].items()
         )
         after = sorted(plan.dependencies(step["id"]))
         tree.add(

@@ -24,7 +24,7 @@ from rich.console import Group
 from rich.text import Text
 
 from host.progress import CallStarted, Planned, Progress, StepEvent, StepFinished, StepText
-from host.run_view import _duration, _preview, _styled, _usage
+from host.run_view import duration, preview, styled, usage_line
 from host.state import RunResult, spent
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class TurnView:
                 (f"{frame} ", "cyan"),
                 (step_id, "bold"),
                 f"  {running.function}",
-                f"  attempt {running.attempt}  {_duration((now - running.started) * 1000)}",
+                f"  attempt {running.attempt}  {duration((now - running.started) * 1000)}",
                 (f"  {running.note}", "dim") if running.note else "",
                 _route(running.model, running.route_reason),
             )
@@ -183,8 +183,8 @@ def step_line(record: StepRecord) -> Text:
     return Text.assemble(
         mark,
         (record.step_id, "bold red" if failed else "bold"),
-        f"  {record.function}{attempts}  {_duration(record.latency_ms)}",
-        _usage(record.cost, record.tokens_in, record.tokens_out),
+        f"  {record.function}{attempts}  {duration(record.latency_ms)}",
+        usage_line(record.cost, record.tokens_in, record.tokens_out),
         ("  cache hit", "cyan") if record.cache_hit else "",
         ("  degraded", "yellow") if record.degraded else "",
         ("  asks a person", "yellow") if asking else "",
@@ -204,12 +204,12 @@ def _route(model: str | None, reason: str | None) -> Text | str:
 def summary(result: RunResult, elapsed_ms: float) -> Text:
     """One line: status, steps, latency, tokens, cost, and whether any output is a stand-in."""
     records = (*result.planning, *result.steps, *result.compensations)
-    usage = _usage(
+    usage = usage_line(
         spent(records, "cost"), spent(records, "tokens_in"), spent(records, "tokens_out")
     ).replace("  ", " · ")
     return Text.assemble(
-        _styled(result.status),
-        f" · {len(result.steps)} step{'s' * (len(result.steps) != 1)} · {_duration(elapsed_ms)}",
+        styled(result.status),
+        f" · {len(result.steps)} step{'s' * (len(result.steps) != 1)} · {duration(elapsed_ms)}",
         usage,
         (" · degraded", "yellow") if result.degraded else " · not degraded",
         style="dim",
@@ -231,13 +231,13 @@ def answer(output: Any) -> RenderableType:
 
 def tool_call_line(call: ToolCallShown) -> Text:
     """A direct chat's tool call: function, arguments, result (or why it did not run), latency."""
-    given = ", ".join(f"{name}={_preview(value, 40)}" for name, value in call.arguments.items())
+    given = ", ".join(f"{name}={preview(value, 40)}" for name, value in call.arguments.items())
     return Text.assemble(
         ("⚙ ", "cyan"),
         (call.function, "bold"),
         f"({given}) → ",
-        (_preview(call.result), "" if call.ran else "yellow"),
-        f"  {_duration(call.latency_ms)}" if call.ran else "  (not run)",
+        (preview(call.result), "" if call.ran else "yellow"),
+        f"  {duration(call.latency_ms)}" if call.ran else "  (not run)",
         no_wrap=True,
         overflow="ellipsis",
     )
@@ -248,8 +248,8 @@ def direct_summary(reply: DirectReply, elapsed_ms: float) -> Text:
     calls = f" · {reply.tool_calls} tool call{'s' * (reply.tool_calls != 1)}"
     return Text.assemble(
         f"{reply.model}{calls if reply.tools_offered else ' · no tools'}",
-        f" · {_duration(elapsed_ms)}",
-        _usage(reply.cost, reply.tokens_in, reply.tokens_out).replace("  ", " · "),
+        f" · {duration(elapsed_ms)}",
+        usage_line(reply.cost, reply.tokens_in, reply.tokens_out).replace("  ", " · "),
         (" · tool call limit reached", "yellow") if reply.capped else "",
         style="dim",
     )
