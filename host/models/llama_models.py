@@ -181,7 +181,9 @@ def _read_gguf(service_id: str, path: Path, settings: LlamaSettings) -> PrefixRe
 
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
-    """Hide what llama.cpp's C code prints to file descriptor 2 while a model loads.
+    """Hide what llama.cpp prints while a model loads: its C code to file descriptor 2,
+    its Python log callback to ``sys.stderr`` (which a live terminal view such as rich's
+    ``Live`` may have redirected to the screen).
 
     ``verbose=False`` does not cover every line (e.g. its KV-cache notice), and
     the CLI's output should be the answer alone.
@@ -189,7 +191,7 @@ def _native_stderr_silenced() -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with Path(os.devnull).open("w") as devnull:
+        with Path(os.devnull).open("w") as devnull, contextlib.redirect_stderr(devnull):
             os.dup2(devnull.fileno(), 2)
             yield
     finally:
