@@ -178,7 +178,7 @@ class Chat:
         host = await self.started()
         history = tuple(self._history)
         begun = time.monotonic()
-        result = await self._turn(host.run(text, model=self.model, history=history), fresh=True)
+        result = await self._turn(host.run(text, model=self.model, history=history))
         if result is None:
             self.sessions.add(
                 self.session_id, Turn("run", text, "cancelled", run_id=self._cancelled(text))
@@ -202,18 +202,14 @@ class Chat:
                 self.sessions.add(self.session_id, turn)
             self._show(result, begun)
 
-    async def _turn(self, work: Awaitable[RunResult], *, fresh: bool = False) -> RunResult | None:
+    async def _turn(self, work: Awaitable[RunResult]) -> RunResult | None:
         """``work`` with its progress shown live (on a terminal); ``None`` when
-        :meth:`interrupt` cancelled it. A ``fresh`` run none of whose steps told of their
-        end (a request no planner planned, answered by one call) gets its steps' lines
-        from the result."""
+        :meth:`interrupt` cancelled it."""
         if not self.live:
             return await work
         turn_view = view.TurnView(self.console)
         result = await self._cancellable(_watched(work, turn_view))
         self._pending.extend(turn_view.lines)
-        if fresh and result is not None and not turn_view.finished:
-            self._pending.extend(view.step_line(step) for step in result.steps)
         if turn_view.plan is not None:
             self.plan = turn_view.plan
         if result is None:

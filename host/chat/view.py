@@ -77,8 +77,6 @@ class TurnView:
         self._running: dict[str, _Running] = {}
         self.lines: list[Text] = []
         """Lines of the plan and of finished steps, not printed yet."""
-        self.finished = 0
-        """How many steps told of their end."""
         self._live: Live | None = None
         self._tick: asyncio.TimerHandle | None = None
         self.plan: tuple[Plan, str] | None = None
@@ -129,7 +127,6 @@ class TurnView:
         elif isinstance(event, StepFinished):
             self._running.pop(event.record.step_id, None)
             self.lines.append(step_line(event.record))
-            self.finished += 1
         elif isinstance(event, Planned):
             self.plan = (event.plan, event.source)
             outline = " → ".join(f"{step.id} {step.function}" for step in event.plan.steps)

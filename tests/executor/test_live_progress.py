@@ -11,7 +11,7 @@ from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecut
 from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
-from host.errors import ConfigError
+from host.errors import CannotPlanError, ConfigError
 from host.progress import CallStarted, Planned, Progress, StepEvent, StepFinished, watching
 from host.testing import Delay, Raise, Reply, ScriptedChatCompletion, run_until
 from planners.follow_up import follow_up
@@ -234,3 +234,21 @@ async def test_a_run_cancelled_while_planning_is_recorded_cancelled(tmp_path: Pa
         recorded = host.run_store.last()
     assert recorded is not None and recorded.status == "cancelled"
     assert recorded.request == "xyzzy plugh" and recorded.steps == ()
+
+
+async def test_a_request_no_planner_plans_tells_its_one_call_as_a_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unplannable(request: str, *, deadline: float | None = None) -> object:
+        raise CannotPlanError(f"cannot plan {request!r}")
+
+    model = ScriptedChatCompletion.echo("local")
+    events: list[Progress] = []
+    async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
+        monkeypatch.setattr(host, "plan_for", unplannable)
+        with watching(events.append):
+            result = await host.run("say hello")
+    assert result.status == "ok", result.error
+    assert result.plan is not None and "talk.Echo" in result.plan  # the keyword planner's pick
+    finished = [e.record for e in events if isinstance(e, StepFinished)]
+    assert finished == list(result.steps) and finished[0].function == "talk.Echo"
