@@ -18,6 +18,12 @@ from planners.follow_up import follow_up
 from tests.executor.echo_kit import write_echo_config
 
 MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"
+SAY = {
+    "steps": [
+        {"id": "say", "function": "talk.Echo", "arguments": {"input": "hi"}, "capability": "write"}
+    ]
+}
+"""One prompt step, ``say``."""
 
 
 @pytest.fixture(autouse=True)
@@ -87,18 +93,7 @@ async def test_a_failing_step_is_told_with_its_failed_record(tmp_path: Path) -> 
     events: list[Progress] = []
     async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
         with watching(events.append):
-            result = await host.execute(
-                {
-                    "steps": [
-                        {
-                            "id": "say",
-                            "function": "talk.Echo",
-                            "arguments": {"input": "hi"},
-                            "capability": "write",
-                        }
-                    ]
-                }
-            )
+            result = await host.execute(SAY)
     assert result.status == "failed"
     assert _kinds(events) == [("CallStarted", "say"), ("StepEvent", "say"), ("StepFinished", "say")]
     told = events[-1]
@@ -115,18 +110,7 @@ async def test_a_listener_that_raises_is_logged_and_the_run_goes_on(
     model = ScriptedChatCompletion.echo("local")
     async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
         with caplog.at_level(logging.WARNING, "agent_host"), watching(broken):
-            result = await host.execute(
-                {
-                    "steps": [
-                        {
-                            "id": "say",
-                            "function": "talk.Echo",
-                            "arguments": {"input": "hi"},
-                            "capability": "write",
-                        }
-                    ]
-                }
-            )
+            result = await host.execute(SAY)
     assert result.status == "ok", result.error
     assert "progress listener failed on CallStarted: ValueError('view bug')" in caplog.text
 
