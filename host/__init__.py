@@ -15,13 +15,14 @@ never the reverse)::
     api, cli                   the façades: AgentHost, the agent-host command
     planning                   the planner seam: planning.planner by name, the planning model
     plans                      the plan language: Plan, Step, Ref, validate_plan
-    runs                       plans and workflows started, paused and resumed
+    runs                       plans, workflows and teams started, paused and resumed
     executor, steps            run a plan; one step: resolve, call, validate, record
     step_call, invocation      a resolved call; one kernel call recorded as a StepRecord
     state, paused_runs         RunState, StepRecord, CallEvent, RunResult; paused-run store
     run_store, run_view        every run recorded; how agent-host runs and trace show them
     telemetry/                 tracing set-up and exporters; the GenAI spans (genai)
     workflows/, validation/    graphs of steps; checks on a step's output and on_fail paths
+    agents/                    agents and teams: each agent turn a step
     routing, models/           which model serves a call; the providers
     resilience/                the filter chain (order in chain, per-call context in context):
                                  deadline, cache, fallback, breaker, retry, span, attempt
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         PlanError,
         ProviderError,
         RetriesExhaustedError,
+        TeamError,
         UnknownRunError,
         ValidationFailedError,
         WorkflowError,
@@ -94,6 +96,7 @@ _EXPORTS = {
     "RunResult": "host.state",
     "Step": "host.plans",
     "StepRecord": "host.state",
+    "TeamError": "host.errors",
     "UnknownRunError": "host.errors",
     "ValidationFailedError": "host.errors",
     "WorkflowError": "host.errors",
@@ -126,6 +129,7 @@ __all__ = [
     "RunResult",
     "Step",
     "StepRecord",
+    "TeamError",
     "UnknownRunError",
     "ValidationFailedError",
     "WorkflowError",

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from host.catalogue import FunctionInfo, describe_kernel
 from host.clock import Clock, SystemClock
 from host.config import HostConfig, LoadedConfig, load_config
-from host.errors import AgentHostError, CannotPlanError, FunctionNotFoundError, PlanError
+from host.errors import (
+    AgentHostError,
+    CannotPlanError,
+    ConfigError,
+    FunctionNotFoundError,
+    PlanError,
+)
 from host.progress import Planned, StepFinished, listener, tell
 from host.sources import LoadProblem
 from host.state import RunResult, RunState, settled
@@ -25,6 +31,9 @@ if TYPE_CHECKING:
     from semantic_kernel import Kernel
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from host.agents import Agent, Team
+    from host.agents.turn import AgentTurns
+    from host.config.schema import AgentConfig
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
     from host.models.selection import ModelSelector
@@ -63,7 +72,8 @@ class AgentHost:
     :attr:`problems` (or fatal with ``strict=True``). ``models`` replaces named
     models with ready services, e.g. a scripted double in tests. ``tracer_provider``
     receives the host's spans instead of what ``telemetry`` and the ``OTEL_*``
-    variables set up (:mod:`host.telemetry`).
+    variables set up (:mod:`host.telemetry`). ``agents`` adds agents defined in Python to
+    the config's ``agents:`` (one of the same name is replaced).
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class AgentHost:
         models: Mapping[str, ChatCompletionClientBase] | None = None,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        agents: Sequence[Agent] = (),
     ) -> None:
         self._config_source = config
         self._tracer_provider = tracer_provider
@@ -105,6 +116,12 @@ class AgentHost:
         """Every run's record (in ``runs.database``)."""
         self._planner: Planner | None = None
         """What ``planning.planner`` names; imported on start."""
+        self._agent_specs = list(agents)
+        self._agents: dict[str, AgentConfig] = {}
+        """The config's agents and those given in Python, by name (set on start)."""
+        self._agent_turns: AgentTurns | None = None
+        """Takes the agents' turns; made (with their prompt functions) on the first team run,
+        so that a host that runs no team pays nothing for its agents at start."""
 
     async def __aenter__(self) -> AgentHost:
         self.start()
@@ -153,12 +170,29 @@ class AgentHost:
         self._catalogue = {info.name: info for info in describe_kernel(kernel, report.files)}
         loaded.check_tool_fallbacks(self._catalogue)
         add_planner_function(kernel, list(self._catalogue.values()))
+        self._agents = self._with_agents(loaded)
         self._invoker = Invoker(kernel, selector, self._clock)
         self._invoker.tracing = self._tracing
         location = runs_database(loaded)
         self._effects = IdempotencyStore(location)
         self._paused = PausedRuns(location, lease=loaded.config.runs.lease)
         self._run_store = RunStore(location, keep=loaded.config.runs.keep)
+
+    def _with_agents(self, loaded: LoadedConfig) -> dict[str, AgentConfig]:
+        """The config's agents with those given in Python laid over them; a Python agent
+        pinned to an unknown model is a :class:`~host.errors.ConfigError`."""
+        agents = dict(loaded.config.agents)
+        models = loaded.config.models
+        for agent in self._agent_specs:
+            if agent.model is not None and agent.model not in models:
+                raise ConfigError(
+                    [
+                        f"agent {agent.name!r}: model {agent.model!r} is not in models "
+                        f"(expected one of {sorted(models)})"
+                    ]
+                )
+            agents[agent.name] = agent.config()
+        return agents
 
     def _start_tracing(self, loaded: LoadedConfig) -> Tracing | None:
         """The host's spans: on the tracer provider given, else as ``telemetry`` and the
@@ -209,6 +243,7 @@ class AgentHost:
         self._run_store = None
         self._steps = None
         self._running = None
+        self._agent_turns = None
 
     @property
     def run_store(self) -> RunStore:
@@ -373,6 +408,36 @@ class AgentHost:
             raise InvalidArgumentsError(f"workflow {checked.name}", problems)
         state = RunState(values, run_id=uuid.uuid4().hex)
         return await self._runs().workflow(checked, state, self._deadline(deadline))
+
+    async def run_team(
+        self, team: Team | str | Path, task: str, *, deadline: float | None = None
+    ) -> RunResult:
+        """Run a team of agents on ``task``: a :class:`~host.agents.Team` or the path of its
+        YAML file.
+
+        It is checked against the agents first: a bad one raises
+        :class:`~host.errors.TeamError` listing every problem (at ``file:line`` for a
+        file). Each agent turn is a step: routed, through the resilience chain, in
+        the result's ``steps``. The run ends ``ok`` (done, or a sequential team's last
+        turn), ``round_limit``, ``budget_exceeded``, ``stalled``, or ``failed`` (a failed
+        turn, or ``deadline`` seconds passed; default ``resilience.deadline``); it is
+        recorded in the run store as kind ``team``.
+        """
+        from host.agents import check_team, load_team
+        from host.agents.coordination import TeamRun
+        from host.agents.turn import AgentTurns, add_turn_functions
+
+        self.start()
+        assert self._invoker is not None
+        if isinstance(team, str | Path):
+            checked = load_team(team, self._agents)
+        else:
+            checked = check_team(team, self._agents)
+        if self._agent_turns is None:
+            add_turn_functions(self._invoker.kernel, self._agents)
+            self._agent_turns = AgentTurns(self._invoker, self._router(), self._agents)
+        run = TeamRun(checked, task, self._agent_turns, run_id=uuid.uuid4().hex)
+        return await self._runs().team(run, self._deadline(deadline))
 
     def _step_runner(self) -> StepRunner:
         """This host's step runner: its invoker, router, validations and idempotency store."""

@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     workflow.set_defaults(command=_workflow)
 
+    team = commands.add_parser("team", parents=[common], help="run a team of agents on a task")
+    team.add_argument("file", help="team YAML, e.g. teams/copy_review.yaml")
+    team.add_argument("task", help="what the team should do")
+    team.add_argument("--json", action="store_true", help="print the whole run result as JSON")
+    team.set_defaults(command=_team)
+
     resume = commands.add_parser(
         "resume", parents=[common, answers], help="answer a run that waits for a person"
     )
@@ -284,6 +290,15 @@ def _workflow(args: argparse.Namespace) -> int:
         async with _host(args) as host:
             result = await host.run_workflow(args.file, inputs)
             result = await _answered(host, result, args.answers)
+        return _report(result, as_json=args.json)
+
+    return asyncio.run(go())
+
+
+def _team(args: argparse.Namespace) -> int:
+    async def go() -> int:
+        async with _host(args) as host:
+            result = await host.run_team(args.file, args.task)
         return _report(result, as_json=args.json)
 
     return asyncio.run(go())

@@ -235,6 +235,10 @@ class WorkflowError(ConfigError):
     """A workflow definition is invalid; ``problems`` holds one line per problem."""
 
 
+class TeamError(ConfigError):
+    """A team definition is invalid; ``problems`` holds one line per problem."""
+
+
 class TransitionError(AgentHostError):
     """Workflow node ``node`` cannot move on: what it asked for is not an edge, or no edge applies.
 

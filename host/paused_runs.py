@@ -28,7 +28,8 @@ from host.redaction import redact
 from host.sqlite_store import SQLiteStore
 from host.state import CallEvent, RunState, StepRecord
 
-Kind = Literal["plan", "workflow"]
+Kind = Literal["plan", "workflow", "team"]
+"""What a run runs: a plan, a workflow, or a team of agents (teams never pause yet)."""
 
 DEFAULT_LEASE = 300.0
 """Seconds a resume's claim lasts unless renewed: how long a crashed resume blocks its run."""

@@ -71,7 +71,7 @@ def run_tree(run: RecordedRun) -> Tree:
     label = Text.assemble(
         ("run ", "bold"),
         (run.run_id, "bold"),
-        f"  {run.kind}" + (f" {run.name}" if run.kind == "workflow" else "") + "  ",
+        f"  {run.kind}" + (f" {run.name}" if run.kind != "plan" else "") + "  ",
         styled(run.status),
         f"  {duration(run.duration_ms)}  {run.started_at:%Y-%m-%d %H:%M:%S} UTC",
         usage_line(run.cost, run.tokens_in, run.tokens_out),
@@ -178,6 +178,8 @@ _OUTCOME_STYLES = {
     "open": "red",
     "invalid_arguments": "red",
     "round_limit": "red",
+    "budget_exceeded": "red",
+    "stalled": "red",
     "degraded": "yellow",
     "half_open": "yellow",
     "waiting": "yellow",

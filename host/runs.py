@@ -1,4 +1,5 @@
-"""Runs of plans and workflows: started, paused for a person, and resumed (here or elsewhere).
+"""Runs of plans, workflows and teams: started, paused for a person, and resumed (here or
+elsewhere).
 
 :class:`Runs` sits between the :class:`~host.api.AgentHost` façade and the two
 engines that walk steps: the plan :class:`~host.executor.Executor` and the
@@ -11,6 +12,7 @@ result — ended, failed, paused or resumed — is recorded in the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from host.state import RunResult
 from host.telemetry.genai import current_span_id, resuming
 
 if TYPE_CHECKING:
+    from host.agents.coordination import TeamRun
     from host.paused_runs import Kind, PausedRuns, Snapshot
     from host.run_store import RunStore
     from host.state import RunState
@@ -98,6 +101,30 @@ class Runs:
         if self._store is not None:
             self._store.record(result, "workflow", workflow.name, started=started)
         return result
+
+    async def team(self, run: TeamRun, deadline: float | None) -> RunResult:
+        """Run a team within ``deadline`` seconds (in its run's span when tracing is on) and
+        record it; cancelled, it is recorded ``cancelled`` with its turns so far."""
+        started = time.time()
+        running = self._team(run, deadline)
+        tracing = self._steps.tracing
+        if tracing is not None:
+            running = tracing.traced_run(run.team.name, run.task, running)
+        try:
+            result = await running
+        except asyncio.CancelledError:
+            if self._store is not None:
+                cancelled = run.result("cancelled", "cancelled")
+                self._store.record(cancelled, "team", run.team.name, started=started)
+            raise
+        if self._store is not None:
+            self._store.record(result, "team", run.team.name, started=started)
+        return result
+
+    async def _team(self, run: TeamRun, deadline: float | None) -> RunResult:
+        """:meth:`team`'s run, its turns sharing one deadline."""
+        with self._steps.deadline_scope(deadline):
+            return await run.run()
 
     async def _workflow(
         self,

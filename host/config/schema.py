@@ -273,6 +273,54 @@ class PlanningConfig(_Strict):
         return PLANNERS.get(self.planner, self.planner)
 
 
+AGENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an agent's name may be: it names the agent's internal prompt function."""
+
+
+class AgentConfig(_Strict):
+    """One agent of the ``agents:`` section (:class:`host.agents.Agent` in Python).
+
+    Its turns are routed by ``capability`` unless ``model`` pins a configured
+    model (give one or the other). ``output_schema`` holds its reply to JSON of
+    that schema (constrained decoding where the provider supports
+    ``response_format``); a reply that does not fit fails the turn.
+    """
+
+    description: str = ""
+    instructions: str = Field(min_length=1)
+    capability: str = Field(default="write", min_length=1)
+    model: str | None = None
+    output_schema: dict[str, Any] | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    functions: None = None
+    """Tools for agents are not supported yet; giving any is an error."""
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _no_tools_yet(cls, value: object) -> None:
+        if value is not None:
+            raise ValueError("tools for agents are not supported yet")
+        return None
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(value)
+            except jsonschema.SchemaError as error:
+                raise ValueError(f"not a valid JSON schema: {error.message}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_route(self) -> AgentConfig:
+        if self.model is not None and "capability" in self.model_fields_set:
+            raise ValueError("give capability or model, not both")
+        return self
+
+
 class HostConfig(_Strict):
     """The whole configuration of one host."""
 
@@ -287,11 +335,21 @@ class HostConfig(_Strict):
     validation: dict[str, Validation] = Field(default_factory=dict)
     """Validation for every step calling ``plugin.function``, unless the step has its own."""
     planning: PlanningConfig = PlanningConfig()
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    """The agents teams are made of, by name."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:
         if not self.models:
             raise ValueError("models: expected at least one model")
+        for name, agent in self.agents.items():
+            if AGENT_NAME.fullmatch(name) is None:
+                raise ValueError(f"agents.{name}: a name is letters, digits and _ (got {name!r})")
+            if agent.model is not None and agent.model not in self.models:
+                raise ValueError(
+                    f"agents.{name}.model: {agent.model!r} is not in models "
+                    f"(expected one of {sorted(self.models)})"
+                )
         if self.default_model is not None and self.default_model not in self.models:
             raise ValueError(
                 f"default_model: {self.default_model!r} is not in models "

@@ -2,9 +2,10 @@
 
 Conventions version 1.44 (GenAI: "development"). One trace per run::
 
-    invoke_workflow {name}            the run (a planned run's name is ``plan``)
+    invoke_workflow {name}            the run (a planned run's name is ``plan``; a team's, its own)
       plan {planner}                  planning, its model calls beneath
       step {step_id}                  one per step (``agent_host.*`` from its record)
+      invoke_agent {agent}            one per agent turn of a team, as a step's span
         chat {model}                  one per model attempt and fallback hop (CLIENT)
         execute_tool {plugin.function}  one per native attempt
 
@@ -200,11 +201,17 @@ class Tracing:
         return _Current(self._tracer.start_span(f"plan {planner}", attributes=attributes))
 
     def step(
-        self, step_id: str, function: str, capability: str | None, *, compensation: bool = False
+        self,
+        step_id: str,
+        function: str,
+        capability: str | None,
+        *,
+        compensation: bool = False,
+        agent: str | None = None,
     ) -> _Current:
         """``with tracing.step(...) as span:`` the span of one step (or of a completed
         step's ``compensation``), which :meth:`ended_step` fills in (its record tells how
-        it failed)."""
+        it failed). An ``agent``'s turn is the span ``invoke_agent {agent}``."""
         attributes: dict[str, Any] = {
             "agent_host.step.id": step_id,
             "agent_host.function": function,
@@ -214,7 +221,13 @@ class Tracing:
             attributes["agent_host.capability"] = capability
         if compensation:
             attributes["agent_host.compensation"] = True
-        span = self._tracer.start_span(f"step {step_id}", attributes=attributes)
+        name = f"step {step_id}"
+        if agent is not None:
+            name = f"invoke_agent {agent}"
+            attributes["gen_ai.operation.name"] = "invoke_agent"
+            attributes["gen_ai.agent.name"] = agent
+            attributes["openinference.span.kind"] = "AGENT"
+        span = self._tracer.start_span(name, attributes=attributes)
         return _Current(span, marks_errors=False)
 
     def ended_step(

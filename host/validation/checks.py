@@ -66,7 +66,7 @@ async def check(
     checks = 0
     if validation.json_schema is not None:
         checks += 1
-        problems.extend(_schema_problems(validation.json_schema, output))
+        problems.extend(schema_problems(validation.json_schema, output))
     if validation.regex is not None:
         checks += 1
         if re.search(validation.regex, text) is None:
@@ -98,7 +98,8 @@ def judgement(reply: Any) -> tuple[bool, str]:
     return verdict == "yes", words[1] if len(words) > 1 else text.strip() or "no answer"
 
 
-def _schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
+def schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
+    """Why ``output`` (JSON text, or a value) does not fit ``schema``; empty when it does."""
     import jsonschema
 
     value = output

@@ -1,0 +1,128 @@
+"""Teams of agents: who takes part, how the next speaker is picked, and when the run ends.
+
+A team is checked before it runs (:func:`check_team`): every problem at once,
+each at the key path it is about (``rules.1.next``), so a team file reports
+``file:line: key.path: problem``. A ``group_chat`` must have ``max_rounds`` or a
+budget; without one it could talk forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from host.config.loader import key_lines, where
+from host.errors import TeamError
+
+TeamKind = Literal["sequential", "group_chat"]
+Speaker = Literal["round_robin", "rules"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class SpeakerRule(_Strict):
+    """When the last message contains ``when`` (as written), ``next`` speaks."""
+
+    when: str = Field(min_length=1)
+    next: str
+
+
+class Team(_Strict):
+    """A team of configured agents working on one task over one shared transcript.
+
+    ``sequential``: each agent speaks once, in order; the output is the last
+    reply. ``group_chat``: the first agent speaks first, then ``speaker`` picks
+    each next one (``round_robin``, or the first of ``rules`` that matches, else
+    round-robin); a round is one agent's turn. Budgets and ``done_when`` and
+    ``stall_after`` are checked after each turn.
+    """
+
+    name: str = Field(min_length=1)
+    kind: TeamKind
+    description: str = ""
+    agents: tuple[str, ...] = Field(min_length=1)
+    speaker: Speaker = "round_robin"
+    rules: tuple[SpeakerRule, ...] = ()
+    max_rounds: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Tokens (in and out) the team may spend; it ends ``budget_exceeded`` on reaching them."""
+    max_cost: float | None = Field(default=None, gt=0)
+    """Cost (as the model table prices it) the team may spend; as ``max_tokens``."""
+    done_when: str | None = Field(default=None, min_length=1)
+    """The run ends ``ok`` when the last message contains this text."""
+    stall_after: int | None = Field(default=None, ge=2)
+    """The run ends ``stalled`` when the same message comes this many times in a row."""
+
+
+@dataclass(frozen=True)
+class TeamProblem:
+    """One thing wrong with a team, at a key path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def team_problems(team: Team, agents: Collection[str]) -> list[TeamProblem]:
+    """Every problem with ``team`` given the configured ``agents``; empty when it is valid."""
+    return [*_member_problems(team, agents), *_speaker_problems(team), *_end_problems(team)]
+
+
+def check_team(
+    team: Team, agents: Collection[str], *, source: str | None = None, text: str | None = None
+) -> Team:
+    """``team`` itself when valid; else raise :class:`TeamError` listing every problem,
+    each at ``source:line`` when the file's ``source`` and ``text`` are given."""
+    problems = team_problems(team, agents)
+    if not problems:
+        return team
+    if source is None:
+        raise TeamError([f"team {team.name!r}: {problem}" for problem in problems])
+    lines = key_lines(text) if text is not None else {}
+    raise TeamError([f"{where(source, lines, p.path)}: {p}" for p in problems])
+
+
+def _member_problems(team: Team, agents: Collection[str]) -> Iterator[TeamProblem]:
+    known = ", ".join(sorted(agents)) or "none"
+    seen: set[str] = set()
+    for index, name in enumerate(team.agents):
+        if name not in agents:
+            yield TeamProblem(f"agents.{index}", f"unknown agent {name!r} (agents: {known})")
+        if name in seen:
+            yield TeamProblem(f"agents.{index}", f"agent {name!r} is listed twice")
+        seen.add(name)
+
+
+def _speaker_problems(team: Team) -> Iterator[TeamProblem]:
+    if team.kind == "sequential":
+        for key in ("speaker", "rules", "max_rounds"):
+            if key in team.model_fields_set:
+                yield TeamProblem(key, "only a group_chat has it (sequential: each agent once)")
+        return
+    if team.speaker == "rules" and not team.rules:
+        yield TeamProblem("speaker", "speaker rules needs a list of rules")
+    if team.speaker == "round_robin" and team.rules:
+        yield TeamProblem("rules", "rules are used only with speaker: rules")
+    for index, rule in enumerate(team.rules):
+        if rule.next not in team.agents:
+            members = ", ".join(team.agents)
+            yield TeamProblem(
+                f"rules.{index}.next", f"{rule.next!r} is not in this team (agents: {members})"
+            )
+
+
+def _end_problems(team: Team) -> Iterator[TeamProblem]:
+    capped = team.max_rounds or team.max_tokens or team.max_cost
+    if team.kind == "group_chat" and not capped:
+        yield TeamProblem(
+            "kind",
+            "a group_chat needs max_rounds or a budget (max_tokens, max_cost): "
+            "without one it could run forever",
+        )

@@ -1,0 +1,115 @@
+"""A bad team or agent is refused before anything runs, every problem at once, at file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host import AgentHost
+from host.agents import Agent, Team
+from host.errors import ConfigError, TeamError
+from host.testing import ScriptedChatCompletion
+from tests.agents.team_kit import write_host, write_team
+
+
+async def rejected(tmp_path: Path, text: str) -> list[str]:
+    """The problems running the team file ``text`` is refused with (no model is called)."""
+    file = write_team(tmp_path, text)
+    model = ScriptedChatCompletion("local")
+    async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
+        with pytest.raises(TeamError) as caught:
+            await host.run_team(file, "task")
+    assert model.requests == []
+    return caught.value.problems
+
+
+async def test_every_problem_is_listed_at_its_line(tmp_path: Path) -> None:
+    problems = await rejected(
+        tmp_path,
+        "name: t\n"
+        "kind: group_chat\n"
+        "agents: [writer, ghost, writer]\n"
+        "speaker: rules\n"
+        "rules:\n"
+        "  - {when: x, next: editor}\n",
+    )
+    file = tmp_path / "team.yaml"
+    assert problems == [
+        f"{file}:3: agents.1: unknown agent 'ghost' (agents: critic, editor, judge, writer)",
+        f"{file}:3: agents.2: agent 'writer' is listed twice",
+        f"{file}:6: rules.0.next: 'editor' is not in this team (agents: writer, ghost, writer)",
+        f"{file}:2: kind: a group_chat needs max_rounds or a budget (max_tokens, max_cost): "
+        "without one it could run forever",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("max_round: 3\n", ":4: max_round: unknown key"),
+        ("max_rounds: three\n", ":4: max_rounds: Input should be a valid integer"),
+        ("stall_after: 1\n", ":4: stall_after: Input should be greater than or equal to 2"),
+        ("speaker: rules\n", ":4: speaker: speaker rules needs a list of rules"),
+        (
+            "rules: [{when: x, next: critic}]\n",
+            ":4: rules: rules are used only with speaker: rules",
+        ),
+    ],
+    ids=["unknown key", "bad type", "stall of one", "rules missing", "rules unused"],
+)
+async def test_a_group_chat_key_problem_names_its_line(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    head = "name: t\nkind: group_chat\nagents: [writer, critic]\n"
+    problems = await rejected(tmp_path, head + text + "max_tokens: 100\n")
+    assert len(problems) == 1 and problem in problems[0]
+
+
+@pytest.mark.parametrize("key", ["speaker: round_robin", "max_rounds: 2", "rules: []"])
+async def test_a_sequential_team_refuses_group_chat_keys(tmp_path: Path, key: str) -> None:
+    problems = await rejected(tmp_path, f"name: t\nkind: sequential\nagents: [writer]\n{key}\n")
+    assert problems == [
+        f"{tmp_path / 'team.yaml'}:4: {key.split(':')[0]}: "
+        "only a group_chat has it (sequential: each agent once)"
+    ]
+
+
+async def test_a_team_in_python_is_checked_too(tmp_path: Path) -> None:
+    team = Team(name="t", kind="group_chat", agents=("writer", "nobody"), max_rounds=3)
+    async with AgentHost(write_host(tmp_path)) as host:
+        with pytest.raises(TeamError, match=r"team 't': agents.1: unknown agent 'nobody'"):
+            await host.run_team(team, "task")
+
+
+@pytest.mark.parametrize(
+    ("agent", "problem"),
+    [
+        (
+            "    functions: [weather.*]\n",
+            "agents.a.functions: tools for agents are not supported yet",
+        ),
+        (
+            "    model: local\n    capability: write\n",
+            "agents.a: give capability or model, not both",
+        ),
+        ("    model: gone\n", "agents.a.model: 'gone' is not in models"),
+        ("    output_schema: {type: 7}\n", "agents.a.output_schema: not a valid JSON schema"),
+        ("    max_tokens: 0\n", "agents.a.max_tokens: Input should be greater than 0"),
+    ],
+    ids=["functions", "capability and model", "unknown model", "bad schema", "no tokens"],
+)
+def test_a_bad_agent_is_a_config_error_at_its_line(
+    tmp_path: Path, agent: str, problem: str
+) -> None:
+    config = write_host(tmp_path, agents=f"agents:\n  a:\n    instructions: Do it.\n{agent}")
+    with pytest.raises(ConfigError) as caught:
+        AgentHost(config).start()
+    (line,) = caught.value.problems
+    assert line.startswith(f"{config}:") and problem in line
+
+
+def test_an_agent_in_python_pinned_to_an_unknown_model_is_a_config_error(tmp_path: Path) -> None:
+    agent = Agent(name="poet", instructions="Rhyme.", model="nope")
+    with pytest.raises(ConfigError, match=r"agent 'poet': model 'nope' is not in models"):
+        AgentHost(write_host(tmp_path), agents=[agent]).start()

@@ -1,0 +1,76 @@
+"""A team run is one trace: ``invoke_workflow {team}``, a turn ``invoke_agent {agent}`` per
+step, its model calls ``chat {model}`` beneath."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from host import AgentHost
+from host.agents import Team
+from host.testing import Reply, ScriptedChatCompletion
+from tests.agents.team_kit import write_host
+from tests.tracing.span_kit import SpanTree
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    yield InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider
+    provider.shutdown()
+
+
+async def test_turns_are_agent_spans_under_the_team_run_with_their_calls_beneath(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    model = ScriptedChatCompletion("local", [Reply("draft", (10, 5)), Reply("ok")])
+    team = Team(name="duo", kind="sequential", agents=("writer", "critic"))
+    async with AgentHost(
+        write_host(tmp_path), models={"local": model}, tracer_provider=provider
+    ) as host:
+        result = await host.run_team(team, "task")
+
+    spans = SpanTree(exporter.get_finished_spans())
+    assert spans.outline() == [
+        ("invoke_workflow duo", None),
+        ("invoke_agent writer", "invoke_workflow duo"),
+        ("chat s", "invoke_agent writer"),
+        ("invoke_agent critic", "invoke_workflow duo"),
+        ("chat s", "invoke_agent critic"),
+    ]
+    writer = spans.one("invoke_agent writer")
+    assert writer.attributes is not None
+    assert {key: writer.attributes[key] for key in _AGENT_KEYS} == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "writer",
+        "agent_host.step.id": "turn_1_writer",
+        "agent_host.function": "agent_host.agent_writer",
+        "agent_host.capability": "write",
+        "agent_host.route.model": "local",
+        "gen_ai.usage.input_tokens": 10,
+    }
+    root = spans.one("invoke_workflow duo")
+    assert root.attributes is not None and root.attributes["agent_host.run.status"] == "ok"
+    assert result.trace_id == f"{root.context.trace_id:032x}"
+
+
+_AGENT_KEYS = (
+    "gen_ai.operation.name",
+    "gen_ai.agent.name",
+    "agent_host.step.id",
+    "agent_host.function",
+    "agent_host.capability",
+    "agent_host.route.model",
+    "gen_ai.usage.input_tokens",
+)
