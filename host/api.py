@@ -418,10 +418,12 @@ class AgentHost:
         It is checked against the agents first: a bad one raises
         :class:`~host.errors.TeamError` listing every problem (at ``file:line`` for a
         file). Each agent turn is a step: routed, through the resilience chain, in
-        the result's ``steps``. The run ends ``ok`` (done, or a sequential team's last
-        turn), ``round_limit``, ``budget_exceeded``, ``stalled``, or ``failed`` (a failed
-        turn, or ``deadline`` seconds passed; default ``resilience.deadline``); it is
-        recorded in the run store as kind ``team``.
+        the result's ``steps``. A ``concurrent`` team's agents answer at once, settled
+        by its ``resolve`` (a vote or a judge; the reason in the result's ``plan``).
+        The run ends ``ok`` (done, or a sequential team's last turn), ``round_limit``,
+        ``budget_exceeded``, ``stalled``, or ``failed`` (a failed turn, or ``deadline``
+        seconds passed; default ``resilience.deadline``); it is recorded in the run
+        store as kind ``team``.
         """
         from host.agents import check_team, load_team
         from host.agents.coordination import TeamRun

@@ -7,7 +7,15 @@ teams in YAML (:func:`load_team`) or in Python (:class:`Team`);
 """
 
 from host.agents.spec import Agent
-from host.agents.team import SpeakerRule, Team, check_team, team_problems
+from host.agents.team import Resolution, SpeakerRule, Team, check_team, team_problems
 from host.agents.team_file import load_team
 
-__all__ = ["Agent", "SpeakerRule", "Team", "check_team", "load_team", "team_problems"]
+__all__ = [
+    "Agent",
+    "Resolution",
+    "SpeakerRule",
+    "Team",
+    "check_team",
+    "load_team",
+    "team_problems",
+]

@@ -3,21 +3,26 @@
 A team is checked before it runs (:func:`check_team`): every problem at once,
 each at the key path it is about (``rules.1.next``), so a team file reports
 ``file:line: key.path: problem``. A ``group_chat`` must have ``max_rounds`` or a
-budget; without one it could talk forever.
+budget; without one it could talk forever. A ``concurrent`` team's ``resolve``
+must name a field every agent's ``output_schema`` requires (``vote``) or a
+configured agent outside the team (``judge``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from host.config.loader import key_lines, where
 from host.errors import TeamError
 
-TeamKind = Literal["sequential", "group_chat"]
+if TYPE_CHECKING:
+    from host.config.schema import AgentConfig
+
+TeamKind = Literal["sequential", "concurrent", "group_chat"]
 Speaker = Literal["round_robin", "rules"]
 
 
@@ -32,14 +37,26 @@ class SpeakerRule(_Strict):
     next: str
 
 
+class Resolution(_Strict):
+    """How a concurrent team settles its replies: give one of ``vote`` and ``judge``."""
+
+    vote: str | None = Field(default=None, min_length=1)
+    """The field of the agents' JSON replies whose majority value wins (ties: agent order)."""
+    judge: str | None = None
+    """An agent outside the team that reads every reply and decides."""
+
+
 class Team(_Strict):
     """A team of configured agents working on one task over one shared transcript.
 
     ``sequential``: each agent speaks once, in order; the output is the last
-    reply. ``group_chat``: the first agent speaks first, then ``speaker`` picks
+    reply. ``concurrent``: every agent answers the task at once, none seeing the
+    others; the output is ``resolve``'s decision, else each agent's reply by name.
+    ``group_chat``: the first agent speaks first, then ``speaker`` picks
     each next one (``round_robin``, or the first of ``rules`` that matches, else
     round-robin); a round is one agent's turn. Budgets and ``done_when`` and
-    ``stall_after`` are checked after each turn.
+    ``stall_after`` are checked after each turn (a concurrent team's budgets after
+    its round, then after its judge).
     """
 
     name: str = Field(min_length=1)
@@ -57,6 +74,8 @@ class Team(_Strict):
     """The run ends ``ok`` when the last message contains this text."""
     stall_after: int | None = Field(default=None, ge=2)
     """The run ends ``stalled`` when the same message comes this many times in a row."""
+    resolve: Resolution | None = None
+    """A concurrent team's conflict strategy."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +89,23 @@ class TeamProblem:
         return f"{self.path}: {self.message}"
 
 
-def team_problems(team: Team, agents: Collection[str]) -> list[TeamProblem]:
+def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[TeamProblem]:
     """Every problem with ``team`` given the configured ``agents``; empty when it is valid."""
-    return [*_member_problems(team, agents), *_speaker_problems(team), *_end_problems(team)]
+    return [
+        *_member_problems(team, agents),
+        *_kind_problems(team),
+        *_speaker_problems(team),
+        *_resolve_problems(team, agents),
+        *_end_problems(team),
+    ]
 
 
 def check_team(
-    team: Team, agents: Collection[str], *, source: str | None = None, text: str | None = None
+    team: Team,
+    agents: Mapping[str, AgentConfig],
+    *,
+    source: str | None = None,
+    text: str | None = None,
 ) -> Team:
     """``team`` itself when valid; else raise :class:`TeamError` listing every problem,
     each at ``source:line`` when the file's ``source`` and ``text`` are given."""
@@ -89,7 +118,7 @@ def check_team(
     raise TeamError([f"{where(source, lines, p.path)}: {p}" for p in problems])
 
 
-def _member_problems(team: Team, agents: Collection[str]) -> Iterator[TeamProblem]:
+def _member_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[TeamProblem]:
     known = ", ".join(sorted(agents)) or "none"
     seen: set[str] = set()
     for index, name in enumerate(team.agents):
@@ -100,11 +129,30 @@ def _member_problems(team: Team, agents: Collection[str]) -> Iterator[TeamProble
         seen.add(name)
 
 
+_ONE_ROUND = {
+    "sequential": (
+        ("speaker", "rules", "max_rounds"),
+        "only a group_chat has it (sequential: each agent once)",
+    ),
+    "concurrent": (
+        ("speaker", "rules", "max_rounds", "done_when", "stall_after"),
+        "a concurrent team has no rounds to pick, cap or end early (each agent once, at once)",
+    ),
+}
+"""The keys a team of each one-round kind may not have, and why."""
+
+
+def _kind_problems(team: Team) -> Iterator[TeamProblem]:
+    keys, problem = _ONE_ROUND.get(team.kind, ((), ""))
+    for key in keys:
+        if key in team.model_fields_set:
+            yield TeamProblem(key, problem)
+    if team.resolve is not None and team.kind != "concurrent":
+        yield TeamProblem("resolve", "only a concurrent team has it")
+
+
 def _speaker_problems(team: Team) -> Iterator[TeamProblem]:
-    if team.kind == "sequential":
-        for key in ("speaker", "rules", "max_rounds"):
-            if key in team.model_fields_set:
-                yield TeamProblem(key, "only a group_chat has it (sequential: each agent once)")
+    if team.kind != "group_chat":
         return
     if team.speaker == "rules" and not team.rules:
         yield TeamProblem("speaker", "speaker rules needs a list of rules")
@@ -116,6 +164,29 @@ def _speaker_problems(team: Team) -> Iterator[TeamProblem]:
             yield TeamProblem(
                 f"rules.{index}.next", f"{rule.next!r} is not in this team (agents: {members})"
             )
+
+
+def _resolve_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[TeamProblem]:
+    resolve = team.resolve
+    if resolve is None:
+        return
+    if (resolve.vote is None) == (resolve.judge is None):
+        yield TeamProblem("resolve", "give one of vote (a field) or judge (an agent)")
+    if resolve.judge is not None:
+        known = ", ".join(sorted(agents)) or "none"
+        if resolve.judge in team.agents:
+            yield TeamProblem("resolve.judge", f"judge {resolve.judge!r} is one of the team")
+        elif resolve.judge not in agents:
+            yield TeamProblem("resolve.judge", f"unknown agent {resolve.judge!r} (agents: {known})")
+    if resolve.vote is not None:
+        for name in team.agents:
+            schema = (agents[name].output_schema if name in agents else None) or {}
+            if schema.get("type") != "object" or resolve.vote not in schema.get("required", ()):
+                yield TeamProblem(
+                    "resolve.vote",
+                    f"agent {name!r} has no output_schema of type object "
+                    f"requiring {resolve.vote!r}",
+                )
 
 
 def _end_problems(team: Team) -> Iterator[TeamProblem]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -11,8 +12,11 @@ from host.agents.team import Team, check_team
 from host.config.loader import read_yaml_mapping, validation_problems
 from host.errors import TeamError
 
+if TYPE_CHECKING:
+    from host.config.schema import AgentConfig
 
-def load_team(path: str | Path, agents: Collection[str]) -> Team:
+
+def load_team(path: str | Path, agents: Mapping[str, AgentConfig]) -> Team:
     """The team in the YAML file at ``path``, checked against the configured ``agents``.
 
     Raises :class:`TeamError` with one ``file:line: key.path: problem`` line per

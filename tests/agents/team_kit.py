@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
+
+from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+from semantic_kernel.contents import ChatHistory
+
+from host.testing.scripted import Responder, Step
 
 AGENTS = """\
 agents:
@@ -25,6 +32,19 @@ agents:
       required: [verdict]
 """
 
+REVIEWERS = "".join(
+    f"""\
+  {name}:
+    instructions: Review the copy.
+    output_schema:
+      type: object
+      properties: {{verdict: {{type: string}}, reason: {{type: string}}}}
+      required: [verdict]
+"""
+    for name in ("rev_a", "rev_b", "rev_c")
+)
+"""Three more agents whose replies are JSON objects requiring ``verdict`` (append to AGENTS)."""
+
 
 def write_host(tmp_path: Path, *, agents: str = AGENTS) -> Path:
     """``host.yaml`` in ``tmp_path``: scripted model ``local`` (writes and reviews, 1 per
@@ -43,3 +63,15 @@ def write_team(tmp_path: Path, text: str, name: str = "team.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def by_agent(steps: Mapping[str, Step]) -> Responder:
+    """A scripted model's step for each agent's turn, picked by the ``You are <agent>.`` line
+    of its prompt (concurrent turns reach the model in no set order)."""
+
+    def respond(history: ChatHistory, _: PromptExecutionSettings) -> Step:
+        found = re.search(r"You are (\w+)\.", str(history.messages[-1].content))
+        assert found is not None, "not an agent's turn"
+        return steps[found[1]]
+
+    return respond

@@ -10,14 +10,14 @@ from host import AgentHost
 from host.agents import Agent, Team
 from host.errors import ConfigError, TeamError
 from host.testing import ScriptedChatCompletion
-from tests.agents.team_kit import write_host, write_team
+from tests.agents.team_kit import AGENTS, REVIEWERS, write_host, write_team
 
 
-async def rejected(tmp_path: Path, text: str) -> list[str]:
+async def rejected(tmp_path: Path, text: str, *, agents: str = AGENTS) -> list[str]:
     """The problems running the team file ``text`` is refused with (no model is called)."""
     file = write_team(tmp_path, text)
     model = ScriptedChatCompletion("local")
-    async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
+    async with AgentHost(write_host(tmp_path, agents=agents), models={"local": model}) as host:
         with pytest.raises(TeamError) as caught:
             await host.run_team(file, "task")
     assert model.requests == []
@@ -113,3 +113,82 @@ def test_an_agent_in_python_pinned_to_an_unknown_model_is_a_config_error(tmp_pat
     agent = Agent(name="poet", instructions="Rhyme.", model="nope")
     with pytest.raises(ConfigError, match=r"agent 'poet': model 'nope' is not in models"):
         AgentHost(write_host(tmp_path), agents=[agent]).start()
+
+
+def no_vote(agent: str, field: str) -> str:
+    return (
+        f":4: resolve.vote: agent {agent!r} has no output_schema of type object requiring {field!r}"
+    )
+
+
+ROUNDS = "a concurrent team has no rounds to pick, cap or end early (each agent once, at once)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "resolve: {judge: ghost}\n",
+            [
+                ":4: resolve.judge: unknown agent 'ghost' "
+                "(agents: critic, editor, judge, rev_a, rev_b, rev_c, writer)"
+            ],
+        ),
+        ("resolve: {judge: rev_a}\n", [":4: resolve.judge: judge 'rev_a' is one of the team"]),
+        ("resolve: {vote: verdict}\n", [no_vote("writer", "verdict")]),
+        ("resolve: {vote: reason}\n", [no_vote("rev_a", "reason"), no_vote("writer", "reason")]),
+        ("resolve: {}\n", [":4: resolve: give one of vote (a field) or judge (an agent)"]),
+        (
+            "resolve: {vote: verdict, judge: judge}\n",
+            [
+                ":4: resolve: give one of vote (a field) or judge (an agent)",
+                no_vote("writer", "verdict"),
+            ],
+        ),
+        ("resolve: {poll: verdict}\n", [":4: resolve.poll: unknown key"]),
+    ]
+    + [
+        (f"{key}\n", [f":4: {key.split(':')[0]}: {ROUNDS}"])
+        for key in (
+            "speaker: round_robin",
+            "rules: []",
+            "max_rounds: 2",
+            "done_when: x",
+            "stall_after: 2",
+        )
+    ],
+    ids=[
+        "unknown judge",
+        "judge in the team",
+        "vote field not in a schema",
+        "vote field not required",
+        "no strategy",
+        "two strategies",
+        "unknown strategy",
+        "speaker",
+        "rules",
+        "max_rounds",
+        "done_when",
+        "stall_after",
+    ],
+)
+async def test_a_concurrent_team_problem_names_its_line(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    head = "name: t\nkind: concurrent\nagents: [rev_a, writer]\n"
+    problems = await rejected(tmp_path, head + text, agents=AGENTS + REVIEWERS)
+    file = tmp_path / "team.yaml"
+    assert problems == [f"{file}{suffix}" for suffix in expected]
+
+
+@pytest.mark.parametrize(
+    ("head", "line"),
+    [("kind: sequential\n", 4), ("kind: group_chat\nmax_rounds: 2\n", 5)],
+    ids=["sequential", "group_chat"],
+)
+async def test_resolve_is_refused_on_a_team_that_is_not_concurrent(
+    tmp_path: Path, head: str, line: int
+) -> None:
+    text = f"name: t\n{head}agents: [writer]\nresolve: {{judge: judge}}\n"
+    problems = await rejected(tmp_path, text)
+    assert problems == [f"{tmp_path / 'team.yaml'}:{line}: resolve: only a concurrent team has it"]

@@ -12,9 +12,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from host import AgentHost
-from host.agents import Team
+from host.agents import Resolution, Team
 from host.testing import Reply, ScriptedChatCompletion
-from tests.agents.team_kit import write_host
+from tests.agents.team_kit import by_agent, write_host
 from tests.tracing.span_kit import SpanTree
 
 
@@ -74,3 +74,39 @@ _AGENT_KEYS = (
     "agent_host.route.model",
     "gen_ai.usage.input_tokens",
 )
+
+
+async def test_concurrent_turns_and_the_judge_are_agent_spans_under_the_one_team_run(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    model = ScriptedChatCompletion(
+        "local",
+        default=by_agent({"writer": Reply("w"), "critic": Reply("c"), "judge": Reply("{}")}),
+    )
+    team = Team(
+        name="fan",
+        kind="concurrent",
+        agents=("writer", "critic"),
+        resolve=Resolution(judge="judge"),
+    )
+    async with AgentHost(
+        write_host(tmp_path), models={"local": model}, tracer_provider=provider
+    ) as host:
+        result = await host.run_team(team, "task")
+
+    spans = SpanTree(exporter.get_finished_spans())
+    assert sorted(spans.outline(), key=str) == sorted(
+        [
+            ("invoke_workflow fan", None),
+            ("invoke_agent writer", "invoke_workflow fan"),
+            ("chat s", "invoke_agent writer"),
+            ("invoke_agent critic", "invoke_workflow fan"),
+            ("chat s", "invoke_agent critic"),
+            ("invoke_agent judge", "invoke_workflow fan"),
+            ("chat s", "invoke_agent judge"),
+        ],
+        key=str,
+    )
+    assert {span.context.trace_id for span in exporter.get_finished_spans()} == {
+        int(result.trace_id or "0", 16)
+    }
