@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from host.catalogue import INTERNAL_PLUGIN, FunctionInfo, ParameterInfo
-from host.errors import AgentHostError, ValidationFailedError
+from host.errors import AgentHostError, ConfigError, ValidationFailedError
 from host.progress import StepFinished, listener, tell
 from host.routing import Route
 from host.validation.checks import schema_problems
@@ -68,10 +68,22 @@ def turn_function(agent: str) -> FunctionInfo:
 
 
 def add_turn_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> None:
-    """Add each agent's :func:`turn_function` to ``kernel``, with its reply's settings."""
+    """Add each agent's :func:`turn_function` to ``kernel``, with its reply's settings and
+    its tools (:mod:`host.agents.tools`).
+
+    Raises :class:`~host.errors.ConfigError` (adding nothing) when an agent's
+    ``functions`` entry names no loaded function.
+    """
     from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
     from semantic_kernel.functions import KernelFunctionFromPrompt
 
+    from host.agents.tools import AgentToolGate, agent_tools, resolve_functions
+
+    tools = resolve_functions(kernel, agents)
+    gate = AgentToolGate()
+    # Appended, the gate runs outermost (SK nests the last of its list outside the rest):
+    # a refused call is refused before its arguments are checked.
+    kernel.auto_function_invocation_filters.append((id(gate), gate))
     for name, agent in agents.items():
         info = turn_function(name)
         extension: dict[str, Any] = {}
@@ -87,7 +99,10 @@ def add_turn_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> Non
             plugin_name=info.plugin,
             description=info.description,
             prompt=TURN_PROMPT,
-            prompt_execution_settings=PromptExecutionSettings(extension_data=extension),
+            prompt_execution_settings=PromptExecutionSettings(
+                extension_data=extension,
+                function_choice_behavior=agent_tools(agent, tools[name]) if tools[name] else None,
+            ),
         )
         kernel.add_function(info.plugin, function)
 
@@ -110,12 +125,20 @@ class AgentTurns:
     def route(self, name: str) -> Route:
         """The model of ``name``'s next turn: its pinned model, else its capability's route.
 
-        Raises :class:`~host.errors.ConfigError` when no model is capable.
+        Raises :class:`~host.errors.ConfigError` when no model is capable, or when the
+        agent has ``functions`` and the model cannot call tools (the embedded model).
         """
         agent = self._agents[name]
         if agent.model is not None:
-            return Route(agent.model, (), f"agent {name} → pinned: {agent.model}")
-        return self._router.choose(agent.capability)
+            route = Route(agent.model, (), f"agent {name} → pinned: {agent.model}")
+        else:
+            route = self._router.choose(agent.capability)
+        services = self._invoker.selector.services
+        if agent.functions and not services.get(route.model).SUPPORTS_FUNCTION_CALLING:
+            raise ConfigError(
+                [f"agent {name!r} has functions, but its model {route.model!r} cannot call tools"]
+            )
+        return route
 
     async def take(
         self, name: str, task: str, messages: Sequence[Message], *, step_id: str

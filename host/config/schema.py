@@ -276,6 +276,9 @@ class PlanningConfig(_Strict):
 AGENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What an agent's name may be: it names the agent's internal prompt function."""
 
+AGENT_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.(\*|[A-Za-z_][A-Za-z0-9_]*)")
+"""An entry of an agent's ``functions``: ``plugin.function`` or ``plugin.*``."""
+
 
 class AgentConfig(_Strict):
     """One agent of the ``agents:`` section (:class:`host.agents.Agent` in Python).
@@ -292,15 +295,19 @@ class AgentConfig(_Strict):
     model: str | None = None
     output_schema: dict[str, Any] | None = None
     max_tokens: int | None = Field(default=None, gt=0)
-    functions: None = None
-    """Tools for agents are not supported yet; giving any is an error."""
+    functions: list[str] = Field(default_factory=list)
+    """The loaded functions its turns may call as tools: ``plugin.function`` names or
+    ``plugin.*`` globs, resolved against the catalogue on the host's first team run."""
+    max_tool_calls: int = Field(default=5, gt=0)
+    """How many of a turn's model requests may call tools; the next is asked without them."""
 
-    @field_validator("functions", mode="before")
+    @field_validator("functions")
     @classmethod
-    def _no_tools_yet(cls, value: object) -> None:
-        if value is not None:
-            raise ValueError("tools for agents are not supported yet")
-        return None
+    def _function_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if AGENT_FUNCTION.fullmatch(entry) is None:
+                raise ValueError(f"{entry!r} is not plugin.function or plugin.*")
+        return value
 
     @field_validator("output_schema")
     @classmethod

@@ -86,8 +86,8 @@ async def test_a_team_in_python_is_checked_too(tmp_path: Path) -> None:
     ("agent", "problem"),
     [
         (
-            "    functions: [weather.*]\n",
-            "agents.a.functions: tools for agents are not supported yet",
+            "    functions: [weather]\n",
+            "agents.a.functions: 'weather' is not plugin.function or plugin.*",
         ),
         (
             "    model: local\n    capability: write\n",
