@@ -11,12 +11,11 @@ configured agent outside the team (``judge``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from host.config.loader import key_lines, where
+from host.config.loader import KeyProblem, located
 from host.errors import TeamError
 
 if TYPE_CHECKING:
@@ -78,18 +77,7 @@ class Team(_Strict):
     """A concurrent team's conflict strategy."""
 
 
-@dataclass(frozen=True)
-class TeamProblem:
-    """One thing wrong with a team, at a key path."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[TeamProblem]:
+def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[KeyProblem]:
     """Every problem with ``team`` given the configured ``agents``; empty when it is valid."""
     return [
         *_member_problems(team, agents),
@@ -110,22 +98,19 @@ def check_team(
     """``team`` itself when valid; else raise :class:`TeamError` listing every problem,
     each at ``source:line`` when the file's ``source`` and ``text`` are given."""
     problems = team_problems(team, agents)
-    if not problems:
-        return team
-    if source is None:
-        raise TeamError([f"team {team.name!r}: {problem}" for problem in problems])
-    lines = key_lines(text) if text is not None else {}
-    raise TeamError([f"{where(source, lines, p.path)}: {p}" for p in problems])
+    if problems:
+        raise TeamError(located(problems, f"team {team.name!r}", source, text))
+    return team
 
 
-def _member_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[TeamProblem]:
+def _member_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
     known = ", ".join(sorted(agents)) or "none"
     seen: set[str] = set()
     for index, name in enumerate(team.agents):
         if name not in agents:
-            yield TeamProblem(f"agents.{index}", f"unknown agent {name!r} (agents: {known})")
+            yield KeyProblem(f"agents.{index}", f"unknown agent {name!r} (agents: {known})")
         if name in seen:
-            yield TeamProblem(f"agents.{index}", f"agent {name!r} is listed twice")
+            yield KeyProblem(f"agents.{index}", f"agent {name!r} is listed twice")
         seen.add(name)
 
 
@@ -142,57 +127,57 @@ _ONE_ROUND = {
 """The keys a team of each one-round kind may not have, and why."""
 
 
-def _kind_problems(team: Team) -> Iterator[TeamProblem]:
+def _kind_problems(team: Team) -> Iterator[KeyProblem]:
     keys, problem = _ONE_ROUND.get(team.kind, ((), ""))
     for key in keys:
         if key in team.model_fields_set:
-            yield TeamProblem(key, problem)
+            yield KeyProblem(key, problem)
     if team.resolve is not None and team.kind != "concurrent":
-        yield TeamProblem("resolve", "only a concurrent team has it")
+        yield KeyProblem("resolve", "only a concurrent team has it")
 
 
-def _speaker_problems(team: Team) -> Iterator[TeamProblem]:
+def _speaker_problems(team: Team) -> Iterator[KeyProblem]:
     if team.kind != "group_chat":
         return
     if team.speaker == "rules" and not team.rules:
-        yield TeamProblem("speaker", "speaker rules needs a list of rules")
+        yield KeyProblem("speaker", "speaker rules needs a list of rules")
     if team.speaker == "round_robin" and team.rules:
-        yield TeamProblem("rules", "rules are used only with speaker: rules")
+        yield KeyProblem("rules", "rules are used only with speaker: rules")
     for index, rule in enumerate(team.rules):
         if rule.next not in team.agents:
             members = ", ".join(team.agents)
-            yield TeamProblem(
+            yield KeyProblem(
                 f"rules.{index}.next", f"{rule.next!r} is not in this team (agents: {members})"
             )
 
 
-def _resolve_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[TeamProblem]:
+def _resolve_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
     resolve = team.resolve
     if resolve is None:
         return
     if (resolve.vote is None) == (resolve.judge is None):
-        yield TeamProblem("resolve", "give one of vote (a field) or judge (an agent)")
+        yield KeyProblem("resolve", "give one of vote (a field) or judge (an agent)")
     if resolve.judge is not None:
         known = ", ".join(sorted(agents)) or "none"
         if resolve.judge in team.agents:
-            yield TeamProblem("resolve.judge", f"judge {resolve.judge!r} is one of the team")
+            yield KeyProblem("resolve.judge", f"judge {resolve.judge!r} is one of the team")
         elif resolve.judge not in agents:
-            yield TeamProblem("resolve.judge", f"unknown agent {resolve.judge!r} (agents: {known})")
+            yield KeyProblem("resolve.judge", f"unknown agent {resolve.judge!r} (agents: {known})")
     if resolve.vote is not None:
         for name in team.agents:
             schema = (agents[name].output_schema if name in agents else None) or {}
             if schema.get("type") != "object" or resolve.vote not in schema.get("required", ()):
-                yield TeamProblem(
+                yield KeyProblem(
                     "resolve.vote",
                     f"agent {name!r} has no output_schema of type object "
                     f"requiring {resolve.vote!r}",
                 )
 
 
-def _end_problems(team: Team) -> Iterator[TeamProblem]:
+def _end_problems(team: Team) -> Iterator[KeyProblem]:
     capped = team.max_rounds or team.max_tokens or team.max_cost
     if team.kind == "group_chat" and not capped:
-        yield TeamProblem(
+        yield KeyProblem(
             "kind",
             "a group_chat needs max_rounds or a budget (max_tokens, max_cost): "
             "without one it could run forever",

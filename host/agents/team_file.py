@@ -6,10 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from host.agents.team import Team, check_team
-from host.config.loader import read_yaml_mapping, validation_problems
+from host.config.loader import read_model_file
 from host.errors import TeamError
 
 if TYPE_CHECKING:
@@ -23,9 +21,5 @@ def load_team(path: str | Path, agents: Mapping[str, AgentConfig]) -> Team:
     problem; unknown keys are problems.
     """
     file = Path(path)
-    raw, text = read_yaml_mapping(file, kind="team", error=TeamError)
-    try:
-        team = Team.model_validate(raw)
-    except ValidationError as error:
-        raise TeamError(validation_problems(error, str(file), text)) from None
+    team, text = read_model_file(file, Team, kind="team", error=TeamError)
     return check_team(team, agents, source=str(file), text=text)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import codecs
 import os
 import stat
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from host.config.environment import interpolate, read_environment
 from host.config.schema import HostConfig, ModelConfig
@@ -166,6 +167,24 @@ def read_yaml_mapping(
     return raw, text
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def read_model_file(
+    file: Path, model: type[_Model], *, kind: str, error: type[ConfigError]
+) -> tuple[_Model, str]:
+    """The YAML ``kind`` file at ``file`` as a ``model``, and its text.
+
+    Raises ``error`` with one ``file:line: key.path: problem`` line per problem;
+    unknown keys are problems.
+    """
+    raw, text = read_yaml_mapping(file, kind=kind, error=error)
+    try:
+        return model.model_validate(raw), text
+    except ValidationError as problem:
+        raise error(validation_problems(problem, str(file), text)) from None
+
+
 def read_text(file: Path, *, kind: str, error: type[ConfigError] = ConfigError) -> str:
     """The text of ``file``, a regular UTF-8 file of at most :data:`MAX_FILE_BYTES`.
 
@@ -283,6 +302,28 @@ def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
     if item["type"] == "missing":
         return f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
     return f"{where(source, lines, path)}: {path}: {message} (got {quoted(item['input'])})"
+
+
+@dataclass(frozen=True)
+class KeyProblem:
+    """One thing wrong with what a file (or an object) says, at a key path (``edges.2.to``)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def located(
+    problems: Sequence[KeyProblem], label: str, source: str | None, text: str | None
+) -> list[str]:
+    """Each problem at ``source:line`` (its key's line in ``text``); ``label: problem``
+    when it comes from no file (``source`` is ``None``)."""
+    if source is None:
+        return [f"{label}: {problem}" for problem in problems]
+    lines = key_lines(text) if text is not None else {}
+    return [f"{where(source, lines, problem.path)}: {problem}" for problem in problems]
 
 
 def where(source: str, lines: dict[str, int], path: str) -> str:

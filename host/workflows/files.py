@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from host.catalogue import FunctionInfo
-from host.config.loader import read_yaml_mapping, validation_problems
+from host.config.loader import read_model_file
 from host.errors import WorkflowError
 from host.workflows.definition import Workflow
 from host.workflows.validation import check_workflow
@@ -21,9 +19,5 @@ def load_workflow(
     ``catalogue`` when given). Raises :class:`WorkflowError` with one
     ``file:line: key.path: problem`` line per problem; unknown keys are problems."""
     file = Path(path)
-    raw, text = read_yaml_mapping(file, kind="workflow", error=WorkflowError)
-    try:
-        workflow = Workflow.model_validate(raw)
-    except ValidationError as error:
-        raise WorkflowError(validation_problems(error, str(file), text)) from None
+    workflow, text = read_model_file(file, Workflow, kind="workflow", error=WorkflowError)
     return check_workflow(workflow, catalogue, source=str(file), text=text)

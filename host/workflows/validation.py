@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 from host.catalogue import FunctionInfo
-from host.config.loader import key_lines, where
+from host.config.loader import KeyProblem, located
 from host.errors import WorkflowError
 from host.plans import Ref, RefTarget, call_problems
 from host.workflows.definition import END, NAME_PATTERN, Workflow
 
 
-@dataclass(frozen=True)
-class WorkflowProblem:
-    """One thing wrong with a workflow, at a key path."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
 def workflow_problems(
     workflow: Workflow, catalogue: Mapping[str, FunctionInfo] | None = None
-) -> list[WorkflowProblem]:
+) -> list[KeyProblem]:
     """Every problem with ``workflow``; with a ``catalogue``, unknown functions and bad
     arguments too. Empty when it is valid."""
     problems = list(_node_problems(workflow, catalogue))
@@ -50,63 +38,58 @@ def check_workflow(
     """``workflow`` itself when valid; else raise :class:`WorkflowError` listing every problem,
     each at ``source:line`` when the file's ``source`` and ``text`` are given."""
     problems = workflow_problems(workflow, catalogue)
-    if not problems:
-        return workflow
-    if source is None:
-        raise WorkflowError([f"workflow {workflow.name!r}: {problem}" for problem in problems])
-    lines = key_lines(text) if text is not None else {}
-    raise WorkflowError([f"{where(source, lines, p.path)}: {p}" for p in problems])
+    if problems:
+        raise WorkflowError(located(problems, f"workflow {workflow.name!r}", source, text))
+    return workflow
 
 
 def _node_problems(
     workflow: Workflow, catalogue: Mapping[str, FunctionInfo] | None
-) -> Iterator[WorkflowProblem]:
+) -> Iterator[KeyProblem]:
     for key in ("start", "output"):
         named = getattr(workflow, key)
         if named is not None and named not in workflow.nodes:
-            yield WorkflowProblem(key, f"unknown node {named!r} ({_listed(workflow)})")
+            yield KeyProblem(key, f"unknown node {named!r} ({_listed(workflow)})")
     for node_id, node in workflow.nodes.items():
         if node_id == END:
-            yield WorkflowProblem(f"nodes.{node_id}", f"{END!r} is reserved for finishing a run")
+            yield KeyProblem(f"nodes.{node_id}", f"{END!r} is reserved for finishing a run")
         elif re.fullmatch(NAME_PATTERN, node_id) is None:
-            yield WorkflowProblem(
+            yield KeyProblem(
                 f"nodes.{node_id}", "a node id is a name: letters, digits and _, not first a digit"
             )
         if catalogue is None or node.function is None:
             continue
         key = "function" if node.function not in catalogue else "arguments"
         for message in call_problems(node.step(node_id), catalogue):
-            yield WorkflowProblem(f"nodes.{node_id}.{key}", message)
+            yield KeyProblem(f"nodes.{node_id}.{key}", message)
 
 
-def _edge_problems(workflow: Workflow) -> Iterator[WorkflowProblem]:
+def _edge_problems(workflow: Workflow) -> Iterator[KeyProblem]:
     for index, edge in enumerate(workflow.edges):
         if edge.source not in workflow.nodes:
-            yield WorkflowProblem(
+            yield KeyProblem(
                 f"edges.{index}.from", f"unknown node {edge.source!r} ({_listed(workflow)})"
             )
         elif edge.signal is not None and workflow.nodes[edge.source].next_from is None:
-            yield WorkflowProblem(
+            yield KeyProblem(
                 f"edges.{index}.signal",
                 f"node {edge.source!r} sends no signal (give it next_from to use signal)",
             )
         if edge.to != END and edge.to not in workflow.nodes:
-            yield WorkflowProblem(
+            yield KeyProblem(
                 f"edges.{index}.to",
                 f"unknown node {edge.to!r} ({_listed(workflow)}, or {END} to finish)",
             )
 
 
-def _reference_problems(workflow: Workflow) -> Iterator[WorkflowProblem]:
+def _reference_problems(workflow: Workflow) -> Iterator[KeyProblem]:
     """References must name a node of the workflow, or one of its inputs."""
     for path, target in _references(workflow):
         if target.source == "steps" and target.step not in workflow.nodes:
-            yield WorkflowProblem(
-                path, f"refers to unknown node {target.step!r} ({_listed(workflow)})"
-            )
+            yield KeyProblem(path, f"refers to unknown node {target.step!r} ({_listed(workflow)})")
         elif target.source == "state" and target.path[0] not in workflow.inputs:
             inputs = ", ".join(workflow.inputs) or "none"
-            yield WorkflowProblem(
+            yield KeyProblem(
                 path, f"refers to state.{target.path[0]}, which is not an input (inputs: {inputs})"
             )
 
@@ -125,7 +108,7 @@ def _references(workflow: Workflow) -> Iterator[tuple[str, RefTarget]]:
             yield from ((f"edges.{index}.when", t) for t in edge.when.references())
 
 
-def _reachability_problems(workflow: Workflow) -> Iterator[WorkflowProblem]:
+def _reachability_problems(workflow: Workflow) -> Iterator[KeyProblem]:
     start = workflow.start_node
     if start not in workflow.nodes:
         return
@@ -137,7 +120,7 @@ def _reachability_problems(workflow: Workflow) -> Iterator[WorkflowProblem]:
                 frontier.append(edge.to)
     for node_id in workflow.nodes:
         if node_id not in reached:
-            yield WorkflowProblem(
+            yield KeyProblem(
                 f"nodes.{node_id}", f"unreachable: no path of edges leads here from {start!r}"
             )
 
