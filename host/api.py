@@ -22,7 +22,7 @@ from host.errors import (
     FunctionNotFoundError,
     PlanError,
 )
-from host.progress import Planned, StepFinished, listener, tell
+from host.progress import Planned, listener, reported, tell
 from host.sources import LoadProblem
 from host.state import RunResult, RunState, settled
 
@@ -583,20 +583,16 @@ class AgentHost:
                 except AgentHostError as error:
                     return RunResult(run_id, request, "failed", None, error=str(error))
                 if outcome is None:
-                    watcher = listener()
                     try:
                         choice = keyword_choice(asked, self.catalogue)
                         pin = model if self.function(choice.function).kind == "prompt" else None
-                        record = await self.invoke(
+                        calling = self.invoke(
                             choice.function, choice.arguments, deadline=deadline, model=pin
                         )
+                        record = await reported(calling)
                     except AgentHostError as error:
                         steps = (error.step,) if error.step is not None else ()
-                        if watcher is not None and error.step is not None:
-                            tell(watcher, StepFinished(error.step))
                         return RunResult(run_id, request, "failed", None, steps, error=str(error))
-                    if watcher is not None:
-                        tell(watcher, StepFinished(record))
             except asyncio.CancelledError:
                 cancelled = RunResult(run_id, request, "cancelled", None, error="cancelled")
                 self._runs().record(cancelled)

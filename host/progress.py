@@ -19,12 +19,13 @@ left out of the run. Nothing is told, and nothing costs, outside such a block.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from host.errors import AgentHostError
 from host.resilience.context import current
 
 if TYPE_CHECKING:
@@ -102,6 +103,22 @@ def tell(listener: Listener, event: Progress) -> None:
         listener(event)
     except Exception as error:  # a view's bug must not fail the run it watches
         _log.warning("progress listener failed on %s: %r", type(event).__name__, error)
+
+
+async def reported(running: Awaitable[StepRecord]) -> StepRecord:
+    """``running``'s record; inside :func:`watching`, told as a step's final record, and a
+    failure's (``error.step``) before the error goes on."""
+    watcher = _listener.get()
+    if watcher is None:
+        return await running
+    try:
+        record = await running
+    except AgentHostError as error:
+        if error.step is not None:
+            tell(watcher, StepFinished(error.step))
+        raise
+    tell(watcher, StepFinished(record))
+    return record
 
 
 def text_sink() -> Callable[[str], None] | None:

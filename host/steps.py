@@ -29,7 +29,7 @@ from host.errors import (
 )
 from host.idempotency import COMPENSATION, effect_key
 from host.memo import by_identity
-from host.progress import StepEvent, StepFinished, listener, tell
+from host.progress import StepEvent, StepFinished, listener, reported, tell
 from host.state import CallEvent, RunState, StepRecord, spent
 from host.step_call import StepCall
 from host.validation.checks import Verdict, check, judgement, render
@@ -114,20 +114,15 @@ class StepRunner:
         deadline: float | None,
         key: str | None,
     ) -> StepRecord:
-        """:meth:`run`, telling ``watcher`` the step's final record (a failed one too)."""
+        """:meth:`run`, telling ``watcher`` the step's final record (a failed one, and one
+        that asks a person, too)."""
         try:
-            record = await self._spanned(step, state, deadline, key)
+            return await reported(self._spanned(step, state, deadline, key))
         except HumanNeeded:
             asked = state.records.get(step.id)
             if asked is not None:
                 tell(watcher, StepFinished(asked))
             raise
-        except AgentHostError as error:
-            if error.step is not None:
-                tell(watcher, StepFinished(error.step))
-            raise
-        tell(watcher, StepFinished(record))
-        return record
 
     def _started(
         self, step: Step, state: RunState, deadline: float | None, key: str | None

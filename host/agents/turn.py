@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.catalogue import INTERNAL_PLUGIN, FunctionInfo, ParameterInfo
 from host.errors import AgentHostError, ConfigError, ValidationFailedError
-from host.progress import StepFinished, listener, tell
+from host.progress import reported
 from host.routing import Route
 from host.validation.checks import schema_problems
 
@@ -151,32 +151,17 @@ class AgentTurns:
         """
         tracing = self._invoker.tracing
         if tracing is None:
-            record = await self._take(name, task, messages, step_id)
+            record = await reported(self._checked(name, task, messages, step_id))
         else:
             capability = self._agents[name].capability if self._agents[name].model is None else None
             info = turn_function(name)
             with tracing.step(step_id, info.name, capability, agent=name) as span:
                 try:
-                    record = await self._take(name, task, messages, step_id)
+                    record = await reported(self._checked(name, task, messages, step_id))
                 except AgentHostError as error:
                     tracing.ended_step(span, error.step, error)
                     raise
                 tracing.ended_step(span, record, None)
-        return record
-
-    async def _take(
-        self, name: str, task: str, messages: Sequence[Message], step_id: str
-    ) -> StepRecord:
-        """:meth:`take`, told to the progress listener (if any) when it ends."""
-        watcher = listener()
-        try:
-            record = await self._checked(name, task, messages, step_id)
-        except AgentHostError as error:
-            if watcher is not None and error.step is not None:
-                tell(watcher, StepFinished(error.step))
-            raise
-        if watcher is not None:
-            tell(watcher, StepFinished(record))
         return record
 
     async def _checked(
