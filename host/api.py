@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
     from host.agents import Agent, Team
+    from host.agents.coordination import TeamRun
     from host.agents.turn import AgentTurns
     from host.config.schema import AgentConfig
     from host.idempotency import IdempotencyStore
@@ -418,28 +419,37 @@ class AgentHost:
         It is checked against the agents first: a bad one raises
         :class:`~host.errors.TeamError` listing every problem (at ``file:line`` for a
         file). Each agent turn is a step: routed, through the resilience chain, in
-        the result's ``steps``. A ``concurrent`` team's agents answer at once, settled
-        by its ``resolve`` (a vote or a judge; the reason in the result's ``plan``).
-        The run ends ``ok`` (done, or a sequential team's last turn), ``round_limit``,
-        ``budget_exceeded``, ``stalled``, or ``failed`` (a failed turn, or ``deadline``
-        seconds passed; default ``resilience.deadline``); it is recorded in the run
-        store as kind ``team``.
+        the result's ``steps``. Replies given at once are settled by a ``resolve``
+        (a vote, a judge, a coordinator, or a person; the reason in the result's
+        ``plan``). The run ends ``ok`` (done, or a sequential team's last turn),
+        ``round_limit``, ``budget_exceeded``, ``stalled``, or ``failed`` (a failed turn,
+        or ``deadline`` seconds passed; default ``resilience.deadline``), or waits
+        ``needs_human`` for a person's pick (:meth:`resume` continues it, here or in
+        another process); it is recorded in the run store as kind ``team``.
         """
-        from host.agents import check_team, load_team
+        from host.agents import load_team
+
+        self.start()
+        checked = load_team(team, self._agents) if isinstance(team, str | Path) else team
+        run = self._team_run(checked, task, uuid.uuid4().hex)
+        return await self._runs().team(run, self._deadline(deadline))
+
+    def _team_run(self, team: Team, task: str, run_id: str) -> TeamRun:
+        """A run of ``team`` on ``task`` by this host's agents, once ``team`` is checked
+        against them (:class:`~host.errors.TeamError`)."""
+        from host.agents import check_team
         from host.agents.coordination import TeamRun
         from host.agents.turn import AgentTurns, add_turn_functions
 
         self.start()
         assert self._invoker is not None
-        if isinstance(team, str | Path):
-            checked = load_team(team, self._agents)
-        else:
-            checked = check_team(team, self._agents)
+        checked = check_team(team, self._agents)
         if self._agent_turns is None:
             add_turn_functions(self._invoker.kernel, self._agents)
-            self._agent_turns = AgentTurns(self._invoker, self._router(), self._agents)
-        run = TeamRun(checked, task, self._agent_turns, run_id=uuid.uuid4().hex)
-        return await self._runs().team(run, self._deadline(deadline))
+            self._agent_turns = AgentTurns(
+                self._invoker, self._router(), self._agents, self._catalogue
+            )
+        return TeamRun(checked, task, self._agent_turns, run_id=run_id)
 
     def _step_runner(self) -> StepRunner:
         """This host's step runner: its invoker, router, validations and idempotency store."""
@@ -466,7 +476,7 @@ class AgentHost:
             assert self._paused is not None
             assert self._config is not None
             recorded = self._run_store if self._config.runs.record else None
-            self._running = Runs(steps, self._paused, recorded)
+            self._running = Runs(steps, self._paused, recorded, teams=self._team_run)
         return self._running
 
     def resolve(self, step: Step, state: RunState) -> StepCall:

@@ -116,7 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     workflow.add_argument("--json", action="store_true", help="print the whole run result as JSON")
     workflow.set_defaults(command=_workflow)
 
-    team = commands.add_parser("team", parents=[common], help="run a team of agents on a task")
+    team = commands.add_parser(
+        "team", parents=[common, answers], help="run a team of agents on a task"
+    )
     team.add_argument("file", help="team YAML, e.g. teams/copy_review.yaml")
     team.add_argument("task", help="what the team should do")
     team.add_argument("--json", action="store_true", help="print the whole run result as JSON")
@@ -299,6 +301,7 @@ def _team(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _host(args) as host:
             result = await host.run_team(args.file, args.task)
+            result = await _answered(host, result, args.answers)
         return _report(result, as_json=args.json)
 
     return asyncio.run(go())

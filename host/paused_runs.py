@@ -29,7 +29,7 @@ from host.sqlite_store import SQLiteStore
 from host.state import CallEvent, RunState, StepRecord
 
 Kind = Literal["plan", "workflow", "team"]
-"""What a run runs: a plan, a workflow, or a team of agents (teams never pause yet)."""
+"""What a run runs: a plan, a workflow, or a team of agents."""
 
 DEFAULT_LEASE = 300.0
 """Seconds a resume's claim lasts unless renewed: how long a crashed resume blocks its run."""
@@ -54,7 +54,7 @@ class Snapshot:
 
     kind: Kind
     definition: dict[str, Any]
-    """The plan, or the workflow, as JSON data."""
+    """The plan, the workflow, or the team, as JSON data."""
     request: str
     deadline: float | None
     waiting_step: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.errors import describe_error
@@ -25,6 +25,7 @@ from host.telemetry.genai import current_span_id, resuming
 
 if TYPE_CHECKING:
     from host.agents.coordination import TeamRun
+    from host.agents.team import Team
     from host.paused_runs import Kind, PausedRuns, Snapshot
     from host.run_store import RunStore
     from host.state import RunState
@@ -37,11 +38,18 @@ class Runs:
     recording each in ``store`` (if given)."""
 
     def __init__(
-        self, steps: StepRunner, paused: PausedRuns, store: RunStore | None = None
+        self,
+        steps: StepRunner,
+        paused: PausedRuns,
+        store: RunStore | None = None,
+        *,
+        teams: Callable[[Team, str, str], TeamRun] | None = None,
     ) -> None:
         self._steps = steps
         self._paused = paused
         self._store = store
+        self._teams = teams
+        """Builds a team's run (team, task, run id) to resume one; none: no teams here."""
         self._executor: Executor | None = None
         """Built on the first plan (it remembers validated plans)."""
 
@@ -104,7 +112,8 @@ class Runs:
 
     async def team(self, run: TeamRun, deadline: float | None) -> RunResult:
         """Run a team within ``deadline`` seconds (in its run's span when tracing is on) and
-        record it; cancelled, it is recorded ``cancelled`` with its turns so far."""
+        record it; cancelled, it is recorded ``cancelled`` with its turns so far. A run
+        that waits for a person is kept for :meth:`resume`."""
         started = time.time()
         running = self._team(run, deadline)
         tracing = self._steps.tracing
@@ -122,9 +131,17 @@ class Runs:
         return result
 
     async def _team(self, run: TeamRun, deadline: float | None) -> RunResult:
-        """:meth:`team`'s run, its turns sharing one deadline."""
+        """:meth:`team`'s run, its turns sharing one deadline, kept if it pauses (within its
+        span, which the kept run remembers for its resume)."""
         with self._steps.deadline_scope(deadline):
-            return await run.run()
+            result = await run.run()
+        if result.status == "needs_human":
+            from host.state import RunState
+
+            definition = run.team.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            state = RunState({"progress": run.progress()}, run_id=run.run_id)
+            self._keep("team", definition, result, state, deadline)
+        return result
 
     async def _workflow(
         self,
@@ -175,6 +192,14 @@ class Runs:
         from host.workflows.definition import Workflow
 
         state = snapshot.state
+        if snapshot.kind == "team":
+            from host.agents.team import Team
+
+            assert self._teams is not None
+            team = Team.model_validate(snapshot.definition)
+            run = self._teams(team, snapshot.request, state.run_id)
+            run.restore(state.values["progress"], snapshot.steps, answer)
+            return await self.team(run, snapshot.deadline)
         if snapshot.kind == "plan":
             plan = Plan.model_validate(snapshot.definition)
             waiting = plan.step(snapshot.waiting_step)

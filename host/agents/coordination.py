@@ -3,33 +3,56 @@
 The coordinator keeps one shared transcript and every turn's record. After
 each turn it checks, in order: ``done_when`` (``ok``), ``stall_after``
 (``stalled``), the token and cost budgets (``budget_exceeded``); before each
-turn, the cap on rounds (``round_limit``). A failed turn ends the run
-``failed``, as the run's deadline does. Every ending keeps every record.
+round, the cap on rounds (``round_limit``). A failed turn ends the run
+``failed``, as the run's deadline does. Every ending keeps every record; a team
+with a ``fallback`` ends a run without a result ``ok`` on its template, marked
+degraded, the reason in an ``on_fail`` event.
 
-A ``concurrent`` team takes one round: every agent's turn at once (each
-``turn_1_<agent>``, none seeing the others), then its ``resolve``: a vote on a
-field of the replies, or a judge's turn (``turn_2_<judge>``) over all of them.
-One failed turn fails the run once the others have ended: a vote or a judge
-over part of the team would decide for agents that never answered.
+Who speaks next: the next agent in order (``sequential``, ``group_chat``
+round-robin), the first matching rule (``group_chat`` rules), the agent a
+``transfer_to_<agent>`` tool names (``handoff``; a reply without one ends the
+run, a transfer past ``max_handoffs`` ends it ``round_limit``), or the first edge
+whose condition holds (``graph``). A graph reply that no edge takes is a
+rejected transition: a ``rejected`` event (outcome ``not_in_graph``) on its
+record, the coordinator's note in the transcript, and the same node again.
+
+Replies given at once (a ``concurrent`` team's one round, a graph's ``panel``:
+each ``turn_<round>_<agent>``) are settled by a :class:`~host.agents.team.Resolution`:
+a vote, a judge's or a coordinator's turn, or a person: the run pauses
+``needs_human`` and its resume's answer (an agent's name, or the answer itself)
+decides. One failed turn fails the round once the others have ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
-from host.agents.conflicts import vote
+from host.agents.conflicts import Decision, vote
+from host.agents.team import END
+from host.agents.tools import TRANSFERRED, Handoff, handoff
 from host.agents.turn import AgentTurns, Message
+from host.config.schema import AgentConfig
 from host.errors import AgentHostError
-from host.state import RunResult, RunStatus, StepRecord, spent
+from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
 
 if TYPE_CHECKING:
-    from host.agents.team import Team
+    from host.agents.team import Resolution, Team
+
+UNRESULTED: tuple[RunStatus, ...] = ("round_limit", "budget_exceeded", "stalled", "failed")
+"""The endings a team's ``fallback`` answers for."""
+
+COORDINATOR = """You coordinate a team. Its agents answered the task at once; their replies \
+are the conversation. Choose the one reply that does the task best, and say why in one \
+short sentence."""
 
 
 class TeamRun:
     """One run of ``team`` on ``task``: :meth:`run` it once; :meth:`result` tells how far
-    it got at any time (a cancelled run's record)."""
+    it got at any time (a cancelled run's record). :meth:`progress` and :meth:`restore`
+    carry a run paused for a person to its resume."""
 
     def __init__(self, team: Team, task: str, turns: AgentTurns, *, run_id: str) -> None:
         self.team = team
@@ -41,47 +64,170 @@ class TeamRun:
         self.output: Any = None
         self.reason: str | None = None
         """Why the output is what it is, when a conflict strategy decided it."""
+        self.question: str | None = None
+        """What a person is asked, while the run waits for them."""
+        self._round = 0
+        self._node = team.agents[0]
+        self._handoffs = 0
+        self._pending: dict[str, Any] | None = None
+        """Replies waiting for a person's pick (restored on resume)."""
+        self._answer: Any = None
 
     async def run(self) -> RunResult:
-        """Take turns until the team is done, stalls, runs out of rounds or budget, or a
-        turn fails."""
-        team = self.team
-        if team.kind == "concurrent":
+        """Take turns until the team is done, stalls, runs out of rounds or budget, a turn
+        fails, or it waits for a person."""
+        if self.team.kind == "concurrent":
             return await self._concurrent()
-        speaker = team.agents[0]
+        team = self.team
         while True:
-            turn = len(self.records) + 1
-            if team.kind == "sequential" and turn > len(team.agents):
-                return self.result("ok")
-            if team.max_rounds is not None and turn > team.max_rounds:
-                return self.result("round_limit", f"reached max_rounds ({team.max_rounds})")
-            try:
-                record = await self._turns.take(
-                    speaker, self.task, self.messages, step_id=f"turn_{turn}_{speaker}"
-                )
-            except AgentHostError as error:
-                if error.step is not None:
-                    self.records.append(error.step)
-                return self.result("failed", f"agent {speaker!r}: {error}")
-            self.records.append(record)
-            self.messages.append(
-                Message(speaker, "" if record.output is None else str(record.output))
-            )
-            self.output = self.messages[-1].text
+            if self._pending is None:
+                if team.kind == "sequential" and self._round >= len(team.agents):
+                    return self.result("ok")
+                if team.max_rounds is not None and self._round >= team.max_rounds:
+                    return self.result("round_limit", f"reached max_rounds ({team.max_rounds})")
+                self._round += 1
+            node = self._node
+            turn = Handoff(self._transfers(node)) if team.kind == "handoff" else None
+            spoken = await (self._panel(node) if node in team.panels else self._turn(node, turn))
+            if isinstance(spoken, RunResult):
+                return spoken
             ended = self._ended()
             if ended is not None:
                 return self.result(*ended)
-            speaker = self._next_speaker(speaker)
+            following = self._following(node, spoken, turn)
+            if isinstance(following, RunResult):
+                return following
+            self._node = following
+
+    async def _turn(self, name: str, turn: Handoff | None) -> str | RunResult:
+        """``name``'s turn after the transcript: its reply (a transfer's note), or the failed
+        run."""
+        token = handoff.set(turn)
+        try:
+            record = await self._turns.take(
+                name, self.task, self.messages, step_id=f"turn_{self._round}_{name}"
+            )
+        except AgentHostError as error:
+            if error.step is not None:
+                self.records.append(error.step)
+            return self.result("failed", f"agent {name!r}: {error}")
+        finally:
+            handoff.reset(token)
+        self.records.append(record)
+        text = _text(record.output)
+        if turn is not None and turn.target is not None:
+            text = TRANSFERRED.format(name=turn.target)
+        self.messages.append(Message(name, text))
+        self.output = text
+        return text
+
+    def _transfers(self, name: str) -> tuple[str, ...]:
+        """The agents ``name`` may hand off to."""
+        given = self.team.handoffs.get(name)
+        return given if given is not None else tuple(a for a in self.team.agents if a != name)
+
+    def _following(self, node: str, reply: str, turn: Handoff | None) -> str | RunResult:
+        """Who speaks after ``node`` said ``reply``, or how the run ends."""
+        team = self.team
+        if turn is not None:
+            if turn.target is None:
+                return self.result("ok")
+            self._handoffs += 1
+            if team.max_handoffs is not None and self._handoffs > team.max_handoffs:
+                return self.result("round_limit", f"reached max_handoffs ({team.max_handoffs})")
+            return turn.target
+        if team.kind != "graph":
+            return self._next_speaker(node)
+        edges = [edge for edge in team.edges if edge.source == node]
+        if not edges:
+            return self.result("ok")
+        signal = _signal(reply, team.signal_field)
+        named = [edge.signal for edge in edges if edge.signal is not None]
+        if signal is None or not named or signal in named:  # else: a signal no edge takes
+            for edge in sorted(edges, key=lambda edge: not edge.conditional):
+                if edge.signal is not None and edge.signal != signal:
+                    continue
+                if edge.contains is not None and edge.contains not in reply:
+                    continue
+                return self.result("ok") if edge.to == END else edge.to
+        return self._rejected(node, signal, edges)
+
+    def _rejected(self, node: str, signal: str | None, edges: list[Any]) -> str:
+        """Record that ``node``'s reply leads nowhere in the graph; ``node`` speaks again."""
+        expected = ", ".join(
+            f"{e.signal or ''}{' containing ' + repr(e.contains) if e.contains else ''} → {e.to}"
+            for e in edges
+        )
+        said = f"signal {signal!r}" if signal is not None else "a reply without a signal"
+        why = f"{node} gave {said}: no edge of the graph takes it (edges: {expected})"
+        last = self.records[-1]
+        event = CallEvent("rejected", f"{node} → ?", "not_in_graph", error=why)
+        last.events = (*last.events, event)
+        self.messages.append(Message("coordinator", f"Transition rejected: {why}. Answer again."))
+        return node
+
+    async def _panel(self, name: str) -> str | RunResult:
+        """A graph panel's round: its agents at once after the transcript, settled by its
+        resolution; their replies and the decision join the transcript."""
+        panel = self.team.panels[name]
+        if self._pending is None:
+            replies = await self._at_once(panel.agents, self.messages)
+            if isinstance(replies, RunResult):
+                return replies
+            self.messages.extend(Message(agent, _text(reply)) for agent, reply in replies.items())
+        else:
+            replies = self._pending["replies"]
+        decided = await self._settle(panel.resolve, replies, panel=name)
+        if isinstance(decided, RunResult):
+            return decided
+        reply = _text(decided.output)
+        if panel.resolve.vote is not None:  # the reply of the first agent voting the winner
+            field = panel.resolve.vote
+            reply = next(
+                _text(r) for r in replies.values() if _json(r).get(field) == decided.output
+            )
+        self.messages.append(Message("coordinator", f"Decision: {decided.reason}"))
+        self.output = reply
+        return reply
 
     async def _concurrent(self) -> RunResult:
         """Every agent's turn at once, then the team's resolution of their replies."""
         team = self.team
+        if self._pending is None:
+            self._round = 1
+            replies = await self._at_once(team.agents, ())
+            if isinstance(replies, RunResult):
+                return replies
+        else:
+            replies = self._pending["replies"]
+        self.output = replies
+        resolve = team.resolve
+        if resolve is None:
+            return self.result(*(self._over_budget() or ("ok", None)))
+        if resolve.vote is None and not resolve.human:  # a judge or coordinator spends
+            ended = self._over_budget()
+            if ended is not None:
+                return self.result(*ended)
+        decided = await self._settle(resolve, replies, panel=None)
+        if isinstance(decided, RunResult):
+            return decided
+        self.output, self.reason = decided.output, decided.reason
+        return self.result(*(self._over_budget() or ("ok", None)))
+
+    async def _at_once(
+        self, agents: tuple[str, ...], messages: list[Message] | tuple[()]
+    ) -> dict[str, Any] | RunResult:
+        """Each of ``agents``' turns at once (none seeing the others): their replies in
+        ``agents``' order, or the failed run."""
         replies: dict[str, Any] = {}
         failures: dict[str, AgentHostError] = {}
+        first = len(self.records)
+        seen = tuple(messages)
 
         async def turn(name: str) -> None:
+            step_id = f"turn_{self._round}_{name}"
             try:
-                record = await self._turns.take(name, self.task, (), step_id=f"turn_1_{name}")
+                record = await self._turns.take(name, self.task, seen, step_id=step_id)
             except AgentHostError as error:
                 failures[name] = error
                 if error.step is not None:
@@ -91,54 +237,160 @@ class TeamRun:
             replies[name] = record.output
 
         async with asyncio.TaskGroup() as group:
-            for name in team.agents:
+            for name in agents:
                 group.create_task(turn(name))
-        order = {f"turn_1_{name}": index for index, name in enumerate(team.agents)}
-        self.records.sort(key=lambda record: order[record.step_id])
-        failed = next((name for name in team.agents if name in failures), None)
+        order = {f"turn_{self._round}_{name}": index for index, name in enumerate(agents)}
+        self.records[first:] = sorted(self.records[first:], key=lambda r: order[r.step_id])
+        failed = next((name for name in agents if name in failures), None)
         if failed is not None:
             return self.result("failed", f"agent {failed!r}: {failures[failed]}")
-        replies = {name: replies[name] for name in team.agents}
-        self.output = replies
-        if team.resolve is not None and team.resolve.vote is not None:
-            decided = vote(team.resolve.vote, replies)
-            self.output, self.reason = decided.output, decided.reason
-        ended = self._over_budget()
-        if ended is None and team.resolve is not None and team.resolve.judge is not None:
-            return await self._judge(team.resolve.judge, replies)
-        return self.result(*(ended or ("ok", None)))
+        return {name: replies[name] for name in agents}
 
-    async def _judge(self, judge: str, replies: dict[str, Any]) -> RunResult:
-        """``judge``'s turn over every reply: its reply is the output and the reason."""
-        self.messages = [Message(name, str(reply)) for name, reply in replies.items()]
-        try:
-            record = await self._turns.take(
-                judge, self.task, self.messages, step_id=f"turn_2_{judge}"
+    async def _settle(
+        self, resolve: Resolution, replies: dict[str, Any], *, panel: str | None
+    ) -> Decision | RunResult:
+        """``resolve``'s decision over ``replies``, or the run (failed, or waiting for a
+        person to pick)."""
+        if resolve.vote is not None:
+            return vote(resolve.vote, replies)
+        if resolve.human:
+            return self._human(replies, panel)
+        shown = [Message(name, _text(reply)) for name, reply in replies.items()]
+        if resolve.judge is not None:
+            judged = await self._decider(
+                resolve.judge, shown, label=resolve.judge, who=f"judge {resolve.judge!r}"
             )
+            if isinstance(judged, RunResult):
+                return judged
+            return Decision(judged, f"judge {resolve.judge}: {' '.join(_text(judged).split())}")
+        assert resolve.coordinator is not None
+        name = self._coordinator(resolve.coordinator, tuple(replies))
+        chosen = await self._decider(name, shown, label="coordinator", who="the coordinator")
+        if isinstance(chosen, RunResult):
+            return chosen
+        picked = _json(chosen)
+        choice = picked["choice"]
+        return Decision(replies[choice], f"coordinator chose {choice}: {picked['reason']}")
+
+    async def _decider(self, name: str, shown: list[Message], *, label: str, who: str) -> Any:
+        """The output of ``name``'s turn over ``shown`` (a judge's or coordinator's, its step
+        ``turn_<round>_<label>``), or the run failed by ``who``."""
+        self._round += 1
+        step_id = f"turn_{self._round}_{label}"
+        try:
+            record = await self._turns.take(name, self.task, shown, step_id=step_id)
         except AgentHostError as error:
             if error.step is not None:
                 self.records.append(error.step)
-            return self.result("failed", f"judge {judge!r}: {error}")
+            return self.result("failed", f"{who}: {error}")
         self.records.append(record)
-        self.output = record.output
-        self.reason = f"judge {judge}: {' '.join(str(record.output).split())}"
-        return self.result(*(self._over_budget() or ("ok", None)))
+        return record.output
+
+    def _coordinator(self, capability: str, agents: tuple[str, ...]) -> str:
+        """The host's coordinating agent for a choice among ``agents``, routed by
+        ``capability``: its reply names one of them, and why."""
+        digest = hashlib.sha1(f"{capability}:{','.join(agents)}".encode()).hexdigest()[:8]
+        name = f"coordinator_{digest}"
+        schema = {
+            "type": "object",
+            "properties": {
+                "choice": {"type": "string", "enum": list(agents)},
+                "reason": {"type": "string", "maxLength": 160},
+            },
+            "required": ["choice", "reason"],
+            "additionalProperties": False,
+        }
+        config = AgentConfig(
+            instructions=COORDINATOR, capability=capability, max_tokens=96, output_schema=schema
+        )
+        self._turns.ensure(name, config)
+        return name
+
+    def _human(self, replies: dict[str, Any], panel: str | None) -> Decision | RunResult:
+        """A person's pick: from the resume's answer, or the run paused to ask them."""
+        if self._pending is None:
+            self._pending = {"replies": replies, "panel": panel}
+            listed = "\n".join(f"- {name}: {_text(reply)}" for name, reply in replies.items())
+            self.question = (
+                "The team's agents answered differently. Which reply should it take? Answer "
+                f"with an agent's name ({', '.join(replies)}), or with the answer itself.\n"
+                f"{listed}"
+            )
+            return self.result("needs_human")
+        answer, self._pending = self._answer, None
+        self.question = None
+        picked = str(answer).strip()
+        self.records.append(
+            StepRecord.without_call(
+                self.waiting_step,
+                "human",
+                {},
+                output=answer,
+                events=(CallEvent("answered", self.waiting_step, "ok"),),
+            )
+        )
+        if picked in replies:
+            return Decision(replies[picked], f"a person chose {picked}")
+        return Decision(answer, "a person answered")
+
+    @property
+    def waiting_step(self) -> str:
+        """The step a person's pick is recorded as."""
+        return f"decide_{self._round}"
+
+    def progress(self) -> dict[str, Any]:
+        """What resuming needs beyond the records: JSON data."""
+        return {
+            "round": self._round,
+            "node": self._node,
+            "handoffs": self._handoffs,
+            "messages": [[m.speaker, m.text] for m in self.messages],
+            "output": self.output,
+            "pending": self._pending,
+        }
+
+    def restore(
+        self, progress: dict[str, Any], records: tuple[StepRecord, ...], answer: Any
+    ) -> None:
+        """Continue from :meth:`progress` and ``records``, ``answer`` deciding the pick."""
+        self._round = progress["round"]
+        self._node = progress["node"]
+        self._handoffs = progress["handoffs"]
+        self.messages = [Message(speaker, text) for speaker, text in progress["messages"]]
+        self.output = progress["output"]
+        self._pending = progress["pending"]
+        self.records = list(records)
+        self._answer = answer
 
     def result(self, status: RunStatus, error: str | None = None) -> RunResult:
         """The run as it stands, ended with ``status``: the last reply is its output (a
         concurrent team's: its decision, else every reply by agent; none for a failed
-        run), and a conflict strategy's reason is in its ``plan``."""
+        run, but a ``fallback``), and a conflict strategy's reason is in its ``plan``."""
         outline = f"team {self.team.name} ({self.team.kind}): {len(self.records)} turn(s)"
+        records, output = tuple(self.records), None if status == "failed" else self.output
+        fallback = self.team.fallback
+        if fallback is not None and status in UNRESULTED:
+            why = error or status
+            output = fallback.template.replace("{task}", self.task)
+            event = CallEvent("on_fail", self.team.name, "alternative", error=why)
+            stand_in = StepRecord.without_call(
+                "fallback", "team.fallback", {}, output=output, degraded=True, events=(event,)
+            )
+            records, status, error = (*records, stand_in), "ok", None
+            outline += f"; fallback ({why})"
         if self.reason is not None:
             outline += f"; {self.reason}"
+        waiting = status == "needs_human"
         return RunResult(
             self.run_id,
             self.task,
             status,
-            None if status == "failed" else self.output,
-            tuple(self.records),
+            output,
+            records,
             plan=outline,
             error=error,
+            question=self.question if waiting else None,
+            waiting_step=self.waiting_step if waiting else None,
         )
 
     def _ended(self) -> tuple[RunStatus, str | None] | None:
@@ -173,3 +425,29 @@ class TeamRun:
                     return rule.next
         agents = self.team.agents
         return agents[(agents.index(speaker) + 1) % len(agents)]
+
+
+def _text(output: Any) -> str:
+    """A reply as the transcript shows it: text as given, JSON data as JSON."""
+    if output is None:
+        return ""
+    if isinstance(output, str):
+        return output
+    return json.dumps(output, ensure_ascii=False)
+
+
+def _json(reply: Any) -> dict[str, Any]:
+    """``reply`` as a JSON object (parsed from text); empty when it is not one."""
+    if isinstance(reply, dict):
+        return reply
+    try:
+        value = json.loads(reply) if isinstance(reply, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _signal(reply: str, field: str) -> str | None:
+    """The signal a reply carries: its JSON object's ``field``, when that is text."""
+    value = _json(reply).get(field)
+    return value if isinstance(value, str) else None

@@ -2,15 +2,18 @@
 
 A team is checked before it runs (:func:`check_team`): every problem at once,
 each at the key path it is about (``rules.1.next``), so a team file reports
-``file:line: key.path: problem``. A ``group_chat`` must have ``max_rounds`` or a
-budget; without one it could talk forever. A ``concurrent`` team's ``resolve``
-must name a field every agent's ``output_schema`` requires (``vote``) or a
-configured agent outside the team (``judge``).
+``file:line: key.path: problem``. A team that can go round (a ``group_chat``, a
+``handoff`` team, a ``graph`` with a cycle) must have a cap (``max_rounds``,
+``max_handoffs``) or a budget; without one it could talk forever. A cycle of a
+graph must have an edge leaving it, or it could never end. A ``resolve`` must
+name a field every agent's ``output_schema`` requires (``vote``), a configured
+agent outside the team (``judge``), a capability (``coordinator``), or a person
+(``human``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,8 +24,11 @@ from host.errors import TeamError
 if TYPE_CHECKING:
     from host.config.schema import AgentConfig
 
-TeamKind = Literal["sequential", "concurrent", "group_chat"]
+TeamKind = Literal["sequential", "concurrent", "group_chat", "handoff", "graph"]
 Speaker = Literal["round_robin", "rules"]
+
+END = "end"
+"""The node a graph's edge leads to when the run is done."""
 
 
 class _Strict(BaseModel):
@@ -37,12 +43,56 @@ class SpeakerRule(_Strict):
 
 
 class Resolution(_Strict):
-    """How a concurrent team settles its replies: give one of ``vote`` and ``judge``."""
+    """How replies given at once are settled: give one of ``vote``, ``judge``,
+    ``coordinator`` and ``human``."""
 
     vote: str | None = Field(default=None, min_length=1)
     """The field of the agents' JSON replies whose majority value wins (ties: agent order)."""
     judge: str | None = None
     """An agent outside the team that reads every reply and decides."""
+    coordinator: str | None = Field(default=None, min_length=1)
+    """A capability: the model it routes to picks one agent's reply, with its reason."""
+    human: bool = False
+    """A person picks: the run pauses ``needs_human`` and its resume's answer decides."""
+
+    def strategies(self) -> list[str]:
+        """The strategies given (exactly one, in a valid resolution)."""
+        given = {"vote": self.vote, "judge": self.judge, "coordinator": self.coordinator}
+        return [name for name, value in given.items() if value is not None] + (
+            ["human"] if self.human else []
+        )
+
+
+class Edge(_Strict):
+    """A graph's transition: after ``from`` speaks, ``to`` does (``end``: the run is done)
+    when the reply carries ``signal`` (and contains ``contains``); an edge with neither
+    is taken when no conditional edge of ``from`` is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    source: str = Field(alias="from")
+    to: str
+    signal: str | None = Field(default=None, min_length=1)
+    contains: str | None = Field(default=None, min_length=1)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the edge has a condition."""
+        return self.signal is not None or self.contains is not None
+
+
+class Panel(_Strict):
+    """Agents of a graph that answer at once, as one node, settled by ``resolve``."""
+
+    agents: tuple[str, ...] = Field(min_length=2)
+    resolve: Resolution
+
+
+class Fallback(_Strict):
+    """What a team answers when it ends without a result (a cap, a budget, a stall or a
+    failed turn): ``template`` with ``{task}`` filled in, marked degraded."""
+
+    template: str = Field(min_length=1)
 
 
 class Team(_Strict):
@@ -53,7 +103,14 @@ class Team(_Strict):
     others; the output is ``resolve``'s decision, else each agent's reply by name.
     ``group_chat``: the first agent speaks first, then ``speaker`` picks
     each next one (``round_robin``, or the first of ``rules`` that matches, else
-    round-robin); a round is one agent's turn. Budgets and ``done_when`` and
+    round-robin); a round is one agent's turn. ``handoff``: the first agent
+    speaks first; each may call a ``transfer_to_<agent>`` tool (to the agents
+    ``handoffs`` lists for it, else every other one), and the one it names speaks
+    next; a reply without a transfer ends the run. ``graph``: the first node (an
+    agent, or a ``panel`` of agents answering at once) speaks first, then the
+    first of its ``edges`` whose condition holds leads on; a reply that no edge
+    takes is a rejected transition, recorded and answered by the coordinator in
+    the transcript, and the same node speaks again. Budgets and ``done_when`` and
     ``stall_after`` are checked after each turn (a concurrent team's budgets after
     its round, then after its judge).
     """
@@ -75,6 +132,22 @@ class Team(_Strict):
     """The run ends ``stalled`` when the same message comes this many times in a row."""
     resolve: Resolution | None = None
     """A concurrent team's conflict strategy."""
+    handoffs: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """A handoff team's transfers: agent → the agents it may hand off to (default: all)."""
+    max_handoffs: int | None = Field(default=None, gt=0)
+    """A handoff team's cap on transfers; it ends ``round_limit`` on the next one."""
+    edges: tuple[Edge, ...] = ()
+    """A graph's transitions, tried in order per node (conditional ones first)."""
+    panels: dict[str, Panel] = Field(default_factory=dict)
+    """A graph's nodes of several agents answering at once: name → panel."""
+    signal_field: str = Field(default="signal", min_length=1)
+    """The field of a JSON reply that carries its signal for a graph's edges."""
+    fallback: Fallback | None = None
+    """The degraded answer of a run that ends without a result."""
+
+    def nodes(self) -> tuple[str, ...]:
+        """A graph's nodes: its agents, then its panels."""
+        return (*self.agents, *self.panels)
 
 
 def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[KeyProblem]:
@@ -83,7 +156,9 @@ def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[KeyProb
         *_member_problems(team, agents),
         *_kind_problems(team),
         *_speaker_problems(team),
-        *_resolve_problems(team, agents),
+        *_resolve_problems(team.resolve, "resolve", team.agents, agents),
+        *_handoff_problems(team),
+        *_graph_problems(team, agents),
         *_end_problems(team),
     ]
 
@@ -104,36 +179,52 @@ def check_team(
 
 
 def _member_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
-    known = ", ".join(sorted(agents)) or "none"
+    yield from _unknown(team.agents, "agents", agents)
     seen: set[str] = set()
     for index, name in enumerate(team.agents):
-        if name not in agents:
-            yield KeyProblem(f"agents.{index}", f"unknown agent {name!r} (agents: {known})")
         if name in seen:
             yield KeyProblem(f"agents.{index}", f"agent {name!r} is listed twice")
         seen.add(name)
 
 
-_ONE_ROUND = {
-    "sequential": (
-        ("speaker", "rules", "max_rounds"),
-        "only a group_chat has it (sequential: each agent once)",
-    ),
-    "concurrent": (
-        ("speaker", "rules", "max_rounds", "done_when", "stall_after"),
-        "a concurrent team has no rounds to pick, cap or end early (each agent once, at once)",
-    ),
+def _unknown(
+    names: Sequence[str], key: str, agents: Mapping[str, AgentConfig]
+) -> Iterator[KeyProblem]:
+    known = ", ".join(sorted(agents)) or "none"
+    for index, name in enumerate(names):
+        if name not in agents:
+            yield KeyProblem(f"{key}.{index}", f"unknown agent {name!r} (agents: {known})")
+
+
+_KINDS: dict[str, tuple[TeamKind, ...]] = {
+    "speaker": ("group_chat",),
+    "rules": ("group_chat",),
+    "max_rounds": ("group_chat", "handoff", "graph"),
+    "done_when": ("sequential", "group_chat", "handoff", "graph"),
+    "stall_after": ("sequential", "group_chat", "handoff", "graph"),
+    "resolve": ("concurrent",),
+    "handoffs": ("handoff",),
+    "max_handoffs": ("handoff",),
+    "edges": ("graph",),
+    "panels": ("graph",),
+    "signal_field": ("graph",),
 }
-"""The keys a team of each one-round kind may not have, and why."""
+"""The keys only some kinds of team have, and those kinds."""
+
+_WHY = {
+    "sequential": "sequential: each agent once",
+    "concurrent": "concurrent: each agent once, at once",
+}
 
 
 def _kind_problems(team: Team) -> Iterator[KeyProblem]:
-    keys, problem = _ONE_ROUND.get(team.kind, ((), ""))
-    for key in keys:
-        if key in team.model_fields_set:
-            yield KeyProblem(key, problem)
-    if team.resolve is not None and team.kind != "concurrent":
-        yield KeyProblem("resolve", "only a concurrent team has it")
+    for key, kinds in _KINDS.items():
+        if key in team.model_fields_set and team.kind not in kinds:
+            why = f" ({_WHY[team.kind]})" if team.kind in _WHY else ""
+            named = " or ".join(", ".join(kinds).rsplit(", ", 1))
+            yield KeyProblem(key, f"only a {named} team has it{why}")
+    if team.kind == "graph" and not team.edges:
+        yield KeyProblem("edges", "a graph needs edges")
 
 
 def _speaker_problems(team: Team) -> Iterator[KeyProblem]:
@@ -151,34 +242,126 @@ def _speaker_problems(team: Team) -> Iterator[KeyProblem]:
             )
 
 
-def _resolve_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
-    resolve = team.resolve
+def _resolve_problems(
+    resolve: Resolution | None,
+    key: str,
+    members: Sequence[str],
+    agents: Mapping[str, AgentConfig],
+) -> Iterator[KeyProblem]:
     if resolve is None:
         return
-    if (resolve.vote is None) == (resolve.judge is None):
-        yield KeyProblem("resolve", "give one of vote (a field) or judge (an agent)")
+    if len(resolve.strategies()) != 1:
+        yield KeyProblem(
+            key,
+            "give one of vote (a field), judge (an agent), coordinator (a capability) "
+            "or human: true",
+        )
     if resolve.judge is not None:
         known = ", ".join(sorted(agents)) or "none"
-        if resolve.judge in team.agents:
-            yield KeyProblem("resolve.judge", f"judge {resolve.judge!r} is one of the team")
+        if resolve.judge in members:
+            yield KeyProblem(f"{key}.judge", f"judge {resolve.judge!r} is one of the team")
         elif resolve.judge not in agents:
-            yield KeyProblem("resolve.judge", f"unknown agent {resolve.judge!r} (agents: {known})")
+            yield KeyProblem(f"{key}.judge", f"unknown agent {resolve.judge!r} (agents: {known})")
     if resolve.vote is not None:
-        for name in team.agents:
+        for name in members:
             schema = (agents[name].output_schema if name in agents else None) or {}
             if schema.get("type") != "object" or resolve.vote not in schema.get("required", ()):
                 yield KeyProblem(
-                    "resolve.vote",
+                    f"{key}.vote",
                     f"agent {name!r} has no output_schema of type object "
                     f"requiring {resolve.vote!r}",
                 )
 
 
+def _handoff_problems(team: Team) -> Iterator[KeyProblem]:
+    for name, targets in team.handoffs.items():
+        if name not in team.agents:
+            yield KeyProblem(f"handoffs.{name}", f"{name!r} is not in this team")
+        for index, target in enumerate(targets):
+            if target not in team.agents or target == name:
+                yield KeyProblem(
+                    f"handoffs.{name}.{index}",
+                    f"{target!r} is not another agent of this team",
+                )
+
+
+def _graph_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
+    if team.kind != "graph":
+        return
+    nodes = team.nodes()
+    for name, panel in team.panels.items():
+        if name in team.agents:
+            yield KeyProblem(f"panels.{name}", f"panel {name!r} has an agent's name")
+        yield from _unknown(panel.agents, f"panels.{name}.agents", agents)
+        yield from _resolve_problems(panel.resolve, f"panels.{name}.resolve", panel.agents, agents)
+    unconditional: set[str] = set()
+    for index, edge in enumerate(team.edges):
+        if edge.source not in nodes:
+            yield KeyProblem(f"edges.{index}.from", f"{edge.source!r} is not a node of this graph")
+        if edge.to not in nodes and edge.to != END:
+            yield KeyProblem(
+                f"edges.{index}.to", f"{edge.to!r} is not a node of this graph (nor {END!r})"
+            )
+        if not edge.conditional:
+            if edge.source in unconditional:
+                yield KeyProblem(
+                    f"edges.{index}",
+                    f"{edge.source!r} has two edges without a condition",
+                )
+            unconditional.add(edge.source)
+    if any(edge.source not in nodes or edge.to not in (*nodes, END) for edge in team.edges):
+        return
+    reached = _reachable(team.edges, nodes[0])
+    for node in nodes:
+        if node not in reached:
+            yield KeyProblem("edges", f"{node!r} is never reached from {nodes[0]!r}")
+    for cycle in _cycles(team.edges, nodes):
+        if not any(e.source in cycle and e.to not in cycle for e in team.edges):
+            shown = " → ".join(sorted(cycle))
+            yield KeyProblem(
+                "edges", f"the cycle {shown} has no edge out of it: it could never end"
+            )
+
+
+def _reachable(edges: Sequence[Edge], start: str) -> set[str]:
+    """The nodes ``edges`` lead to from ``start``, ``start`` included."""
+    reached, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        for edge in edges:
+            if edge.source == node and edge.to not in reached:
+                reached.add(edge.to)
+                todo.append(edge.to)
+    return reached
+
+
+def _cycles(edges: Sequence[Edge], nodes: Sequence[str]) -> list[set[str]]:
+    """The graph's strongly connected parts that hold a cycle (a node with an edge to itself
+    included), each as its set of nodes."""
+    reach = {node: _reachable(edges, node) for node in nodes}
+    parts: list[set[str]] = []
+    for node in nodes:
+        if any(node in part for part in parts):
+            continue
+        part = {other for other in nodes if other in reach[node] and node in reach[other]}
+        looping = len(part) > 1 or any(e.source == node and e.to == node for e in edges)
+        if looping:
+            parts.append(part)
+    return parts
+
+
 def _end_problems(team: Team) -> Iterator[KeyProblem]:
-    capped = team.max_rounds or team.max_tokens or team.max_cost
-    if team.kind == "group_chat" and not capped:
+    capped = team.max_rounds or team.max_tokens or team.max_cost or team.max_handoffs
+    if capped:
+        return
+    kind = team.kind
+    if kind in ("group_chat", "handoff") or (kind == "graph" and _cycles(team.edges, team.nodes())):
+        what = {"group_chat": "a group_chat", "handoff": "a handoff team"}.get(
+            kind, "a cyclic graph"
+        )
+        caps = "max_rounds, max_handoffs" if kind == "handoff" else "max_rounds"
         yield KeyProblem(
             "kind",
-            "a group_chat needs max_rounds or a budget (max_tokens, max_cost): "
+            f"{what} needs {caps} or a budget (max_tokens, max_cost): "
             "without one it could run forever",
         )

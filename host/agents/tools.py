@@ -5,19 +5,25 @@ choice narrowed to the agent's functions. SK runs each call the model makes
 through the kernel (the tool-call argument check, then the resilience chain);
 :class:`AgentToolGate` answers a call of any other function with a tool error
 and records it as a ``rejected`` event (outcome ``not_allowed``) without running it.
+
+In a ``handoff`` team a turn is also offered ``transfer_to_<agent>`` tools (the
+host's own functions, one per agent): calling one names the next speaker in the
+turn's :class:`Handoff` and ends the turn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior
 from semantic_kernel.connectors.ai.function_choice_type import FunctionChoiceType
 
 from host.catalogue import INTERNAL_PLUGIN
 from host.errors import ConfigError
 from host.resilience.context import current
+from host.resilience.tool_calls import NamedTools
 from host.state import CallEvent
 
 if TYPE_CHECKING:
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.function_call_choice_configuration import (
         FunctionCallChoiceConfiguration,
     )
+    from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
     from semantic_kernel.filters.auto_function_invocation.auto_function_invocation_context import (
         AutoFunctionInvocationContext,
     )
@@ -37,19 +44,55 @@ NOT_ALLOWED = "`{name}` is not one of your tools ({allowed}); call one of those,
 """What the model is told instead of the result of a call outside its agent's functions."""
 
 
-class AgentTools(FunctionChoiceBehavior):
-    """SK's automatic function choice offering exactly ``allowed`` (``plugin-function``).
+TRANSFER = "transfer_to_"
+"""The name of a hand-off tool, before the agent's name."""
+
+
+@dataclass
+class Handoff:
+    """A ``handoff`` team's turn: the agents it may transfer to, and the one it chose."""
+
+    offered: tuple[str, ...]
+    target: str | None = None
+
+
+handoff: ContextVar[Handoff | None] = ContextVar("agent_host_handoff", default=None)
+"""The hand-off of the turn running, in a ``handoff`` team."""
+
+
+class AgentTools(NamedTools):
+    """SK's automatic function choice offering exactly ``allowed`` (``plugin-function``),
+    and the turn's :class:`Handoff` tools; nothing at all when both are empty.
 
     Its ``filters`` stay open so that SK hands a call of another function to the
-    kernel's filters, where :class:`AgentToolGate` refuses and records it.
+    kernel's filters, where :class:`AgentToolGate` refuses and records it (and
+    answers a transfer).
     """
 
     allowed: list[str]
 
+    def offered(self) -> list[str]:
+        """The functions offered now: the agent's, and its turn's transfers."""
+        turn = handoff.get()
+        transfers = [f"{INTERNAL_PLUGIN}-{TRANSFER}{name}" for name in turn.offered] if turn else []
+        return [*self.allowed, *transfers]
+
+    def configure(
+        self,
+        kernel: Kernel,
+        update_settings_callback: Callable[..., None],
+        settings: PromptExecutionSettings,
+    ) -> None:
+        """Offer :meth:`offered` to the model, unless that is nothing."""
+        if self.offered():
+            super().configure(kernel, update_settings_callback, settings)
+
     def get_config(self, kernel: Kernel) -> FunctionCallChoiceConfiguration:
-        """The functions offered to the model: the agent's, never the host's own."""
-        offered = {**(self.filters or {}), "included_functions": self.allowed}
-        config: FunctionCallChoiceConfiguration = self._check_and_get_config(kernel, offered)
+        """The functions offered to the model: the agent's, never the host's own (but its
+        transfers)."""
+        config: FunctionCallChoiceConfiguration = self._check_and_get_config(
+            kernel, {"included_functions": self.offered()}
+        )
         return config
 
 
@@ -61,6 +104,28 @@ def agent_tools(agent: AgentConfig, allowed: Sequence[str]) -> AgentTools:
         allowed=list(allowed),
         maximum_auto_invoke_attempts=agent.max_tool_calls,
     )
+
+
+TRANSFERRED = "Transferred to {name}."
+"""A transfer's result, as the model and the transcript see it."""
+
+
+def transfer_functions(agents: Mapping[str, AgentConfig]) -> list[Any]:
+    """One ``transfer_to_<agent>`` kernel function per agent, offered to a handoff team's
+    turns (:class:`AgentToolGate` answers a call of one)."""
+    from semantic_kernel.functions import KernelFunctionFromMethod, kernel_function
+
+    def transfer(name: str, description: str) -> Any:
+        @kernel_function(name=f"{TRANSFER}{name}", description=f"Hand the task to {description}")
+        def transfer_to() -> str:  # never run: AgentToolGate answers a transfer
+            return TRANSFERRED.format(name=name)
+
+        return KernelFunctionFromMethod(method=transfer_to, plugin_name=INTERNAL_PLUGIN)
+
+    return [
+        transfer(name, f"{name}: {agent.description}" if agent.description else name)
+        for name, agent in agents.items()
+    ]
 
 
 def resolve_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> dict[str, list[str]]:
@@ -93,7 +158,8 @@ def resolve_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> dict
 
 class AgentToolGate:
     """An SK auto-function-invocation filter: in an agent's turn, a call outside its
-    :class:`AgentTools` is answered with :data:`NOT_ALLOWED` and recorded, not run."""
+    :class:`AgentTools` is answered with :data:`NOT_ALLOWED` and recorded, not run; a
+    transfer offered to it names its :class:`Handoff`'s target and ends the turn."""
 
     async def __call__(self, context: AutoFunctionInvocationContext, next: AutoNext) -> None:
         settings = context.execution_settings
@@ -102,10 +168,19 @@ class AgentToolGate:
         if not isinstance(tools, AgentTools) or function.fully_qualified_name in tools.allowed:
             await next(context)
             return
+        turn = handoff.get()
+        if turn is not None and function.fully_qualified_name in tools.offered():
+            from semantic_kernel.functions import FunctionResult
+
+            turn.target = function.name.removeprefix(TRANSFER)  # a transfer ends the turn
+            answer = TRANSFERRED.format(name=turn.target)
+            context.function_result = FunctionResult(function=function.metadata, value=answer)
+            context.terminate = True
+            return
         from semantic_kernel.functions import FunctionResult
 
         name = function.fully_qualified_name.replace("-", ".", 1)
-        allowed = ", ".join(a.replace("-", ".", 1) for a in tools.allowed)
+        allowed = ", ".join(a.replace("-", ".", 1) for a in tools.offered()) or "none"
         answer = NOT_ALLOWED.format(name=name, allowed=allowed)
         current.get().record(
             CallEvent("rejected", name, "not_allowed", error_type="ToolNotAllowed", error=answer)

@@ -6,11 +6,13 @@ kernel after the catalogue is taken, as the planning function is: plans cannot
 call it. A turn is routed by the agent's capability (or pinned model), goes
 through the resilience chain, and leaves a :class:`~host.state.StepRecord`, an
 ``invoke_agent {name}`` span and a :class:`~host.progress.StepFinished` event.
+An agent that ``runs`` a function takes its turn by calling it, the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -69,42 +71,63 @@ def turn_function(agent: str) -> FunctionInfo:
 
 def add_turn_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> None:
     """Add each agent's :func:`turn_function` to ``kernel``, with its reply's settings and
-    its tools (:mod:`host.agents.tools`).
+    its tools (:mod:`host.agents.tools`), and one hand-off tool per agent.
 
     Raises :class:`~host.errors.ConfigError` (adding nothing) when an agent's
-    ``functions`` entry names no loaded function.
+    ``functions`` entry, or the function it ``runs``, names no loaded function.
     """
-    from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
-    from semantic_kernel.functions import KernelFunctionFromPrompt
-
-    from host.agents.tools import AgentToolGate, agent_tools, resolve_functions
+    from host.agents.tools import AgentToolGate, resolve_functions, transfer_functions
 
     tools = resolve_functions(kernel, agents)
+    missing = [
+        f"agents.{name}.runs: {agent.runs!r} is not a loaded function"
+        for name, agent in agents.items()
+        if agent.runs is not None and not _loaded(kernel, agent.runs)
+    ]
+    if missing:
+        raise ConfigError(missing)
     gate = AgentToolGate()
     # Appended, the gate runs outermost (SK nests the last of its list outside the rest):
     # a refused call is refused before its arguments are checked.
     kernel.auto_function_invocation_filters.append((id(gate), gate))
+    kernel.add_functions(INTERNAL_PLUGIN, transfer_functions(agents))
     for name, agent in agents.items():
-        info = turn_function(name)
-        extension: dict[str, Any] = {}
-        if agent.max_tokens is not None:
-            extension["max_tokens"] = agent.max_tokens
-        if agent.output_schema is not None:
-            extension["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": agent.output_schema},
-            }
-        function = KernelFunctionFromPrompt(
-            function_name=info.function,
-            plugin_name=info.plugin,
-            description=info.description,
-            prompt=TURN_PROMPT,
-            prompt_execution_settings=PromptExecutionSettings(
-                extension_data=extension,
-                function_choice_behavior=agent_tools(agent, tools[name]) if tools[name] else None,
-            ),
-        )
-        kernel.add_function(info.plugin, function)
+        if agent.runs is None:
+            add_turn_function(kernel, name, agent, tools[name])
+
+
+def add_turn_function(kernel: Kernel, name: str, agent: AgentConfig, tools: list[str]) -> None:
+    """Add ``agent``'s :func:`turn_function` to ``kernel``, offering it ``tools``."""
+    from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+    from semantic_kernel.functions import KernelFunctionFromPrompt
+
+    from host.agents.tools import agent_tools
+
+    info = turn_function(name)
+    extension: dict[str, Any] = {}
+    if agent.max_tokens is not None:
+        extension["max_tokens"] = agent.max_tokens
+    if agent.output_schema is not None:
+        extension["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": agent.output_schema},
+        }
+    function = KernelFunctionFromPrompt(
+        function_name=info.function,
+        plugin_name=info.plugin,
+        description=info.description,
+        prompt=TURN_PROMPT,
+        prompt_execution_settings=PromptExecutionSettings(
+            extension_data=extension,
+            function_choice_behavior=agent_tools(agent, tools) if tools else None,
+        ),
+    )
+    kernel.add_function(info.plugin, function)
+
+
+def _loaded(kernel: Kernel, name: str) -> bool:
+    plugin, function = name.split(".", 1)
+    return plugin in kernel.plugins and function in kernel.plugins[plugin].functions
 
 
 def transcript(messages: Sequence[Message]) -> str:
@@ -117,16 +140,45 @@ def transcript(messages: Sequence[Message]) -> str:
 class AgentTurns:
     """Takes agents' turns through ``invoker``, each routed by ``router``."""
 
-    def __init__(self, invoker: Invoker, router: Router, agents: Mapping[str, AgentConfig]) -> None:
+    def __init__(
+        self,
+        invoker: Invoker,
+        router: Router,
+        agents: Mapping[str, AgentConfig],
+        catalogue: Mapping[str, FunctionInfo],
+    ) -> None:
         self._invoker = invoker
         self._router = router
-        self._agents = agents
+        self._agents = dict(agents)
+        self._catalogue = catalogue
 
-    def route(self, name: str) -> Route:
+    def ensure(self, name: str, agent: AgentConfig) -> None:
+        """Make ``agent`` (one the host keeps for itself, such as a coordinator) take turns
+        as ``name``, unless it does already."""
+        if name not in self._agents:
+            add_turn_function(self._invoker.kernel, name, agent, [])
+            self._agents[name] = agent
+
+    def _offer_transfers(self, name: str) -> None:
+        """Give ``name``'s turns the function choice that offers a hand-off team's transfers
+        (an agent with no tools of its own has none until its first such turn)."""
+        from semantic_kernel.functions import KernelFunctionFromPrompt
+
+        from host.agents.tools import agent_tools
+
+        info = turn_function(name)
+        function = self._invoker.kernel.get_function(info.plugin, info.function)
+        assert isinstance(function, KernelFunctionFromPrompt)
+        for settings in function.prompt_execution_settings.values():
+            if settings.function_choice_behavior is None:
+                settings.function_choice_behavior = agent_tools(self._agents[name], [])
+
+    def route(self, name: str, *, transfers: bool = False) -> Route:
         """The model of ``name``'s next turn: its pinned model, else its capability's route.
 
         Raises :class:`~host.errors.ConfigError` when no model is capable, or when the
-        agent has ``functions`` and the model cannot call tools (the embedded model).
+        agent has ``functions`` (or ``transfers`` to offer) and the model cannot call
+        tools (the embedded model).
         """
         agent = self._agents[name]
         if agent.model is not None:
@@ -134,9 +186,12 @@ class AgentTurns:
         else:
             route = self._router.choose(agent.capability)
         services = self._invoker.selector.services
-        if agent.functions and not services.get(route.model).SUPPORTS_FUNCTION_CALLING:
+        if (agent.functions or transfers) and not services.get(
+            route.model
+        ).SUPPORTS_FUNCTION_CALLING:
+            needs = "functions" if agent.functions else "hand-off tools (a handoff team)"
             raise ConfigError(
-                [f"agent {name!r} has functions, but its model {route.model!r} cannot call tools"]
+                [f"agent {name!r} has {needs}, but its model {route.model!r} cannot call tools"]
             )
         return route
 
@@ -150,12 +205,13 @@ class AgentTurns:
         :class:`~host.errors.AgentHostError` with the failed record as ``error.step``.
         """
         tracing = self._invoker.tracing
+        agent = self._agents[name]
         if tracing is None:
             record = await reported(self._checked(name, task, messages, step_id))
         else:
-            capability = self._agents[name].capability if self._agents[name].model is None else None
-            info = turn_function(name)
-            with tracing.step(step_id, info.name, capability, agent=name) as span:
+            capability = agent.capability if agent.model is None and agent.runs is None else None
+            function = agent.runs or turn_function(name).name
+            with tracing.step(step_id, function, capability, agent=name) as span:
                 try:
                     record = await reported(self._checked(name, task, messages, step_id))
                 except AgentHostError as error:
@@ -170,7 +226,17 @@ class AgentTurns:
         """The turn's call, its record carrying the route's reason, its reply checked
         against the agent's ``output_schema``."""
         agent = self._agents[name]
-        route = self.route(name)
+        if agent.runs is not None:
+            info = self._catalogue[agent.runs]
+            given = _function_arguments(info, task, messages)
+            return await self._invoker.invoke(info, given, step_id=step_id)
+        from host.agents.tools import handoff
+
+        turn = handoff.get()
+        transfers = turn is not None and bool(turn.offered)
+        route = self.route(name, transfers=transfers)
+        if transfers:
+            self._offer_transfers(name)
         arguments = {
             "instructions": agent.instructions,
             "task": task,
@@ -200,3 +266,32 @@ class AgentTurns:
             record, status="failed", error=str(failed), error_type=type(failed).__name__
         )
         raise failed
+
+
+def _function_arguments(
+    info: FunctionInfo, task: str, messages: Sequence[Message]
+) -> dict[str, Any]:
+    """What a function an agent ``runs`` is given: ``task``, the last reply as ``message``,
+    and each other parameter from the latest JSON reply that has a field of its name."""
+    replies = [_json_object(m.text) for m in reversed(messages)]
+    given: dict[str, Any] = {}
+    for parameter in info.parameters:
+        name = parameter.name
+        if name == "task":
+            given[name] = task
+        elif name == "message" and messages:
+            given[name] = messages[-1].text
+        else:
+            found = next((reply[name] for reply in replies if name in reply), None)
+            if found is not None:
+                given[name] = found
+    return given
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """``text`` as a JSON object; empty when it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

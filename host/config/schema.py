@@ -276,6 +276,9 @@ class PlanningConfig(_Strict):
 AGENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What an agent's name may be: it names the agent's internal prompt function."""
 
+FUNCTION_NAME = r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*"
+"""A loaded function's name: ``plugin.function``."""
+
 AGENT_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.(\*|[A-Za-z_][A-Za-z0-9_]*)")
 """An entry of an agent's ``functions``: ``plugin.function`` or ``plugin.*``."""
 
@@ -287,10 +290,16 @@ class AgentConfig(_Strict):
     model (give one or the other). ``output_schema`` holds its reply to JSON of
     that schema (constrained decoding where the provider supports
     ``response_format``); a reply that does not fit fails the turn.
+
+    An agent that ``runs`` a loaded function (``plugin.function``) has no model:
+    its turn calls the function, each parameter given the task (``task``), the
+    last reply (``message``), or else the field of its name in the latest JSON
+    reply of the transcript that has one.
     """
 
     description: str = ""
-    instructions: str = Field(min_length=1)
+    instructions: str = ""
+    runs: str | None = Field(default=None, pattern=f"^{FUNCTION_NAME}$")
     capability: str = Field(default="write", min_length=1)
     model: str | None = None
     output_schema: dict[str, Any] | None = None
@@ -323,6 +332,16 @@ class AgentConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_route(self) -> AgentConfig:
+        if self.runs is not None:
+            modelled = {"instructions", "capability", "model", "output_schema", "max_tokens"}
+            given = sorted(modelled & self.model_fields_set) + (
+                ["functions"] if self.functions else []
+            )
+            if given:
+                raise ValueError(f"an agent that runs a function has no {', '.join(given)}")
+            return self
+        if not self.instructions:
+            raise ValueError("give instructions (or runs: plugin.function)")
         if self.model is not None and "capability" in self.model_fields_set:
             raise ValueError("give capability or model, not both")
         return self

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior
+
 from host.arguments import check_arguments
 from host.catalogue import INTERNAL_PLUGIN, describe_function
 from host.errors import InvalidArgumentsError
@@ -13,7 +15,6 @@ from host.resilience.context import current, tool_call
 from host.state import CallEvent
 
 if TYPE_CHECKING:
-    from semantic_kernel.connectors.ai.function_choice_behavior import FunctionChoiceBehavior
     from semantic_kernel.filters.auto_function_invocation.auto_function_invocation_context import (
         AutoFunctionInvocationContext,
     )
@@ -29,6 +30,11 @@ NOT_A_TOOL = (
 """SK's answer to a call of a function it did not offer; the host's own functions get it too."""
 
 
+class NamedTools(FunctionChoiceBehavior):
+    """A function choice that offers exactly the functions it names, the host's own among
+    them only when it names them: :class:`ToolOfferFilter` leaves it as it is."""
+
+
 class ToolOfferFilter:
     """An SK prompt-rendering filter: a prompt function never offers the host's own functions.
 
@@ -42,8 +48,9 @@ class ToolOfferFilter:
         own = getattr(context.function, "prompt_execution_settings", None) or {}
         given = context.arguments.execution_settings or {}
         for settings in (*own.values(), *given.values()):
-            if settings.function_choice_behavior is not None:
-                _withhold_internal(settings.function_choice_behavior)
+            behavior = settings.function_choice_behavior
+            if behavior is not None and not isinstance(behavior, NamedTools):
+                _withhold_internal(behavior)
         await next(context)
 
 

@@ -66,12 +66,23 @@ async def test_a_group_chat_key_problem_names_its_line(
     assert len(problems) == 1 and problem in problems[0]
 
 
-@pytest.mark.parametrize("key", ["speaker: round_robin", "max_rounds: 2", "rules: []"])
-async def test_a_sequential_team_refuses_group_chat_keys(tmp_path: Path, key: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "kinds"),
+    [
+        ("speaker: round_robin", "group_chat"),
+        ("max_rounds: 2", "group_chat, handoff or graph"),
+        ("rules: []", "group_chat"),
+        ("edges: []", "graph"),
+        ("max_handoffs: 2", "handoff"),
+    ],
+)
+async def test_a_sequential_team_refuses_other_kinds_keys(
+    tmp_path: Path, key: str, kinds: str
+) -> None:
     problems = await rejected(tmp_path, f"name: t\nkind: sequential\nagents: [writer]\n{key}\n")
     assert problems == [
         f"{tmp_path / 'team.yaml'}:4: {key.split(':')[0]}: "
-        "only a group_chat has it (sequential: each agent once)"
+        f"only a {kinds} team has it (sequential: each agent once)"
     ]
 
 
@@ -121,7 +132,11 @@ def no_vote(agent: str, field: str) -> str:
     )
 
 
-ROUNDS = "a concurrent team has no rounds to pick, cap or end early (each agent once, at once)"
+AT_ONCE = "team has it (concurrent: each agent once, at once)"
+STRATEGY = (
+    ":4: resolve: give one of vote (a field), judge (an agent), coordinator (a capability) "
+    "or human: true"
+)
 
 
 @pytest.mark.parametrize(
@@ -137,24 +152,19 @@ ROUNDS = "a concurrent team has no rounds to pick, cap or end early (each agent 
         ("resolve: {judge: rev_a}\n", [":4: resolve.judge: judge 'rev_a' is one of the team"]),
         ("resolve: {vote: verdict}\n", [no_vote("writer", "verdict")]),
         ("resolve: {vote: reason}\n", [no_vote("rev_a", "reason"), no_vote("writer", "reason")]),
-        ("resolve: {}\n", [":4: resolve: give one of vote (a field) or judge (an agent)"]),
-        (
-            "resolve: {vote: verdict, judge: judge}\n",
-            [
-                ":4: resolve: give one of vote (a field) or judge (an agent)",
-                no_vote("writer", "verdict"),
-            ],
-        ),
+        ("resolve: {}\n", [STRATEGY]),
+        ("resolve: {vote: verdict, judge: judge}\n", [STRATEGY, no_vote("writer", "verdict")]),
+        ("resolve: {coordinator: review, human: true}\n", [STRATEGY]),
         ("resolve: {poll: verdict}\n", [":4: resolve.poll: unknown key"]),
     ]
     + [
-        (f"{key}\n", [f":4: {key.split(':')[0]}: {ROUNDS}"])
-        for key in (
-            "speaker: round_robin",
-            "rules: []",
-            "max_rounds: 2",
-            "done_when: x",
-            "stall_after: 2",
+        (f"{key}\n", [f":4: {key.split(':')[0]}: only a {kinds} {AT_ONCE}"])
+        for key, kinds in (
+            ("speaker: round_robin", "group_chat"),
+            ("rules: []", "group_chat"),
+            ("max_rounds: 2", "group_chat, handoff or graph"),
+            ("done_when: x", "sequential, group_chat, handoff or graph"),
+            ("stall_after: 2", "sequential, group_chat, handoff or graph"),
         )
     ],
     ids=[
@@ -164,6 +174,7 @@ ROUNDS = "a concurrent team has no rounds to pick, cap or end early (each agent 
         "vote field not required",
         "no strategy",
         "two strategies",
+        "coordinator and human",
         "unknown strategy",
         "speaker",
         "rules",
@@ -182,13 +193,18 @@ async def test_a_concurrent_team_problem_names_its_line(
 
 
 @pytest.mark.parametrize(
-    ("head", "line"),
-    [("kind: sequential\n", 4), ("kind: group_chat\nmax_rounds: 2\n", 5)],
+    ("head", "line", "why"),
+    [
+        ("kind: sequential\n", 4, " (sequential: each agent once)"),
+        ("kind: group_chat\nmax_rounds: 2\n", 5, ""),
+    ],
     ids=["sequential", "group_chat"],
 )
 async def test_resolve_is_refused_on_a_team_that_is_not_concurrent(
-    tmp_path: Path, head: str, line: int
+    tmp_path: Path, head: str, line: int, why: str
 ) -> None:
     text = f"name: t\n{head}agents: [writer]\nresolve: {{judge: judge}}\n"
     problems = await rejected(tmp_path, text)
-    assert problems == [f"{tmp_path / 'team.yaml'}:{line}: resolve: only a concurrent team has it"]
+    assert problems == [
+        f"{tmp_path / 'team.yaml'}:{line}: resolve: only a concurrent team has it{why}"
+    ]

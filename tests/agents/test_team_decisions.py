@@ -1,0 +1,133 @@
+"""Conflicts settled by the coordinating model or by a person, whose answer resumes the team
+(in another process too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
+from semantic_kernel.contents import ChatHistory
+
+from host import AgentHost
+from host.agents import Resolution, Team
+from host.run_store import RunStore
+from host.testing import Reply, ScriptedChatCompletion
+from host.testing.scripted import Step
+from tests.agents.team_kit import AGENTS, REVIEWERS, by_agent, write_host
+from tests.agents.test_team_cli import agent_host
+
+REVIEWS = {name: Reply(json.dumps({"verdict": name[-1]})) for name in ("rev_a", "rev_b", "rev_c")}
+PANEL = Team(
+    name="panel",
+    kind="concurrent",
+    agents=("rev_a", "rev_b", "rev_c"),
+    resolve=Resolution(coordinator="review"),
+)
+
+
+def with_coordinator(reply: Step) -> object:
+    agents = by_agent(REVIEWS)
+
+    def respond(history: ChatHistory, settings: PromptExecutionSettings) -> Step:
+        if "You are coordinator_" in str(history.messages[-1].content):
+            return reply
+        return agents(history, settings)
+
+    return respond
+
+
+async def test_the_coordinator_picks_a_reply_and_says_why(tmp_path: Path) -> None:
+    choice = Reply('{"choice": "rev_b", "reason": "the clearest"}')
+    model = ScriptedChatCompletion("local", default=with_coordinator(choice))  # type: ignore[arg-type]
+    config = write_host(tmp_path, agents=AGENTS + REVIEWERS)
+    async with AgentHost(config, models={"local": model}) as host:
+        result = await host.run_team(PANEL, "Review the copy")
+
+    assert (result.status, result.output) == ("ok", '{"verdict": "b"}')
+    assert [s.step_id for s in result.steps][-1] == "turn_2_coordinator"
+    assert result.plan is not None and "coordinator chose rev_b: the clearest" in result.plan
+    asked = model.requests[-1]
+    schema = asked.settings["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["choice"]["enum"] == ["rev_a", "rev_b", "rev_c"]
+    assert '{"verdict": "c"}' in str(asked.messages[-1]["content"])
+
+
+async def test_a_coordinator_naming_no_agent_fails_the_run(tmp_path: Path) -> None:
+    model = ScriptedChatCompletion(
+        "local",
+        default=with_coordinator(Reply('{"choice": "nobody", "reason": "x"}')),  # type: ignore[arg-type]
+    )
+    config = write_host(tmp_path, agents=AGENTS + REVIEWERS)
+    async with AgentHost(config, models={"local": model}) as host:
+        result = await host.run_team(PANEL, "Review the copy")
+
+    assert result.status == "failed"
+    assert result.error is not None and result.error.startswith("the coordinator: step ")
+
+
+async def test_a_person_decides_and_a_resume_in_another_process_finishes_the_team(
+    tmp_path: Path,
+) -> None:
+    team = PANEL.model_copy(update={"resolve": Resolution(human=True)})
+    model = ScriptedChatCompletion("local", default=by_agent(REVIEWS))
+    config = write_host(tmp_path, agents=AGENTS + REVIEWERS)
+    async with AgentHost(config, models={"local": model}) as host:
+        paused = await host.run_team(team, "Review the copy")
+
+    assert (paused.status, paused.waiting_step) == ("needs_human", "decide_1")
+    assert paused.question is not None and "(rev_a, rev_b, rev_c)" in paused.question
+    assert '- rev_c: {"verdict": "c"}' in paused.question
+
+    done = agent_host("resume", paused.run_id, "rev_c", "--config", str(config), "--json")
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["status"], result["output"]) == ("ok", '{"verdict": "c"}')
+    assert [s["step_id"] for s in result["steps"]] == [
+        "turn_1_rev_a",
+        "turn_1_rev_b",
+        "turn_1_rev_c",
+        "decide_1",
+    ]
+    assert "a person chose rev_c" in result["plan"]
+    recorded = RunStore(tmp_path / "runs.sqlite3").get(paused.run_id)
+    assert recorded is not None and recorded.status == "ok"
+
+
+async def test_a_person_deciding_a_panel_resumes_the_graph(tmp_path: Path) -> None:
+    team = Team.model_validate(
+        {
+            "name": "reviewed",
+            "kind": "graph",
+            "agents": ["writer"],
+            "max_rounds": 4,
+            "signal_field": "verdict",
+            "panels": {"reviewers": {"agents": ["rev_a", "rev_b"], "resolve": {"human": True}}},
+            "edges": [
+                {"from": "writer", "to": "reviewers"},
+                {"from": "reviewers", "to": "end", "signal": "b"},
+                {"from": "reviewers", "to": "writer", "signal": "a"},
+            ],
+        }
+    )
+    model = ScriptedChatCompletion("local", default=by_agent({"writer": Reply("w"), **REVIEWS}))
+    config = write_host(tmp_path, agents=AGENTS + REVIEWERS)
+    async with AgentHost(config, models={"local": model}) as host:
+        paused = await host.run_team(team, "t")
+        assert (paused.status, paused.waiting_step) == ("needs_human", "decide_2")
+        again = await host.resume(paused.run_id, "rev_a")  # back to the writer, asked again
+        assert (again.status, again.waiting_step) == ("needs_human", "decide_4")
+        result = await host.resume(again.run_id, "rev_b")
+
+    assert (result.status, result.output) == ("ok", '{"verdict": "b"}')
+    assert [s.step_id for s in result.steps] == [
+        "turn_1_writer",
+        "turn_2_rev_a",
+        "turn_2_rev_b",
+        "decide_2",
+        "turn_3_writer",
+        "turn_4_rev_a",
+        "turn_4_rev_b",
+        "decide_4",
+    ]
