@@ -68,6 +68,8 @@ class Invoker:
 
         The executor opens one around a whole run, so its steps share one deadline.
         """
+        if seconds is None:  # most runs: the outer bound, if any, stays as it is
+            return _UNBOUNDED
         outer = current.get()
         bound = self._bound(outer.deadline, seconds)
         return _UNBOUNDED if bound is outer.deadline else Entered(outer.but(deadline=bound))
@@ -122,7 +124,8 @@ class Invoker:
         settings = [self._settings(service_id=self._selector.configured(model))] if model else None
         function = self._functions.get(info.name) or self._function(info)
         values = check_arguments(info, call.arguments)
-        kernel_arguments = self._arguments(settings=settings, **values)
+        kernel_arguments = self._arguments(settings)
+        kernel_arguments.update(values)  # cheaper than unpacking ``values`` as keywords
         is_prompt = info.kind == "prompt"
         choice = self._selector.model_for(function, kernel_arguments) if is_prompt else None
         bound = self._bound(current.get().deadline, call.deadline)
@@ -261,13 +264,13 @@ class _Step:
                 cache_hit = True
             elif e.kind == "stale_served" or _static_fallback(e):
                 degraded = True
-        return StepRecord(
-            step_id=self.step_id,
-            function=name,
-            arguments=self.values,
-            status=status,
-            started_at=self.started_at,
-            latency_ms=latency_ms,
+        return StepRecord(  # the first fields by position: a quarter cheaper than by name
+            self.step_id,
+            name,
+            self.values,
+            status,
+            self.started_at,
+            latency_ms,
             attempts=own or modelled,
             cache_hit=cache_hit,
             degraded=degraded,

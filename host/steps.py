@@ -128,10 +128,11 @@ class StepRunner:
         self, step: Step, state: RunState, deadline: float | None, key: str | None
     ) -> Awaitable[StepRecord]:
         """:meth:`run` without a span."""
-        call = self.resolve(step, state, deadline=deadline, key=key)
+        info = self.catalogue[step.function]
+        call = self._resolved(step, info, state, deadline, key)
         validation = step.validation or self._validations.get(step.function)
         if validation is None and call.effect_key is None:
-            return self._invoke(call, state)
+            return self._invoker.call(info, call, state)
         return self._checked(step, call, validation, state)
 
     async def _traced(
@@ -185,7 +186,17 @@ class StepRunner:
         Reads the run state and changes nothing. Raises
         :class:`InvalidArgumentsError` when a reference cannot be read or adapted.
         """
-        info = self.catalogue[step.function]
+        return self._resolved(step, self.catalogue[step.function], state, deadline, key)
+
+    def _resolved(
+        self,
+        step: Step,
+        info: FunctionInfo,
+        state: RunState,
+        deadline: float | None,
+        key: str | None,
+    ) -> StepCall:
+        """:meth:`resolve` of ``step``, whose function is ``info``."""
         arguments = resolve_arguments(step, info, state)
         effect = None
         if info.side_effects and self._effects is not None:
@@ -226,10 +237,9 @@ class StepRunner:
         effects.put(key, call.function, record.output)
         return record
 
-    def _invoke(self, call: StepCall, state: RunState | None = None) -> Awaitable[StepRecord]:
-        """``call`` through the invoker, its route's reason on the record (kept in ``state``,
-        if given)."""
-        return self._invoker.call(self.catalogue[call.function], call, state)
+    def _invoke(self, call: StepCall) -> Awaitable[StepRecord]:
+        """``call`` through the invoker, its route's reason on the record."""
+        return self._invoker.call(self.catalogue[call.function], call)
 
     def _routed(
         self,
