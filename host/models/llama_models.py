@@ -90,7 +90,15 @@ def schema_grammar(schema_json: str | None) -> str:
         return llama_grammar.JSON_GBNF
     schema = _without_ref_properties(json.loads(schema_json))
     grammar = str(llama_grammar.json_schema_to_gbnf(json.dumps(schema)))
+    grammar = grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
     return grammar.replace(f'"\\"{_REF_STAND_IN}\\""', '"\\"$ref\\""')
+
+
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+"""llama-cpp-python's string character, which lets a raw control character (a newline)
+into a JSON string: text no JSON parser takes."""
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+"""JSON's string character, as llama.cpp's own converter and ``JSON_GBNF`` have it."""
 
 
 def _without_ref_properties(node: Any) -> Any:
