@@ -180,20 +180,28 @@ class AgentHost:
         self._run_store = RunStore(location, keep=loaded.config.runs.keep)
 
     def _with_agents(self, loaded: LoadedConfig) -> dict[str, AgentConfig]:
-        """The config's agents with those given in Python laid over them; a Python agent
-        pinned to an unknown model is a :class:`~host.errors.ConfigError`."""
-        agents = dict(loaded.config.agents)
-        models = loaded.config.models
-        for agent in self._agent_specs:
-            if agent.model is not None and agent.model not in models:
-                raise ConfigError(
-                    [
-                        f"agent {agent.name!r}: model {agent.model!r} is not in models "
-                        f"(expected one of {sorted(models)})"
-                    ]
+        """The config's agents (its section and its agent files) with those given in Python
+        laid over them; an agent defined twice in config, or one pinned to an unknown
+        model, is a :class:`~host.errors.ConfigError`."""
+        from host.agents.agent_files import load_agent_files
+
+        config = loaded.config
+        files = load_agent_files(loaded.resolve(d) for d in config.agent_directories)
+        problems = [
+            f"agent {name!r} is defined in the agents: section and in an agent file"
+            for name in sorted(files.keys() & config.agents.keys())
+        ]
+        agents = {**config.agents, **files}
+        given = {agent.name: agent.config() for agent in self._agent_specs}
+        for name, agent in {**files, **given}.items():
+            if agent.model is not None and agent.model not in config.models:
+                problems.append(
+                    f"agent {name!r}: model {agent.model!r} is not in models "
+                    f"(expected one of {sorted(config.models)})"
                 )
-            agents[agent.name] = agent.config()
-        return agents
+        if problems:
+            raise ConfigError(problems)
+        return {**agents, **given}
 
     def _start_tracing(self, loaded: LoadedConfig) -> Tracing | None:
         """The host's spans: on the tracer provider given, else as ``telemetry`` and the
@@ -447,7 +455,7 @@ class AgentHost:
         if self._agent_turns is None:
             add_turn_functions(self._invoker.kernel, self._agents)
             self._agent_turns = AgentTurns(
-                self._invoker, self._router(), self._agents, self._catalogue
+                self._invoker, self._step_runner(), self._router(), self._agents
             )
         return TeamRun(checked, task, self._agent_turns, run_id=run_id)
 

@@ -20,7 +20,8 @@ Replies given at once (a ``concurrent`` team's one round, a graph's ``panel``:
 each ``turn_<round>_<agent>``) are settled by a :class:`~host.agents.team.Resolution`:
 a vote, a judge's or a coordinator's turn, or a person: the run pauses
 ``needs_human`` and its resume's answer (an agent's name, or the answer itself)
-decides. One failed turn fails the round once the others have ended.
+decides. A panel whose replies all carry the same signal agrees: nothing to settle.
+One failed turn fails the round once the others have ended.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ UNRESULTED: tuple[RunStatus, ...] = ("round_limit", "budget_exceeded", "stalled"
 COORDINATOR = """You coordinate a team. Its agents answered the task at once; their replies \
 are the conversation. Choose the one reply that does the task best, and say why in one \
 short sentence."""
+"""What the coordinating model is told when it settles replies given at once."""
+
+SPEAKER = """You coordinate a team's conversation. Choose the agent who should speak next \
+to get the task done, and say why in one short sentence."""
+"""What the coordinating model is told when it picks a group chat's next speaker."""
 
 
 class TeamRun:
@@ -83,8 +89,9 @@ class TeamRun:
             if self._pending is None:
                 if team.kind == "sequential" and self._round >= len(team.agents):
                     return self.result("ok")
-                if team.max_rounds is not None and self._round >= team.max_rounds:
-                    return self.result("round_limit", f"reached max_rounds ({team.max_rounds})")
+                capped = self._capped()
+                if capped is not None:
+                    return capped
                 self._round += 1
             node = self._node
             turn = Handoff(self._transfers(node)) if team.kind == "handoff" else None
@@ -94,7 +101,7 @@ class TeamRun:
             ended = self._ended()
             if ended is not None:
                 return self.result(*ended)
-            following = self._following(node, spoken, turn)
+            following = await self._following(node, spoken, turn)
             if isinstance(following, RunResult):
                 return following
             self._node = following
@@ -105,7 +112,11 @@ class TeamRun:
         token = handoff.set(turn)
         try:
             record = await self._turns.take(
-                name, self.task, self.messages, step_id=f"turn_{self._round}_{name}"
+                name,
+                self.task,
+                self.messages,
+                step_id=f"turn_{self._round}_{name}",
+                run_id=self.run_id,
             )
         except AgentHostError as error:
             if error.step is not None:
@@ -121,14 +132,31 @@ class TeamRun:
         self.output = text
         return text
 
+    def _capped(self) -> RunResult | None:
+        """The run ended ``round_limit`` when its rounds are all taken."""
+        cap = self.team.max_rounds
+        if cap is not None and self._round >= cap:
+            return self.result("round_limit", f"reached max_rounds ({cap})")
+        return None
+
     def _transfers(self, name: str) -> tuple[str, ...]:
         """The agents ``name`` may hand off to."""
         given = self.team.handoffs.get(name)
         return given if given is not None else tuple(a for a in self.team.agents if a != name)
 
-    def _following(self, node: str, reply: str, turn: Handoff | None) -> str | RunResult:
+    async def _following(self, node: str, reply: str, turn: Handoff | None) -> str | RunResult:
         """Who speaks after ``node`` said ``reply``, or how the run ends."""
         team = self.team
+        if team.speaker == "model" and team.coordinator is not None:
+            capped = self._capped()  # no pick for a round that will not be taken
+            if capped is not None:
+                return capped
+            name = self._coordinator(team.coordinator, team.agents, SPEAKER)
+            step_id = f"pick_{self._round}"
+            picked = await self._decider(
+                name, self.messages, step_id=step_id, who="the coordinator"
+            )
+            return picked if isinstance(picked, RunResult) else _json(picked)["choice"]
         if turn is not None:
             if turn.target is None:
                 return self.result("ok")
@@ -168,7 +196,7 @@ class TeamRun:
 
     async def _panel(self, name: str) -> str | RunResult:
         """A graph panel's round: its agents at once after the transcript, settled by its
-        resolution; their replies and the decision join the transcript."""
+        resolution unless they agree; their replies and the decision join the transcript."""
         panel = self.team.panels[name]
         if self._pending is None:
             replies = await self._at_once(panel.agents, self.messages)
@@ -177,7 +205,12 @@ class TeamRun:
             self.messages.extend(Message(agent, _text(reply)) for agent, reply in replies.items())
         else:
             replies = self._pending["replies"]
-        decided = await self._settle(panel.resolve, replies, panel=name)
+        signals = {_signal(_text(reply), self.team.signal_field) for reply in replies.values()}
+        decided: Decision | RunResult
+        if len(signals) == 1 and None not in signals:  # no conflict to settle
+            decided = Decision(next(iter(replies.values())), f"{name} agree: {signals.pop()}")
+        else:
+            decided = await self._settle(panel.resolve, replies, panel=name)
         if isinstance(decided, RunResult):
             return decided
         reply = _text(decided.output)
@@ -187,7 +220,7 @@ class TeamRun:
                 _text(r) for r in replies.values() if _json(r).get(field) == decided.output
             )
         self.messages.append(Message("coordinator", f"Decision: {decided.reason}"))
-        self.output = reply
+        self.output, self.reason = reply, decided.reason
         return reply
 
     async def _concurrent(self) -> RunResult:
@@ -227,7 +260,9 @@ class TeamRun:
         async def turn(name: str) -> None:
             step_id = f"turn_{self._round}_{name}"
             try:
-                record = await self._turns.take(name, self.task, seen, step_id=step_id)
+                record = await self._turns.take(
+                    name, self.task, seen, step_id=step_id, run_id=self.run_id
+                )
             except AgentHostError as error:
                 failures[name] = error
                 if error.step is not None:
@@ -257,28 +292,38 @@ class TeamRun:
             return self._human(replies, panel)
         shown = [Message(name, _text(reply)) for name, reply in replies.items()]
         if resolve.judge is not None:
+            judge = resolve.judge
+            if "." in judge:  # a function: the host's agent that runs it
+                name = f"judge_{_digest(judge)}"
+                self._turns.ensure(name, AgentConfig(runs=judge))
+                label = "judge"
+            else:
+                name = label = judge
+            self._round += 1
             judged = await self._decider(
-                resolve.judge, shown, label=resolve.judge, who=f"judge {resolve.judge!r}"
+                name, shown, step_id=f"turn_{self._round}_{label}", who=f"judge {judge!r}"
             )
             if isinstance(judged, RunResult):
                 return judged
             return Decision(judged, f"judge {resolve.judge}: {' '.join(_text(judged).split())}")
         assert resolve.coordinator is not None
-        name = self._coordinator(resolve.coordinator, tuple(replies))
-        chosen = await self._decider(name, shown, label="coordinator", who="the coordinator")
+        name = self._coordinator(resolve.coordinator, tuple(replies), COORDINATOR)
+        self._round += 1
+        step_id = f"turn_{self._round}_coordinator"
+        chosen = await self._decider(name, shown, step_id=step_id, who="the coordinator")
         if isinstance(chosen, RunResult):
             return chosen
         picked = _json(chosen)
         choice = picked["choice"]
         return Decision(replies[choice], f"coordinator chose {choice}: {picked['reason']}")
 
-    async def _decider(self, name: str, shown: list[Message], *, label: str, who: str) -> Any:
-        """The output of ``name``'s turn over ``shown`` (a judge's or coordinator's, its step
-        ``turn_<round>_<label>``), or the run failed by ``who``."""
-        self._round += 1
-        step_id = f"turn_{self._round}_{label}"
+    async def _decider(self, name: str, shown: list[Message], *, step_id: str, who: str) -> Any:
+        """The output of ``name``'s turn over ``shown`` (a judge's or coordinator's), or the
+        run failed by ``who``."""
         try:
-            record = await self._turns.take(name, self.task, shown, step_id=step_id)
+            record = await self._turns.take(
+                name, self.task, shown, step_id=step_id, run_id=self.run_id
+            )
         except AgentHostError as error:
             if error.step is not None:
                 self.records.append(error.step)
@@ -286,11 +331,10 @@ class TeamRun:
         self.records.append(record)
         return record.output
 
-    def _coordinator(self, capability: str, agents: tuple[str, ...]) -> str:
+    def _coordinator(self, capability: str, agents: tuple[str, ...], instructions: str) -> str:
         """The host's coordinating agent for a choice among ``agents``, routed by
-        ``capability``: its reply names one of them, and why."""
-        digest = hashlib.sha1(f"{capability}:{','.join(agents)}".encode()).hexdigest()[:8]
-        name = f"coordinator_{digest}"
+        ``capability`` and told ``instructions``: its reply names one of them, and why."""
+        name = f"coordinator_{_digest(capability, instructions, *agents)}"
         schema = {
             "type": "object",
             "properties": {
@@ -301,7 +345,7 @@ class TeamRun:
             "additionalProperties": False,
         }
         config = AgentConfig(
-            instructions=COORDINATOR, capability=capability, max_tokens=96, output_schema=schema
+            instructions=instructions, capability=capability, max_tokens=96, output_schema=schema
         )
         self._turns.ensure(name, config)
         return name
@@ -368,6 +412,8 @@ class TeamRun:
         run, but a ``fallback``), and a conflict strategy's reason is in its ``plan``."""
         outline = f"team {self.team.name} ({self.team.kind}): {len(self.records)} turn(s)"
         records, output = tuple(self.records), None if status == "failed" else self.output
+        if self.team.output is not None and output is not None:
+            output = self._chosen_output(self.team.output)
         fallback = self.team.fallback
         if fallback is not None and status in UNRESULTED:
             why = error or status
@@ -392,6 +438,12 @@ class TeamRun:
             question=self.question if waiting else None,
             waiting_step=self.waiting_step if waiting else None,
         )
+
+    def _chosen_output(self, chosen: str) -> Any:
+        """The latest reply of the team's ``output`` agent (its field, if one is named)."""
+        agent, _, field = chosen.partition(".")
+        reply = next((m.text for m in reversed(self.messages) if m.speaker == agent), None)
+        return _json(reply).get(field) if field and reply is not None else reply
 
     def _ended(self) -> tuple[RunStatus, str | None] | None:
         """How the run ends after the last turn, if it does."""
@@ -425,6 +477,11 @@ class TeamRun:
                     return rule.next
         agents = self.team.agents
         return agents[(agents.index(speaker) + 1) % len(agents)]
+
+
+def _digest(*parts: str) -> str:
+    """A short name part for the host's own agents, one per distinct ``parts``."""
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:8]
 
 
 def _text(output: Any) -> str:

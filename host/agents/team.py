@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from host.config.schema import AgentConfig
 
 TeamKind = Literal["sequential", "concurrent", "group_chat", "handoff", "graph"]
-Speaker = Literal["round_robin", "rules"]
+Speaker = Literal["round_robin", "rules", "model"]
 
 END = "end"
 """The node a graph's edge leads to when the run is done."""
@@ -49,7 +49,8 @@ class Resolution(_Strict):
     vote: str | None = Field(default=None, min_length=1)
     """The field of the agents' JSON replies whose majority value wins (ties: agent order)."""
     judge: str | None = None
-    """An agent outside the team that reads every reply and decides."""
+    """An agent outside the team, or a loaded function (``plugin.function``, given the
+    ``task`` and the replies as ``transcript``), that reads every reply and decides."""
     coordinator: str | None = Field(default=None, min_length=1)
     """A capability: the model it routes to picks one agent's reply, with its reason."""
     human: bool = False
@@ -121,6 +122,8 @@ class Team(_Strict):
     agents: tuple[str, ...] = Field(min_length=1)
     speaker: Speaker = "round_robin"
     rules: tuple[SpeakerRule, ...] = ()
+    coordinator: str | None = Field(default=None, min_length=1)
+    """With ``speaker: model``: the capability whose model picks each next speaker."""
     max_rounds: int | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
     """Tokens (in and out) the team may spend; it ends ``budget_exceeded`` on reaching them."""
@@ -144,6 +147,9 @@ class Team(_Strict):
     """The field of a JSON reply that carries its signal for a graph's edges."""
     fallback: Fallback | None = None
     """The degraded answer of a run that ends without a result."""
+    output: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[^.]+)?$")
+    """The agent whose latest reply is the run's output (default: the last reply), or
+    ``agent.field``: that field of its latest JSON reply."""
 
     def nodes(self) -> tuple[str, ...]:
         """A graph's nodes: its agents, then its panels."""
@@ -185,6 +191,18 @@ def _member_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[
         if name in seen:
             yield KeyProblem(f"agents.{index}", f"agent {name!r} is listed twice")
         seen.add(name)
+    speakers = {*team.agents, *(a for panel in team.panels.values() for a in panel.agents)}
+    if team.output is not None:
+        agent, _, field = team.output.partition(".")
+        if agent not in speakers:
+            yield KeyProblem("output", f"{agent!r} is not an agent of this team")
+        elif field and agent in agents and field not in _required(agents[agent]):
+            yield KeyProblem("output", f"agent {agent!r} has no output_schema requiring {field!r}")
+
+
+def _required(agent: AgentConfig) -> list[str]:
+    """The fields ``agent``'s JSON replies always have."""
+    return list((agent.output_schema or {}).get("required") or ())
 
 
 def _unknown(
@@ -199,6 +217,7 @@ def _unknown(
 _KINDS: dict[str, tuple[TeamKind, ...]] = {
     "speaker": ("group_chat",),
     "rules": ("group_chat",),
+    "coordinator": ("group_chat",),
     "max_rounds": ("group_chat", "handoff", "graph"),
     "done_when": ("sequential", "group_chat", "handoff", "graph"),
     "stall_after": ("sequential", "group_chat", "handoff", "graph"),
@@ -232,8 +251,12 @@ def _speaker_problems(team: Team) -> Iterator[KeyProblem]:
         return
     if team.speaker == "rules" and not team.rules:
         yield KeyProblem("speaker", "speaker rules needs a list of rules")
-    if team.speaker == "round_robin" and team.rules:
+    if team.speaker != "rules" and team.rules:
         yield KeyProblem("rules", "rules are used only with speaker: rules")
+    if team.speaker == "model" and team.coordinator is None:
+        yield KeyProblem("speaker", "speaker model needs coordinator: the capability that picks")
+    if team.speaker != "model" and team.coordinator is not None:
+        yield KeyProblem("coordinator", "a coordinator picks speakers only with speaker: model")
     for index, rule in enumerate(team.rules):
         if rule.next not in team.agents:
             members = ", ".join(team.agents)
@@ -256,7 +279,7 @@ def _resolve_problems(
             "give one of vote (a field), judge (an agent), coordinator (a capability) "
             "or human: true",
         )
-    if resolve.judge is not None:
+    if resolve.judge is not None and "." not in resolve.judge:  # a function: checked on use
         known = ", ".join(sorted(agents)) or "none"
         if resolve.judge in members:
             yield KeyProblem(f"{key}.judge", f"judge {resolve.judge!r} is one of the team")
@@ -265,7 +288,7 @@ def _resolve_problems(
     if resolve.vote is not None:
         for name in members:
             schema = (agents[name].output_schema if name in agents else None) or {}
-            if schema.get("type") != "object" or resolve.vote not in schema.get("required", ()):
+            if schema.get("type") != "object" or resolve.vote not in _required(agents[name]):
                 yield KeyProblem(
                     f"{key}.vote",
                     f"agent {name!r} has no output_schema of type object "

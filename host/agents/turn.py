@@ -6,14 +6,15 @@ kernel after the catalogue is taken, as the planning function is: plans cannot
 call it. A turn is routed by the agent's capability (or pinned model), goes
 through the resilience chain, and leaves a :class:`~host.state.StepRecord`, an
 ``invoke_agent {name}`` span and a :class:`~host.progress.StepFinished` event.
-An agent that ``runs`` a function takes its turn by calling it, the same way.
+An agent that ``runs`` a function takes its turn as a step of it, through the host's
+step runner: routed, validated as the config says, its record and span the same.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from host.catalogue import INTERNAL_PLUGIN, FunctionInfo, ParameterInfo
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from host.invocation import Invoker
     from host.routing import Router
     from host.state import StepRecord
+    from host.steps import StepRunner
 
 TURN_PROMPT = """{{$instructions}}
 
@@ -138,26 +140,29 @@ def transcript(messages: Sequence[Message]) -> str:
 
 
 class AgentTurns:
-    """Takes agents' turns through ``invoker``, each routed by ``router``."""
+    """Takes agents' turns through ``invoker``, each routed by ``router``; an agent that runs
+    a function takes its turn through ``steps``."""
 
     def __init__(
-        self,
-        invoker: Invoker,
-        router: Router,
-        agents: Mapping[str, AgentConfig],
-        catalogue: Mapping[str, FunctionInfo],
+        self, invoker: Invoker, steps: StepRunner, router: Router, agents: Mapping[str, AgentConfig]
     ) -> None:
         self._invoker = invoker
+        self._steps = steps
         self._router = router
         self._agents = dict(agents)
-        self._catalogue = catalogue
+        self._catalogue = steps.catalogue
 
     def ensure(self, name: str, agent: AgentConfig) -> None:
         """Make ``agent`` (one the host keeps for itself, such as a coordinator) take turns
-        as ``name``, unless it does already."""
-        if name not in self._agents:
+        as ``name``, unless it does already; :class:`~host.errors.ConfigError` when it
+        ``runs`` a function that is not loaded."""
+        if name in self._agents:
+            return
+        if agent.runs is None:
             add_turn_function(self._invoker.kernel, name, agent, [])
-            self._agents[name] = agent
+        elif agent.runs not in self._catalogue:
+            raise ConfigError([f"{agent.runs!r} is not a loaded function"])
+        self._agents[name] = agent
 
     def _offer_transfers(self, name: str) -> None:
         """Give ``name``'s turns the function choice that offers a hand-off team's transfers
@@ -196,29 +201,52 @@ class AgentTurns:
         return route
 
     async def take(
-        self, name: str, task: str, messages: Sequence[Message], *, step_id: str
+        self, name: str, task: str, messages: Sequence[Message], *, step_id: str, run_id: str
     ) -> StepRecord:
-        """``name``'s reply to ``task`` after ``messages``, as its step's record.
+        """``name``'s reply to ``task`` after ``messages``, as its step's record in the team's
+        run ``run_id``.
 
         A failed call, or a reply that does not fit the agent's ``output_schema``
         (:class:`~host.errors.ValidationFailedError`), raises its
         :class:`~host.errors.AgentHostError` with the failed record as ``error.step``.
         """
-        tracing = self._invoker.tracing
         agent = self._agents[name]
-        if tracing is None:
-            record = await reported(self._checked(name, task, messages, step_id))
+        if agent.runs is not None:  # a step: it tells its own final record
+            turn = self._ran(agent, agent.runs, task, messages, step_id, run_id)
         else:
-            capability = agent.capability if agent.model is None and agent.runs is None else None
-            function = agent.runs or turn_function(name).name
-            with tracing.step(step_id, function, capability, agent=name) as span:
-                try:
-                    record = await reported(self._checked(name, task, messages, step_id))
-                except AgentHostError as error:
-                    tracing.ended_step(span, error.step, error)
-                    raise
-                tracing.ended_step(span, record, None)
+            turn = reported(self._checked(name, task, messages, step_id))
+        tracing = self._invoker.tracing
+        if tracing is None:
+            return await turn
+        capability = agent.capability if agent.model is None else None
+        with tracing.step(
+            step_id, agent.runs or turn_function(name).name, capability, agent=name
+        ) as span:
+            try:
+                record = await turn
+            except AgentHostError as error:
+                tracing.ended_step(span, error.step, error)
+                raise
+            tracing.ended_step(span, record, None)
         return record
+
+    def _ran(
+        self,
+        agent: AgentConfig,
+        function: str,
+        task: str,
+        messages: Sequence[Message],
+        step_id: str,
+        run_id: str,
+    ) -> Awaitable[StepRecord]:
+        """The turn of an agent that runs ``function``: a step of it, run by the host's step
+        runner (routed, validated as configured, its side effects keyed to the run)."""
+        from host.plans import Step
+        from host.state import RunState
+
+        given = _function_arguments(self._catalogue[function], agent, task, messages)
+        step = Step(id=step_id, function=function, arguments=given, capability=agent.capability)
+        return self._steps.run(step, RunState({}, run_id=run_id))
 
     async def _checked(
         self, name: str, task: str, messages: Sequence[Message], step_id: str
@@ -226,10 +254,6 @@ class AgentTurns:
         """The turn's call, its record carrying the route's reason, its reply checked
         against the agent's ``output_schema``."""
         agent = self._agents[name]
-        if agent.runs is not None:
-            info = self._catalogue[agent.runs]
-            given = _function_arguments(info, task, messages)
-            return await self._invoker.invoke(info, given, step_id=step_id)
         from host.agents.tools import handoff
 
         turn = handoff.get()
@@ -269,18 +293,27 @@ class AgentTurns:
 
 
 def _function_arguments(
-    info: FunctionInfo, task: str, messages: Sequence[Message]
+    info: FunctionInfo, agent: AgentConfig, task: str, messages: Sequence[Message]
 ) -> dict[str, Any]:
-    """What a function an agent ``runs`` is given: ``task``, the last reply as ``message``,
-    and each other parameter from the latest JSON reply that has a field of its name."""
+    """What a function an agent ``runs`` is given: its ``arguments`` templates filled in
+    (one using ``{message}`` left out before anyone has spoken), ``task``, the last reply
+    as ``message``, the whole transcript as ``transcript``, and each other parameter from
+    the latest JSON reply that has a field of its name."""
     replies = [_json_object(m.text) for m in reversed(messages)]
+    last = messages[-1].text if messages else ""
     given: dict[str, Any] = {}
     for parameter in info.parameters:
         name = parameter.name
-        if name == "task":
+        template = agent.arguments.get(name)
+        if template is not None:
+            if messages or "{message}" not in template:
+                given[name] = template.replace("{task}", task).replace("{message}", last)
+        elif name == "task":
             given[name] = task
         elif name == "message" and messages:
-            given[name] = messages[-1].text
+            given[name] = last
+        elif name == "transcript":
+            given[name] = transcript(messages)
         else:
             found = next((reply[name] for reply in replies if name in reply), None)
             if found is not None:

@@ -291,15 +291,19 @@ class AgentConfig(_Strict):
     that schema (constrained decoding where the provider supports
     ``response_format``); a reply that does not fit fails the turn.
 
-    An agent that ``runs`` a loaded function (``plugin.function``) has no model:
-    its turn calls the function, each parameter given the task (``task``), the
-    last reply (``message``), or else the field of its name in the latest JSON
-    reply of the transcript that has one.
+    An agent that ``runs`` a loaded function (``plugin.function``) takes its turn as
+    a step of it (a prompt function routed by ``capability``, validated as
+    configured): each parameter is given its ``arguments`` template, the task
+    (``task``), the last reply (``message``), the transcript (``transcript``), or
+    else the field of its name in the latest JSON reply of the transcript.
     """
 
     description: str = ""
     instructions: str = ""
     runs: str | None = Field(default=None, pattern=f"^{FUNCTION_NAME}$")
+    arguments: dict[str, str] = Field(default_factory=dict)
+    """What the function an agent ``runs`` is given: parameter → text, with ``{task}`` and
+    ``{message}`` (the last reply) filled in."""
     capability: str = Field(default="write", min_length=1)
     model: str | None = None
     output_schema: dict[str, Any] | None = None
@@ -333,13 +337,15 @@ class AgentConfig(_Strict):
     @model_validator(mode="after")
     def _one_route(self) -> AgentConfig:
         if self.runs is not None:
-            modelled = {"instructions", "capability", "model", "output_schema", "max_tokens"}
+            modelled = {"instructions", "model", "output_schema", "max_tokens"}
             given = sorted(modelled & self.model_fields_set) + (
                 ["functions"] if self.functions else []
             )
             if given:
                 raise ValueError(f"an agent that runs a function has no {', '.join(given)}")
             return self
+        if self.arguments:
+            raise ValueError("arguments are given only to a function an agent runs")
         if not self.instructions:
             raise ValueError("give instructions (or runs: plugin.function)")
         if self.model is not None and "capability" in self.model_fields_set:
@@ -363,6 +369,9 @@ class HostConfig(_Strict):
     planning: PlanningConfig = PlanningConfig()
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     """The agents teams are made of, by name."""
+    agent_directories: list[str] = Field(default_factory=list)
+    """Directories of agent files: each ``<name>.yaml`` holds one agent (the fields of an
+    ``agents:`` entry)."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecutionSettings
 from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
 from host.agents import Resolution, Team
+from host.errors import ConfigError
 from host.run_store import RunStore
 from host.testing import Reply, ScriptedChatCompletion
 from host.testing.scripted import Step
@@ -131,3 +133,82 @@ async def test_a_person_deciding_a_panel_resumes_the_graph(tmp_path: Path) -> No
         "turn_4_rev_b",
         "decide_4",
     ]
+
+
+async def test_a_model_picks_each_next_speaker_of_a_group_chat(tmp_path: Path) -> None:
+    team = Team(
+        name="chat",
+        kind="group_chat",
+        agents=("writer", "critic", "editor"),
+        speaker="model",
+        coordinator="review",
+        max_rounds=3,
+    )
+    picks = iter(
+        [
+            Reply('{"choice": "editor", "reason": "needs polish"}'),
+            Reply('{"choice": "writer", "reason": "rewrite"}'),
+        ]
+    )
+    agents = by_agent({"writer": Reply("w"), "critic": Reply("c"), "editor": Reply("e")})
+
+    def respond(history: ChatHistory, settings: PromptExecutionSettings) -> Step:
+        if "You are coordinator_" in str(history.messages[-1].content):
+            return next(picks)
+        return agents(history, settings)
+
+    model = ScriptedChatCompletion("local", default=respond)
+    async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
+        result = await host.run_team(team, "t")
+
+    assert (result.status, result.error) == ("round_limit", "reached max_rounds (3)")
+    assert [s.step_id for s in result.steps] == [
+        "turn_1_writer",
+        "pick_1",
+        "turn_2_editor",
+        "pick_2",
+        "turn_3_writer",
+    ]
+    asked = model.requests[1]
+    schema = asked.settings["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["choice"]["enum"] == ["writer", "critic", "editor"]
+    assert "Choose the agent who should speak next" in str(asked.messages[-1]["content"])
+
+
+JUDGE_PLUGIN = """
+from typing import Annotated
+from semantic_kernel.functions import kernel_function
+
+class Desk:
+    plugin_name = "desk"
+
+    @kernel_function(description="Pick the longest reply.")
+    def longest(self, task: Annotated[str, "task"], transcript: Annotated[str, "replies"]) -> str:
+        replies = [block.split(": ", 1)[1] for block in transcript.split("\\n\\n")]
+        return task + " -> " + max(replies, key=len)
+"""
+
+
+async def test_a_function_can_judge(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "desk.py").write_text(JUDGE_PLUGIN)
+    team = Team(
+        name="judged",
+        kind="concurrent",
+        agents=("writer", "critic"),
+        resolve=Resolution(judge="desk.longest"),
+    )
+    model = ScriptedChatCompletion(
+        "local", default=by_agent({"writer": Reply("short"), "critic": Reply("much longer")})
+    )
+    host = AgentHost(write_host(tmp_path), models={"local": model}, plugin_dirs=[plugins])
+    async with host:
+        result = await host.run_team(team, "pick")
+        missing = team.model_copy(update={"resolve": Resolution(judge="desk.nothing")})
+        with pytest.raises(ConfigError, match=r"'desk\.nothing' is not a loaded function"):
+            await host.run_team(missing, "pick")
+
+    assert (result.status, result.output) == ("ok", "pick -> much longer")
+    assert [(s.step_id, s.function) for s in result.steps][-1] == ("turn_2_judge", "desk.longest")
+    assert result.plan is not None and "judge desk.longest: pick -> much longer" in result.plan
