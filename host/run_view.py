@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,7 +87,10 @@ def run_tree(run: RecordedRun) -> Tree:
         tree.add(Text(f"error: {run.error}", "red"))
     if run.planning:
         _add_steps(tree.add(Text("planning", "bold")), run.planning)
-    _add_steps(tree, run.steps)
+    if run.kind == "team":
+        _add_rounds(tree, run.steps)
+    else:
+        _add_steps(tree, run.steps)
     if run.compensations:
         _add_steps(tree.add(Text("compensations", "bold")), run.compensations)
     return tree
@@ -118,6 +122,25 @@ def _add_steps(parent: Tree, records: tuple[StepRecord, ...]) -> None:
             node.add(Text(f"error: {record.error_type}: {record.error}", "red"))
         elif record.output is not None:
             node.add(Text(f"output: {preview(record.output)}", "dim"))
+
+
+_ROUND = re.compile(r"(?:turn|pick|decide)_(\d+)(?:_|$)")
+"""A team's step id, with its round: ``turn_2_reviewer``, ``pick_2``, ``decide_2``."""
+
+
+def _add_rounds(parent: Tree, records: tuple[StepRecord, ...]) -> None:
+    """A team's turns under one node per round (the transcript, round by round); a step
+    of no round (a fallback) on its own."""
+    from rich.text import Text
+
+    node, shown = parent, None
+    for record in records:
+        found = _ROUND.match(record.step_id)
+        if found is None:
+            node, shown = parent, None
+        elif found[1] != shown:
+            node, shown = parent.add(Text(f"round {found[1]}", "bold")), found[1]
+        _add_steps(node, (record,))
 
 
 def _add_events(node: Tree, record: StepRecord) -> None:

@@ -45,6 +45,8 @@ def test_a_team_prints_its_output_and_its_run_can_be_traced(tmp_path: Path) -> N
     assert shown.returncode == 0, shown.stderr
     assert "team pair" in shown.stdout
     assert "turn_1_writer" in shown.stdout and "turn_2_critic" in shown.stdout
+    rounds = [line.strip("│├└─ ") for line in shown.stdout.splitlines() if "round " in line]
+    assert rounds == ["round 1", "round 2"]
 
 
 def test_a_run_that_ends_short_of_ok_exits_1_naming_why(tmp_path: Path) -> None:
