@@ -5,10 +5,12 @@ an explicit failure only."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from host import AgentHost
+from host.state import RunResult
 from host.testing.openai_server import ChatReply, OpenAICompatibleServer
 from tests.conftest import ROOT
 
@@ -40,6 +42,19 @@ def model_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENT_HOST_RUNS_DB", ":memory:")
 
 
+async def review(
+    monkeypatch: pytest.MonkeyPatch, replies: list[ChatReply]
+) -> tuple[RunResult, list[dict[str, Any]]]:
+    """The shipped team on "Write add(a, b)", its model answering ``replies`` in order over
+    loopback HTTP; the result and the chat requests the server received."""
+    async with OpenAICompatibleServer(replies, default=None) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        async with AgentHost(CONFIG) as host:
+            result = await host.run_team(TEAM, "Write add(a, b)")
+    assert result.status == "ok", result.error
+    return result, server.requests
+
+
 @pytest.mark.usefixtures("model_env")
 async def test_failed_tests_send_the_code_back_and_passing_ones_end_the_run(
     monkeypatch: pytest.MonkeyPatch,
@@ -50,12 +65,8 @@ async def test_failed_tests_send_the_code_back_and_passing_ones_end_the_run(
         coder("def add(a, b):\n    return a + b\n"),
         reviewer("approved"),
     ]
-    async with OpenAICompatibleServer(replies, default=None) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        async with AgentHost(CONFIG) as host:
-            result = await host.run_team(TEAM, "Write add(a, b)")
+    result, requests = await review(monkeypatch, replies)
 
-    assert result.status == "ok", result.error
     assert [s.step_id for s in result.steps] == [
         "turn_1_coder",
         "turn_2_reviewer",
@@ -69,7 +80,7 @@ async def test_failed_tests_send_the_code_back_and_passing_ones_end_the_run(
     assert "AssertionError: -1 != 5" in first["failures"][0]
     assert (second["signal"], second["passed"]) == ("tests_passed", 1)
     # the coder's second turn saw why the tests failed
-    fixing = server.requests[2]["messages"][-1]["content"]
+    fixing = requests[2]["messages"][-1]["content"]
     assert "tests_failed" in fixing and "-1 != 5" in fixing
 
 
@@ -83,12 +94,8 @@ async def test_a_review_may_only_lead_to_testing_or_back_to_the_coder(
         coder("def add(x, y):\n    return x + y\n"),
         reviewer("approved"),
     ]
-    async with OpenAICompatibleServer(replies, default=None) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        async with AgentHost(CONFIG) as host:
-            result = await host.run_team(TEAM, "Write add(a, b)")
+    result, requests = await review(monkeypatch, replies)
 
-    assert result.status == "ok", result.error
     assert [s.step_id.split("_", 2)[2] for s in result.steps] == [
         "coder",
         "reviewer",
@@ -96,4 +103,4 @@ async def test_a_review_may_only_lead_to_testing_or_back_to_the_coder(
         "reviewer",
         "tester",
     ]
-    assert "name the arguments" in server.requests[2]["messages"][-1]["content"]
+    assert "name the arguments" in requests[2]["messages"][-1]["content"]
