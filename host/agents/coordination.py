@@ -40,7 +40,7 @@ from host.errors import AgentHostError
 from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
 
 if TYPE_CHECKING:
-    from host.agents.team import Resolution, Team
+    from host.agents.team import Edge, Resolution, Team
 
 UNRESULTED: tuple[RunStatus, ...] = ("round_limit", "budget_exceeded", "stalled", "failed")
 """The endings a team's ``fallback`` answers for."""
@@ -148,28 +148,41 @@ class TeamRun:
         """Who speaks after ``node`` said ``reply``, or how the run ends."""
         team = self.team
         if team.speaker == "model" and team.coordinator is not None:
-            capped = self._capped()  # no pick for a round that will not be taken
-            if capped is not None:
-                return capped
-            name = self._coordinator(team.coordinator, team.agents, SPEAKER)
-            step_id = f"pick_{self._round}"
-            picked = await self._decider(
-                name, self.messages, step_id=step_id, who="the coordinator"
-            )
-            return picked if isinstance(picked, RunResult) else _json(picked)["choice"]
+            return await self._picked(team.coordinator)
         if turn is not None:
-            if turn.target is None:
-                return self.result("ok")
-            self._handoffs += 1
-            if team.max_handoffs is not None and self._handoffs > team.max_handoffs:
-                return self.result("round_limit", f"reached max_handoffs ({team.max_handoffs})")
-            return turn.target
-        if team.kind != "graph":
-            return self._next_speaker(node)
-        edges = [edge for edge in team.edges if edge.source == node]
+            return self._transferred(turn)
+        if team.kind == "graph":
+            return self._along_graph(node, reply)
+        return self._next_speaker(node)
+
+    async def _picked(self, capability: str) -> str | RunResult:
+        """The agent the coordinating model picks to speak next (step ``pick_<round>``)."""
+        capped = self._capped()  # no pick for a round that will not be taken
+        if capped is not None:
+            return capped
+        name = self._coordinator(capability, self.team.agents, SPEAKER)
+        step_id = f"pick_{self._round}"
+        picked = await self._decider(name, self.messages, step_id=step_id, who="the coordinator")
+        return picked if isinstance(picked, RunResult) else _json(picked)["choice"]
+
+    def _transferred(self, turn: Handoff) -> str | RunResult:
+        """The agent a hand-off turn transferred to; the run's end when it did not, or when
+        the transfer is one past ``max_handoffs``."""
+        if turn.target is None:
+            return self.result("ok")
+        self._handoffs += 1
+        cap = self.team.max_handoffs
+        if cap is not None and self._handoffs > cap:
+            return self.result("round_limit", f"reached max_handoffs ({cap})")
+        return turn.target
+
+    def _along_graph(self, node: str, reply: str) -> str | RunResult:
+        """The node the first of ``node``'s edges that takes ``reply`` leads to (the run's end
+        for ``end``, or a node without edges); ``node`` again when none does."""
+        edges = [edge for edge in self.team.edges if edge.source == node]
         if not edges:
             return self.result("ok")
-        signal = _signal(reply, team.signal_field)
+        signal = _signal(reply, self.team.signal_field)
         named = [edge.signal for edge in edges if edge.signal is not None]
         if signal is None or not named or signal in named:  # else: a signal no edge takes
             for edge in sorted(edges, key=lambda edge: not edge.conditional):
@@ -180,7 +193,7 @@ class TeamRun:
                 return self.result("ok") if edge.to == END else edge.to
         return self._rejected(node, signal, edges)
 
-    def _rejected(self, node: str, signal: str | None, edges: list[Any]) -> str:
+    def _rejected(self, node: str, signal: str | None, edges: list[Edge]) -> str:
         """Record that ``node``'s reply leads nowhere in the graph; ``node`` speaks again."""
         expected = ", ".join(
             f"{e.signal or ''}{' containing ' + repr(e.contains) if e.contains else ''} → {e.to}"
