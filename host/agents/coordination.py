@@ -2,7 +2,8 @@
 
 The coordinator keeps one shared transcript and every turn's record. After
 each turn it checks, in order: ``done_when`` (``ok``), ``stall_after``
-(``stalled``), the token and cost budgets (``budget_exceeded``); before each
+(``stalled``: the same message that many times in a row, or that many messages in a
+row each said before), the token and cost budgets (``budget_exceeded``); before each
 round, the cap on rounds (``round_limit``). A failed turn ends the run
 ``failed``, as the run's deadline does. Every ending keeps every record; a team
 with a ``fallback`` ends a run without a result ``ok`` on its template, marked
@@ -468,6 +469,8 @@ class TeamRun:
             recent = {m.text.strip() for m in self.messages[-stall:]}
             if len(recent) == 1:
                 return "stalled", f"the same message {stall} times in a row"
+            if _repeated_at_end(self.messages) >= stall:
+                return "stalled", f"nothing new said in {stall} messages (each one said before)"
         return self._over_budget()
 
     def _over_budget(self) -> tuple[RunStatus, str] | None:
@@ -490,6 +493,18 @@ class TeamRun:
                     return rule.next
         agents = self.team.agents
         return agents[(agents.index(speaker) + 1) % len(agents)]
+
+
+def _repeated_at_end(messages: list[Message]) -> int:
+    """How many of the last messages each repeat an earlier one (no progress: a ping-pong
+    of the same replies)."""
+    seen: set[str] = set()
+    repeated = 0
+    for message in messages:
+        text = message.text.strip()
+        repeated = repeated + 1 if text in seen else 0
+        seen.add(text)
+    return repeated
 
 
 def _digest(*parts: str) -> str:

@@ -132,7 +132,8 @@ class Team(_Strict):
     done_when: str | None = Field(default=None, min_length=1)
     """The run ends ``ok`` when the last message contains this text."""
     stall_after: int | None = Field(default=None, ge=2)
-    """The run ends ``stalled`` when the same message comes this many times in a row."""
+    """The run ends ``stalled`` when the same message comes this many times in a row, or
+    when this many messages in a row each repeat an earlier one (no progress)."""
     resolve: Resolution | None = None
     """A concurrent team's conflict strategy."""
     handoffs: dict[str, tuple[str, ...]] = Field(default_factory=dict)

@@ -130,8 +130,15 @@ def chat(**ends: Any) -> Team:
             4,
             "the same message 3 times in a row",
         ),
+        (
+            chat(max_rounds=9, stall_after=3),
+            ["a", "b", "a", "b ", "a", "c"],
+            "stalled",
+            5,
+            "nothing new said in 3 messages (each one said before)",
+        ),
     ],
-    ids=["max_rounds", "token budget", "cost budget", "done_when", "stall"],
+    ids=["max_rounds", "token budget", "cost budget", "done_when", "stall", "no progress"],
 )
 async def test_each_ending_has_its_own_status_and_keeps_every_turn(
     tmp_path: Path, team: Team, replies: list[str], status: str, turns: int, error: str | None
