@@ -203,6 +203,7 @@ _OUTCOME_STYLES = {
     "round_limit": "red",
     "budget_exceeded": "red",
     "stalled": "red",
+    "deadline_exceeded": "red",
     "degraded": "yellow",
     "half_open": "yellow",
     "waiting": "yellow",

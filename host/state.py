@@ -93,11 +93,19 @@ def _redact_error(record: CallEvent | StepRecord) -> None:
 
 StepStatus = Literal["ok", "failed"]
 RunStatus = Literal[
-    "ok", "failed", "needs_human", "round_limit", "budget_exceeded", "stalled", "cancelled"
+    "ok",
+    "failed",
+    "needs_human",
+    "round_limit",
+    "budget_exceeded",
+    "stalled",
+    "deadline_exceeded",
+    "cancelled",
 ]
 """``needs_human``: paused for a person's answer (``AgentHost.resume``); ``round_limit``:
 a workflow or team hit its cap on rounds; ``budget_exceeded``: a team spent its token or
 cost budget; ``stalled``: a team's agents said the same thing too many times in a row;
+``deadline_exceeded``: a team's run passed its deadline;
 ``cancelled``: the task running it was cancelled (the steps done by then are kept)."""
 
 

@@ -5,7 +5,7 @@ each turn it checks, in order: ``done_when`` (``ok``), ``stall_after``
 (``stalled``: the same message that many times in a row, or that many messages in a
 row each said before), the token and cost budgets (``budget_exceeded``); before each
 round, the cap on rounds (``round_limit``). A failed turn ends the run
-``failed``, as the run's deadline does. Every ending keeps every record; a team
+``failed``; the run's deadline, ``deadline_exceeded``. Every ending keeps every record; a team
 with a ``fallback`` ends a run without a result ``ok`` on its template, marked
 degraded, the reason in an ``on_fail`` event.
 
@@ -37,13 +37,19 @@ from host.agents.team import END
 from host.agents.tools import TRANSFERRED, Handoff, handoff
 from host.agents.turn import AgentTurns, Message
 from host.config.schema import AgentConfig
-from host.errors import AgentHostError
+from host.errors import AgentHostError, DeadlineExceededError
 from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
 
 if TYPE_CHECKING:
     from host.agents.team import Edge, Resolution, Team
 
-UNRESULTED: tuple[RunStatus, ...] = ("round_limit", "budget_exceeded", "stalled", "failed")
+UNRESULTED: tuple[RunStatus, ...] = (
+    "round_limit",
+    "budget_exceeded",
+    "stalled",
+    "failed",
+    "deadline_exceeded",
+)
 """The endings a team's ``fallback`` answers for."""
 
 COORDINATOR = """You coordinate a team. Its agents answered the task at once; their replies \
@@ -120,9 +126,7 @@ class TeamRun:
                 run_id=self.run_id,
             )
         except AgentHostError as error:
-            if error.step is not None:
-                self.records.append(error.step)
-            return self.result("failed", f"agent {name!r}: {error}")
+            return self._failed(f"agent {name!r}", error)
         finally:
             handoff.reset(token)
         self.records.append(record)
@@ -279,8 +283,6 @@ class TeamRun:
                 )
             except AgentHostError as error:
                 failures[name] = error
-                if error.step is not None:
-                    self.records.append(error.step)
                 return
             self.records.append(record)
             replies[name] = record.output
@@ -288,11 +290,12 @@ class TeamRun:
         async with asyncio.TaskGroup() as group:
             for name in agents:
                 group.create_task(turn(name))
+        self.records.extend(e.step for e in failures.values() if e.step is not None)
         order = {f"turn_{self._round}_{name}": index for index, name in enumerate(agents)}
         self.records[first:] = sorted(self.records[first:], key=lambda r: order[r.step_id])
         failed = next((name for name in agents if name in failures), None)
         if failed is not None:
-            return self.result("failed", f"agent {failed!r}: {failures[failed]}")
+            return self._failed(f"agent {failed!r}", failures[failed], recorded=True)
         return {name: replies[name] for name in agents}
 
     async def _settle(
@@ -339,11 +342,19 @@ class TeamRun:
                 name, self.task, shown, step_id=step_id, run_id=self.run_id
             )
         except AgentHostError as error:
-            if error.step is not None:
-                self.records.append(error.step)
-            return self.result("failed", f"{who}: {error}")
+            return self._failed(who, error)
         self.records.append(record)
         return record.output
+
+    def _failed(self, who: str, error: AgentHostError, *, recorded: bool = False) -> RunResult:
+        """The run ended by ``who``'s failed turn (its record kept, unless ``recorded``
+        already): ``deadline_exceeded`` when the run's deadline passed, else ``failed``."""
+        if error.step is not None and not recorded:
+            self.records.append(error.step)
+        status: RunStatus = (
+            "deadline_exceeded" if isinstance(error, DeadlineExceededError) else "failed"
+        )
+        return self.result(status, f"{who}: {error}")
 
     def _coordinator(self, capability: str, agents: tuple[str, ...], instructions: str) -> str:
         """The host's coordinating agent for a choice among ``agents``, routed by

@@ -160,7 +160,7 @@ async def test_each_ending_has_its_own_status_and_keeps_every_turn(
     )
 
 
-async def test_the_deadline_fails_the_turn_in_flight_and_keeps_the_ones_done(
+async def test_the_deadline_ends_the_run_deadline_exceeded_keeping_every_turn(
     tmp_path: Path,
 ) -> None:
     clock = VirtualClock()
@@ -169,7 +169,7 @@ async def test_the_deadline_fails_the_turn_in_flight_and_keeps_the_ones_done(
     async with AgentHost(write_host(tmp_path), models={"local": model}, clock=clock) as host:
         result = await host.run_team(team, "task", deadline=15)
 
-    assert result.status == "failed"
+    assert result.status == "deadline_exceeded"
     assert result.error is not None and "deadline of 15s exceeded" in result.error
     assert [(s.step_id, s.status) for s in result.steps] == [
         ("turn_1_writer", "ok"),
