@@ -165,10 +165,10 @@ class Runs:
     async def resume(self, run_id: str, answer: Any) -> RunResult:
         """Continue the paused run ``run_id`` with ``answer`` as its waiting step's output.
 
-        The run is claimed while it runs and removed only when it finishes or
-        pauses again. A resume that fails (an error, or a ``failed`` result
-        without compensations) leaves the run waiting with the error recorded,
-        to be resumed again. Raises :class:`~host.errors.UnknownRunError` when no
+        The run is claimed while it runs and removed only when it ends (any way
+        but failing) or pauses again. A resume that fails (an error, or a
+        ``failed`` result without compensations) leaves the run waiting with the
+        error recorded, to be resumed again. Raises :class:`~host.errors.UnknownRunError` when no
         run of that id is waiting, :class:`~host.errors.RunBusyError` when
         another resume holds it.
         """
@@ -180,10 +180,10 @@ class Runs:
         except BaseException as error:
             self._paused.release(claim, describe_error(error))
             raise
-        if result.status == "ok" or result.compensations:
-            self._paused.finish(claim)
-        elif result.status != "needs_human":  # a new pause replaced the snapshot already
+        if result.status == "failed" and not result.compensations:
             self._paused.release(claim, result.error or result.status)
+        elif result.status != "needs_human":  # a new pause replaced the snapshot already
+            self._paused.finish(claim)
         return result
 
     async def _continue(self, snapshot: Snapshot, answer: Any) -> RunResult:

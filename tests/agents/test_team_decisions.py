@@ -13,6 +13,7 @@ from semantic_kernel.contents import ChatHistory
 from host import AgentHost
 from host.agents import Resolution, Team
 from host.errors import ConfigError
+from host.paused_runs import PausedRuns
 from host.run_store import RunStore
 from host.testing import Reply, ScriptedChatCompletion
 from host.testing.scripted import Step
@@ -212,3 +213,17 @@ async def test_a_function_can_judge(tmp_path: Path) -> None:
     assert (result.status, result.output) == ("ok", "pick -> much longer")
     assert [(s.step_id, s.function) for s in result.steps][-1] == ("turn_2_judge", "desk.longest")
     assert result.plan is not None and "judge desk.longest: pick -> much longer" in result.plan
+
+
+async def test_a_resumed_team_that_ends_short_of_ok_is_no_longer_waiting(tmp_path: Path) -> None:
+    team = PANEL.model_copy(update={"resolve": Resolution(human=True), "max_tokens": 10})
+    model = ScriptedChatCompletion("local", default=by_agent(REVIEWS))
+    config = write_host(tmp_path, agents=AGENTS + REVIEWERS)
+    waiting = PausedRuns(tmp_path / "runs.sqlite3")
+    async with AgentHost(config, models={"local": model}) as host:
+        paused = await host.run_team(team, "Review the copy")
+        assert [w.run_id for w in waiting.waiting()] == [paused.run_id]
+        result = await host.resume(paused.run_id, "rev_a")
+
+    assert (result.status, result.error) == ("budget_exceeded", "spent 60 tokens (max_tokens 10)")
+    assert waiting.waiting() == []
