@@ -38,6 +38,7 @@ EventKind = Literal[
     "on_fail",
     "replayed",
     "answered",
+    "transfer",
 ]
 
 
@@ -49,8 +50,8 @@ class CallEvent:
     fallbacks, the new state (``open``/``half_open``/``closed``) for breakers,
     ``invalid_arguments`` for a model's tool call that was rejected, ``ok``/``failed``
     for a validation, the path's result for an ``on_fail`` step (retry, alternative,
-    human, abort), and ``ok`` for an idempotent ``replayed`` effect and a person's
-    ``answered`` hand-off.
+    human, abort), and ``ok`` for an idempotent ``replayed`` effect, a person's
+    ``answered`` hand-off and an agent's ``transfer`` to another (its target).
     """
 
     kind: EventKind

@@ -173,6 +173,7 @@ class AgentToolGate:
             from semantic_kernel.functions import FunctionResult
 
             turn.target = function.name.removeprefix(TRANSFER)  # a transfer ends the turn
+            current.get().record(CallEvent("transfer", turn.target, "ok"))
             answer = TRANSFERRED.format(name=turn.target)
             context.function_result = FunctionResult(function=function.metadata, value=answer)
             context.terminate = True

@@ -33,6 +33,8 @@ async def test_a_transfer_passes_the_task_and_a_plain_reply_ends_the_run(tmp_pat
 
     assert (result.status, result.output) == ("ok", "polished")
     assert [s.step_id for s in result.steps] == ["turn_1_writer", "turn_2_editor"]
+    transfers = [(e.target, e.outcome) for e in result.steps[0].events if e.kind == "transfer"]
+    assert transfers == [("editor", "ok")]
     assert offered(model.requests[0].settings) == [
         "agent_host-transfer_to_critic",
         "agent_host-transfer_to_editor",
