@@ -31,6 +31,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,9 +68,15 @@ CREATE TABLE IF NOT EXISTS runs (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS run_layouts (
+    layout INTEGER PRIMARY KEY,
+    names TEXT NOT NULL UNIQUE
+);
 """
 """A column for what a query selects, sorts or trims by; the rest of a run is its ``detail``
-(JSON, see :func:`_row`): each column bound costs the writer more than a JSON value."""
+(JSON, see :func:`_row`): each column bound costs the writer more than a JSON value. The
+field names a detail's values follow are written once, in ``run_layouts``, not in each
+row: the bytes of a row are most of what an insert costs."""
 
 _COLUMNS = "run_id, status, started_at, ended_at, detail"
 _UPSERT = (
@@ -160,6 +167,10 @@ class RunStore(SQLiteStore):
         super().__init__(database, "")
         _create_table(self._db)
         _write_ahead(self._db, database)
+        self._layout = _layout(self._db)
+        """The ``run_layouts`` row of the names this store writes (see :func:`_row`)."""
+        self._layouts: dict[int, _Names] = {}
+        """The layouts read so far, by number (a layout, once written, never changes)."""
         self.keep = keep
         self._queued: deque[_Item] = deque()
         self._closed = False
@@ -223,7 +234,7 @@ class RunStore(SQLiteStore):
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM runs {where} {_NEWEST_FIRST} LIMIT ?", (*given, limit)
             ).fetchall()
-        return [_recorded(row) for row in rows]
+            return [_recorded(row, self._names) for row in rows]
 
     def get(self, run_id: str) -> RecordedRun | None:
         """The run ``run_id``, or the only one whose id starts with it (given
@@ -237,12 +248,29 @@ class RunStore(SQLiteStore):
                     f"SELECT {_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 2",
                     (len(run_id), run_id),
                 ).fetchall()
-        return _recorded(rows[0]) if len(rows) == 1 else None
+            return _recorded(rows[0], self._names) if len(rows) == 1 else None
 
     def last(self) -> RecordedRun | None:
         """The newest run, if any."""
         newest = self.runs(limit=1)
         return newest[0] if newest else None
+
+    def _names(self, layout: int) -> _Names:
+        """The field names of ``layout`` (the caller holds the lock)."""
+        names = self._layouts.get(layout)
+        if names is None:
+            row = self._db.execute(
+                "SELECT names FROM run_layouts WHERE layout = ?", (layout,)
+            ).fetchone()
+            if row is None:
+                raise ValueError(f"run store: no layout {layout}")
+            data = json.loads(row[0])
+            names = self._layouts[layout] = (
+                data["run_fields"],
+                data["step_fields"],
+                data["event_fields"],
+            )
+        return names
 
     def _wake(self, item: threading.Event | None) -> None:
         """Queue a flush's event (or the end) and have the writer write without lingering."""
@@ -310,7 +338,7 @@ class RunStore(SQLiteStore):
         rows = []
         for queued in runs:
             try:
-                rows.append(_row(queued))
+                rows.append(_row(queued, self._layout))
             except (TypeError, ValueError, RecursionError) as error:  # JSON cannot hold it
                 run_id = queued.result.run_id
                 _log.warning("run store: run %s not recorded (%s)", run_id, describe_error(error))
@@ -359,44 +387,55 @@ _RUN_FIELDS = (
     "waiting_step",
     "trace_id",
     "degraded",
-    "cost",
-    "tokens_in",
-    "tokens_out",
     "planning",
     "steps",
     "compensations",
 )
 _STEP_FIELDS = tuple(
-    field.name
-    for field in dataclasses.fields(StepRecord)
-    if field.name not in ("started_at", "events")
+    field.name for field in dataclasses.fields(StepRecord) if field.name != "events"
 )
-_STORED_STEP_FIELDS = (*_STEP_FIELDS, "started_at_us", "events")
 _EVENT_FIELDS = tuple(field.name for field in dataclasses.fields(CallEvent))
 _step_values = operator.attrgetter(*_STEP_FIELDS)
+_started_at = operator.attrgetter("started_at")
 _event_values = operator.attrgetter(*_EVENT_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMES = json.dumps(
+    {
+        "run_fields": _RUN_FIELDS,
+        "step_fields": _STEP_FIELDS,
+        "event_fields": _EVENT_FIELDS,
+    }
+)
+"""The field names of what :func:`_row` writes, a row of ``run_layouts``."""
+
+_Names = tuple[list[str], list[str], list[str]]
+"""A layout's run, step and event field names."""
 
 
-def _row(queued: _Queued) -> tuple[str, str, float, float, str]:
+def _layout(db: sqlite3.Connection) -> int:
+    """The number of the ``run_layouts`` row holding :data:`_NAMES`, written if new."""
+    select = "SELECT layout FROM run_layouts WHERE names = ?"
+    row = db.execute(select, (_NAMES,)).fetchone()
+    if row is None:
+        with db:
+            db.execute("INSERT OR IGNORE INTO run_layouts (names) VALUES (?)", (_NAMES,))
+        row = db.execute(select, (_NAMES,)).fetchone()
+    layout: int = row[0]
+    return layout
+
+
+def _row(queued: _Queued, layout: int) -> tuple[str, str, float, float, str]:
     """The table row of a queued run: its id, status, start, end and detail, redacted.
 
-    The detail is one JSON object: the lists of field names (``run_fields``,
-    ``step_fields``, ``event_fields``) and the run's values in that order (``run``),
-    each record as a list of values, its start in integer microseconds since the epoch
-    (``started_at_us``), its events as lists. Plain data that orjson turns to text in
-    one call (a tenth of the standard encoder's time), with no Python callback per
-    object; the names are text made once.
+    The detail is one JSON object: the number of its ``layout`` (the ``run_layouts`` row
+    naming its fields: ``run_fields``, ``step_fields``, ``event_fields``) and the run's
+    values in that order (``run``), each record as a list of values (its start as ISO
+    text), its events as lists. Plain data that orjson turns to text in one call (a
+    tenth of the standard encoder's time), with no Python callback per object. The
+    totals a run spent are summed from its records when it is read.
     """
     result = queued.result
     planning, steps, compensations = result.planning, result.steps, result.compensations
-    records = (*planning, *steps, *compensations)
-    starts = [record.started_at.timestamp() for record in records]
-    stored = [
-        [*_step_values(record), round(start * 1e6), list(map(_event_values, record.events))]
-        for record, start in zip(records, starts, strict=True)
-    ]
-    first, last = len(planning), len(planning) + len(steps)
     values = (
         queued.kind,
         queued.name,
@@ -407,20 +446,24 @@ def _row(queued: _Queued) -> tuple[str, str, float, float, str]:
         result.waiting_step,
         result.trace_id,
         result.degraded,
-        spent(records, "cost"),
-        spent(records, "tokens_in"),
-        spent(records, "tokens_out"),
-        stored[:first],
-        stored[first:last],
-        stored[last:],
+        [(_step_values(record), [*map(_event_values, record.events)]) for record in planning],
+        [(_step_values(record), [*map(_event_values, record.events)]) for record in steps],
+        [(_step_values(record), [*map(_event_values, record.events)]) for record in compensations],
     )
     try:
         encoded = orjson.dumps(values).decode()
     except TypeError:  # a value orjson cannot hold (a type it does not know, a huge int)
         encoded = _LENIENT_ENCODER.encode(values)
-    begun = queued.ended if queued.started is None else queued.started
-    started = min([begun, *starts])
-    return (result.run_id, result.status, started, queued.ended, redact(_NAMES + encoded + "}"))
+    started = queued.ended if queued.started is None else queued.started
+    records = (*planning, *steps, *compensations)
+    if records:
+        try:
+            first = min(map(_started_at, records)).timestamp()
+        except TypeError:  # naive and aware times: compared as timestamps
+            first = min(record.started_at.timestamp() for record in records)
+        started = min(started, first)
+    detail = f'{{"layout":{layout},"run":{encoded}}}'
+    return (result.run_id, result.status, started, queued.ended, redact(detail))
 
 
 def _json_value(value: Any) -> Any:
@@ -438,23 +481,28 @@ _LENIENT_ENCODER = json.JSONEncoder(
 )
 """For what orjson turns down. No check for a value that holds itself: it ends in a
 :class:`RecursionError` anyway."""
-_NAMES = (
-    f'{{"run_fields":{json.dumps(_RUN_FIELDS)},'
-    f'"step_fields":{json.dumps(_STORED_STEP_FIELDS)},'
-    f'"event_fields":{json.dumps(_EVENT_FIELDS)},"run":'
-)
 
 
-def _recorded(row: tuple[Any, ...]) -> RecordedRun:
-    """The :class:`RecordedRun` of a table row."""
+def _recorded(row: tuple[Any, ...], names: Callable[[int], _Names]) -> RecordedRun:
+    """The :class:`RecordedRun` of a table row; ``names`` gives a layout's field names.
+
+    A detail written before layouts (by an earlier version) holds its names itself."""
     run_id, status, started, ended, detail = row
     data = json.loads(detail)
-    run = dict(zip(data["run_fields"], data["run"], strict=True))
-    step_fields, event_fields = data["step_fields"], data["event_fields"]
-
-    def records(part: str) -> tuple[StepRecord, ...]:
-        return tuple(_step_record(step_fields, event_fields, values) for values in run[part])
-
+    if "layout" in data:
+        run_fields, step_fields, event_fields = names(data["layout"])
+    else:
+        run_fields, step_fields, event_fields = (
+            data["run_fields"],
+            data["step_fields"],
+            data["event_fields"],
+        )
+    run = dict(zip(run_fields, data["run"], strict=True))
+    parts = {
+        part: tuple(_step_record(step_fields, event_fields, values) for values in run[part])
+        for part in _RECORD_FIELDS
+    }
+    records = (*parts["planning"], *parts["steps"], *parts["compensations"])
     return RecordedRun(
         run_id=run_id,
         kind=run["kind"],
@@ -463,26 +511,35 @@ def _recorded(row: tuple[Any, ...]) -> RecordedRun:
         status=status,
         started_at=datetime.fromtimestamp(started, UTC),
         duration_ms=(ended - started) * 1000,
-        cost=run["cost"],
-        tokens_in=run["tokens_in"],
-        tokens_out=run["tokens_out"],
+        cost=spent(records, "cost"),
+        tokens_in=spent(records, "tokens_in"),
+        tokens_out=spent(records, "tokens_out"),
         degraded=run["degraded"],
         trace_id=run["trace_id"],
         error=run["error"],
         plan=run["plan"],
         question=run["question"],
         waiting_step=run["waiting_step"],
-        planning=records("planning"),
-        steps=records("steps"),
-        compensations=records("compensations"),
+        planning=parts["planning"],
+        steps=parts["steps"],
+        compensations=parts["compensations"],
     )
 
 
-def _step_record(step_fields: list[str], event_fields: list[str], values: list[Any]) -> StepRecord:
-    """A stored record, from its values in ``step_fields`` order."""
-    fields = dict(zip(step_fields, values, strict=True))
-    fields["started_at"] = _EPOCH + timedelta(microseconds=fields.pop("started_at_us"))
+def _step_record(step_fields: list[str], event_fields: list[str], stored: list[Any]) -> StepRecord:
+    """A stored record: its values in ``step_fields`` order and its events, its start as
+    ISO text (read as UTC, as :meth:`~datetime.datetime.timestamp` reads it); or, written
+    by an earlier version, one list of values ending with the events, the start in
+    integer microseconds since the epoch (``started_at_us``)."""
+    if "started_at_us" in step_fields:
+        fields = dict(zip(step_fields, stored, strict=True))
+        fields["started_at"] = _EPOCH + timedelta(microseconds=fields.pop("started_at_us"))
+        events = fields.pop("events")
+    else:
+        values, events = stored
+        fields = dict(zip(step_fields, values, strict=True))
+        fields["started_at"] = datetime.fromisoformat(fields["started_at"]).astimezone(UTC)
     fields["events"] = tuple(
-        CallEvent(**dict(zip(event_fields, event, strict=True))) for event in fields["events"]
+        CallEvent(**dict(zip(event_fields, event, strict=True))) for event in events
     )
     return StepRecord(**fields)

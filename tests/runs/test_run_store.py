@@ -163,6 +163,42 @@ def test_a_runs_table_of_another_layout_is_replaced_not_written_into(
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'paused_runs'").fetchone()
 
 
+_EARLIER_DETAIL = (
+    '{"run_fields":["kind","name","request","error","plan","question","waiting_step",'
+    '"trace_id","degraded","cost","tokens_in","tokens_out","planning","steps","compensations"],'
+    '"step_fields":["step_id","function","arguments","status","latency_ms","output","error",'
+    '"error_type","model","provider","model_id","route_reason","tokens_in","tokens_out","cost",'
+    '"confidence","attempts","cache_hit","degraded","started_at_us","events"],'
+    '"event_fields":["kind","target","outcome","attempt","model","error_type","error",'
+    '"latency_ms"],"run":["plan","plan","request old",null,null,null,null,null,false,null,null,'
+    'null,[],[["s1","clock.today",{},"ok",1.0,"2026-06-21",null,null,null,null,null,null,null,'
+    "null,null,null,0,false,false,1782000000000000,[]]],[]]}"
+)
+"""A run's detail as the version before ``run_layouts`` wrote it: its field names inline."""
+
+
+def test_a_run_written_with_its_names_inline_still_reads_back(tmp_path: Path) -> None:
+    """Kills: a reader that knows only the layouts of ``run_layouts``, losing the runs an
+    earlier version recorded in the same table."""
+    database = tmp_path / "runs.sqlite3"
+    started = datetime(2026, 6, 21, tzinfo=UTC)
+    store = RunStore(database)
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO runs VALUES ('old', 'ok', ?, ?, ?)",
+            (started.timestamp(), started.timestamp() + 2, _EARLIER_DETAIL),
+        )
+    store.record(result("new", started), "plan", "plan")
+    store.flush()
+    old, new = store.get("old"), store.get("new")
+    store.close()
+    assert old is not None and new is not None
+    assert old.steps == result("old", started).steps and old.duration_ms == 2000
+    assert dataclasses.replace(old, run_id="new", request="request new") == dataclasses.replace(
+        new, started_at=started, duration_ms=2000
+    )
+
+
 def test_keep_must_be_positive(tmp_path: Path) -> None:
     config = tmp_path / "host.yaml"
     config.write_text("runs:\n  keep: 0\n")
