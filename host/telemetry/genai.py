@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from opentelemetry import trace
-from opentelemetry.context import attach, detach
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from host.state import spent
+from host.telemetry.current import current_span, enter, leave
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -92,7 +92,7 @@ _resumed: ContextVar[str | None] = ContextVar("agent_host_resumed", default=None
 def current_span_id() -> str | None:
     """``<trace id>-<span id>`` of the current span (a run's, when a run pauses); ``None``
     when nothing is traced."""
-    context = trace.get_current_span().get_span_context()
+    context = current_span().get_span_context()
     return f"{context.trace_id:032x}-{context.span_id:016x}" if context.is_valid else None
 
 
@@ -128,6 +128,8 @@ class Tracing:
         self._models = models or {}
         self.capture_content = capture_content
         self._instruments = instruments
+        self._tools: dict[str, str] = {}
+        """Each native function's span name, by its name (the kernel's set is fixed)."""
 
     async def traced_run(
         self, name: str, request: str | None, run: Awaitable[RunResult]
@@ -163,7 +165,7 @@ class Tracing:
     @staticmethod
     def mark(result: RunResult) -> None:
         """Give ``result`` the id of the trace its run is in (the current span's), if any."""
-        context = trace.get_current_span().get_span_context()
+        context = current_span().get_span_context()
         if context.is_valid:
             result.trace_id = f"{context.trace_id:032x}"
 
@@ -172,7 +174,7 @@ class Tracing:
         result.trace_id = f"{span.get_span_context().trace_id:032x}"
         if self.capture_content and result.output is not None:
             span.set_attribute("output.value", _text(result.output))
-        records = (*result.planning, *result.steps)
+        cost, tokens_in, tokens_out = _spent((*result.planning, *result.steps))
         span.set_attributes(
             {
                 "agent_host.run.id": result.run_id,
@@ -180,9 +182,9 @@ class Tracing:
                 "agent_host.run.status": result.status,
                 "agent_host.run.steps": len(result.steps),
                 "agent_host.degraded": result.degraded,
-                "agent_host.cost": spent(records, "cost") or 0.0,
-                "gen_ai.usage.input_tokens": spent(records, "tokens_in") or 0,
-                "gen_ai.usage.output_tokens": spent(records, "tokens_out") or 0,
+                "agent_host.cost": cost or 0.0,
+                "gen_ai.usage.input_tokens": tokens_in or 0,
+                "gen_ai.usage.output_tokens": tokens_out or 0,
             }
         )
         if result.plan is not None:
@@ -264,6 +266,18 @@ class Tracing:
             model_id = row.model if row is not None else target.model
             name, kind = f"chat {model_id}", SpanKind.CLIENT
             attributes = _chat_attributes(context, target.model, row)
+        elif tool_call_id is None and not self.capture_content:  # the common native call
+            tool = target.name
+            name, kind = self._tools.get(tool) or self._tool_name(tool), SpanKind.INTERNAL
+            attributes = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool,
+                "gen_ai.tool.type": "function",
+                "agent_host.attempt": attempt,
+                "agent_host.fallback.hop": hop,
+            }
+            span = self._tracer.start_span(name, kind=kind, attributes=attributes)
+            return _AttemptScope(span, self, context, target, attributes)
         else:
             tool = target.name
             name, kind = f"execute_tool {tool}", SpanKind.INTERNAL
@@ -279,7 +293,12 @@ class Tracing:
         attributes["agent_host.attempt"] = attempt
         attributes["agent_host.fallback.hop"] = hop
         span = self._tracer.start_span(name, kind=kind, attributes=attributes)
-        return _AttemptScope(span, lambda: self._answered(span, context, target, attributes))
+        return _AttemptScope(span, self, context, target, attributes)
+
+    def _tool_name(self, tool: str) -> str:
+        """``execute_tool {tool}``, kept for the tool's next calls."""
+        name = self._tools[tool] = f"execute_tool {tool}"
+        return name
 
     def _answered(
         self,
@@ -289,11 +308,12 @@ class Tracing:
         request: Mapping[str, Any],
     ) -> None:
         """Fill in an attempt's span from the reply in ``context``."""
-        value = context.result.value if context.result is not None else None
         if target.model is None:
             if self.capture_content:
+                value = context.result.value if context.result is not None else None
                 span.set_attribute("gen_ai.tool.call.result", _json(value))
             return
+        value = context.result.value if context.result is not None else None
         messages = value if isinstance(value, list) else [value]
         usage = model_id = None
         reasons: list[str] = []
@@ -333,11 +353,11 @@ class _Current:
         self._span, self._marks_errors = span, marks_errors
 
     def __enter__(self) -> Span:
-        self._token = attach(trace.set_span_in_context(self._span))
+        self._token = enter(self._span)
         return self._span
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
-        detach(self._token)
+        leave(self._token)
         if error is not None and self._marks_errors:
             _failed(self._span, error)
         self._span.end()
@@ -358,18 +378,27 @@ class _RunScope(_Current):
 
 
 class _AttemptScope(_Current):
-    """An attempt's span, which ``answered`` fills in from the reply when the call returns."""
+    """An attempt's span, which :meth:`Tracing._answered` fills in from the reply in
+    ``context`` when the call returns."""
 
-    __slots__ = ("_answered",)
+    __slots__ = ("_context", "_request", "_target", "_tracing")
 
-    def __init__(self, span: Span, answered: Callable[[], None]) -> None:
-        super().__init__(span)
-        self._answered = answered
+    def __init__(
+        self,
+        span: Span,
+        tracing: Tracing,
+        context: FunctionInvocationContext,
+        target: Target,
+        request: Mapping[str, Any],
+    ) -> None:
+        self._span, self._marks_errors = span, True
+        self._tracing, self._context = tracing, context
+        self._target, self._request = target, request
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
         try:
             if error is None:
-                self._answered()
+                self._tracing._answered(self._span, self._context, self._target, self._request)
         finally:
             super().__exit__(kind, error, traceback)
 
@@ -434,6 +463,27 @@ _RECORD_FIELDS = (
 )
 """Attributes a step's record gives when it has them, with the record field of each."""
 
+_RECORD_KEYS = tuple(key for key, _ in _RECORD_FIELDS)
+_record_values = attrgetter(*(name for _, name in _RECORD_FIELDS))
+"""The :data:`_RECORD_FIELDS` of a record, read at once."""
+_NONE_OF_THEM = (None,) * len(_RECORD_FIELDS)
+
+
+_spending = attrgetter("cost", "tokens_in", "tokens_out")
+_UNSPENT = (None, None, None)
+
+
+def _spent(records: tuple[StepRecord, ...]) -> tuple[Any, Any, Any]:
+    """:func:`~host.state.spent` of cost, input and output tokens over ``records`` (nothing
+    added up when no record has any: a native step's has none)."""
+    if all(_spending(record) == _UNSPENT for record in records):
+        return _UNSPENT
+    return (
+        spent(records, "cost"),
+        spent(records, "tokens_in"),
+        spent(records, "tokens_out"),
+    )
+
 
 def _record_attributes(record: StepRecord) -> dict[str, Any]:
     """A step's ``agent_host.*`` (and usage) attributes from its record and its events."""
@@ -444,10 +494,11 @@ def _record_attributes(record: StepRecord) -> dict[str, Any]:
         "agent_host.cache.hit": record.cache_hit,
         "agent_host.degraded": record.degraded,
     }
-    for key, name in _RECORD_FIELDS:
-        value = getattr(record, name)
-        if value is not None:
-            attributes[key] = value
+    values = _record_values(record)
+    if values != _NONE_OF_THEM:  # a native step's record has none of them
+        for key, value in zip(_RECORD_KEYS, values, strict=True):
+            if value is not None:
+                attributes[key] = value
     if record.provider is not None:
         attributes["gen_ai.provider.name"] = PROVIDERS.get(record.provider, record.provider)
     hops = 0
@@ -477,19 +528,25 @@ def _event_name(event: CallEvent) -> str:
     return "retry" if event.kind == "attempt" else event.kind
 
 
+_EVENT_KEYS = (
+    "agent_host.attempt",
+    "agent_host.model",
+    "error.type",
+    "agent_host.error",
+    "agent_host.latency_ms",
+)
+_event_values = attrgetter("attempt", "model", "error_type", "error", "latency_ms")
+"""A journal event's optional attributes (kept when given), with its field of each."""
+
+
 def _event_attributes(event: CallEvent) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "agent_host.target": event.target,
         "agent_host.outcome": event.outcome,
     }
-    optional = {
-        "agent_host.attempt": event.attempt,
-        "agent_host.model": event.model,
-        "error.type": event.error_type,
-        "agent_host.error": event.error,
-        "agent_host.latency_ms": event.latency_ms,
-    }
-    attributes.update({k: v for k, v in optional.items() if v is not None})
+    for key, value in zip(_EVENT_KEYS, _event_values(event), strict=True):
+        if value is not None:
+            attributes[key] = value
     return attributes
 
 
