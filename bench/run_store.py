@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 from bench.executor import CONFIG, PLUGIN, _chain
 from bench.timing import ratio
 from host import AgentHost
+from host.run_ids import new_run_id
 from host.runs import Runs
 from host.state import RunState
 
@@ -42,7 +42,7 @@ async def _measure(host: AgentHost, quick: bool) -> float:
 
     async def runs(over: Runs) -> None:
         for _ in range(BATCH):
-            state = RunState(run_id=os.urandom(16).hex())
+            state = RunState(run_id=new_run_id())
             result = await over.plan(plan, "", state, None)
             assert result.status == "ok", result.error
 

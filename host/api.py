@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import os
 import time
-import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from host.errors import (
     PlanError,
 )
 from host.progress import Planned, listener, reported, tell
+from host.run_ids import new_run_id
 from host.sources import LoadProblem
 from host.state import RunResult, RunState, settled
 
@@ -353,7 +353,7 @@ class AgentHost:
         """
         self.start()
         runs = self._runs()
-        run_id = run_id or os.urandom(16).hex()  # as unique as uuid4().hex, a quarter the cost
+        run_id = run_id or new_run_id()
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
@@ -415,7 +415,7 @@ class AgentHost:
         ]
         if problems:
             raise InvalidArgumentsError(f"workflow {checked.name}", problems)
-        state = RunState(values, run_id=uuid.uuid4().hex)
+        state = RunState(values, run_id=new_run_id())
         return await self._runs().workflow(checked, state, self._deadline(deadline))
 
     async def run_team(
@@ -439,7 +439,7 @@ class AgentHost:
 
         self.start()
         checked = load_team(team, self._agents) if isinstance(team, str | Path) else team
-        run = self._team_run(checked, task, uuid.uuid4().hex)
+        run = self._team_run(checked, task, new_run_id())
         return await self._runs().team(run, self._deadline(deadline))
 
     def _team_run(self, team: Team, task: str, run_id: str) -> TeamRun:
@@ -590,7 +590,7 @@ class AgentHost:
 
         self.start()
         assert self._invoker is not None
-        run_id = uuid.uuid4().hex
+        run_id = new_run_id()
         asked = planned_as or request
         with self._invoker.deadline_scope(self._deadline(deadline)):  # planning counts too
             try:
