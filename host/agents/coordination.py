@@ -228,7 +228,7 @@ class TeamRun:
         if len(signals) == 1 and None not in signals:  # no conflict to settle
             decided = Decision(next(iter(replies.values())), f"{name} agree: {signals.pop()}")
         else:
-            decided = await self._settle(panel.resolve, replies, panel=name)
+            decided = await self._settle(panel.resolve, replies)
         if isinstance(decided, RunResult):
             return decided
         reply = _text(decided.output)
@@ -259,7 +259,7 @@ class TeamRun:
             ended = self._over_budget()
             if ended is not None:
                 return self.result(*ended)
-        decided = await self._settle(resolve, replies, panel=None)
+        decided = await self._settle(resolve, replies)
         if isinstance(decided, RunResult):
             return decided
         self.output, self.reason = decided.output, decided.reason
@@ -298,15 +298,13 @@ class TeamRun:
             return self._failed(f"agent {failed!r}", failures[failed], recorded=True)
         return {name: replies[name] for name in agents}
 
-    async def _settle(
-        self, resolve: Resolution, replies: dict[str, Any], *, panel: str | None
-    ) -> Decision | RunResult:
+    async def _settle(self, resolve: Resolution, replies: dict[str, Any]) -> Decision | RunResult:
         """``resolve``'s decision over ``replies``, or the run (failed, or waiting for a
         person to pick)."""
         if resolve.vote is not None:
             return vote(resolve.vote, replies)
         if resolve.human:
-            return self._human(replies, panel)
+            return self._human(replies)
         shown = [Message(name, _text(reply)) for name, reply in replies.items()]
         if resolve.judge is not None:
             judge = resolve.judge
@@ -364,7 +362,7 @@ class TeamRun:
             "type": "object",
             "properties": {
                 "choice": {"type": "string", "enum": list(agents)},
-                "reason": {"type": "string", "maxLength": 160},
+                "reason": {"type": "string", "maxLength": 60},  # ends within max_tokens
             },
             "required": ["choice", "reason"],
             "additionalProperties": False,
@@ -375,10 +373,10 @@ class TeamRun:
         self._turns.ensure(name, config)
         return name
 
-    def _human(self, replies: dict[str, Any], panel: str | None) -> Decision | RunResult:
+    def _human(self, replies: dict[str, Any]) -> Decision | RunResult:
         """A person's pick: from the resume's answer, or the run paused to ask them."""
         if self._pending is None:
-            self._pending = {"replies": replies, "panel": panel}
+            self._pending = {"replies": replies}
             listed = "\n".join(f"- {name}: {_text(reply)}" for name, reply in replies.items())
             self.question = (
                 "The team's agents answered differently. Which reply should it take? Answer "
