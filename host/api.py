@@ -438,8 +438,9 @@ class AgentHost:
         from host.agents import load_team
 
         self.start()
-        checked = load_team(team, self._agents) if isinstance(team, str | Path) else team
-        run = self._team_run(checked, task, new_run_id())
+        if isinstance(team, str | Path):
+            team = load_team(team, self._agents, self._catalogue)
+        run = self._team_run(team, task, new_run_id())
         return await self._runs().team(run, self._deadline(deadline))
 
     def _team_run(self, team: Team, task: str, run_id: str) -> TeamRun:
@@ -451,7 +452,7 @@ class AgentHost:
 
         self.start()
         assert self._invoker is not None
-        checked = check_team(team, self._agents)
+        checked = check_team(team, self._agents, self._catalogue)
         if self._agent_turns is None:
             add_turn_functions(self._invoker.kernel, self._agents)
             self._agent_turns = AgentTurns(

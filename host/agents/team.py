@@ -13,7 +13,7 @@ agent outside the team (``judge``), a capability (``coordinator``), or a person
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -157,15 +157,18 @@ class Team(_Strict):
         return (*self.agents, *self.panels)
 
 
-def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[KeyProblem]:
-    """Every problem with ``team`` given the configured ``agents``; empty when it is valid."""
+def team_problems(
+    team: Team, agents: Mapping[str, AgentConfig], functions: Collection[str] | None = None
+) -> list[KeyProblem]:
+    """Every problem with ``team`` given the configured ``agents`` and, if given, the loaded
+    ``functions`` (``plugin.function``) a judge may be; empty when it is valid."""
     return [
         *_member_problems(team, agents),
         *_kind_problems(team),
         *_speaker_problems(team),
-        *_resolve_problems(team.resolve, "resolve", team.agents, agents),
+        *_resolve_problems(team.resolve, "resolve", team.agents, agents, functions),
         *_handoff_problems(team),
-        *_graph_problems(team, agents),
+        *_graph_problems(team, agents, functions),
         *_end_problems(team),
     ]
 
@@ -173,13 +176,14 @@ def team_problems(team: Team, agents: Mapping[str, AgentConfig]) -> list[KeyProb
 def check_team(
     team: Team,
     agents: Mapping[str, AgentConfig],
+    functions: Collection[str] | None = None,
     *,
     source: str | None = None,
     text: str | None = None,
 ) -> Team:
     """``team`` itself when valid; else raise :class:`TeamError` listing every problem,
     each at ``source:line`` when the file's ``source`` and ``text`` are given."""
-    problems = team_problems(team, agents)
+    problems = team_problems(team, agents, functions)
     if problems:
         raise TeamError(located(problems, f"team {team.name!r}", source, text))
     return team
@@ -271,6 +275,7 @@ def _resolve_problems(
     key: str,
     members: Sequence[str],
     agents: Mapping[str, AgentConfig],
+    functions: Collection[str] | None,
 ) -> Iterator[KeyProblem]:
     if resolve is None:
         return
@@ -280,7 +285,10 @@ def _resolve_problems(
             "give one of vote (a field), judge (an agent), coordinator (a capability) "
             "or human: true",
         )
-    if resolve.judge is not None and "." not in resolve.judge:  # a function: checked on use
+    judge = resolve.judge
+    if judge is not None and "." in judge and functions is not None and judge not in functions:
+        yield KeyProblem(f"{key}.judge", f"{judge!r} is not a loaded function")
+    if resolve.judge is not None and "." not in resolve.judge:
         known = ", ".join(sorted(agents)) or "none"
         if resolve.judge in members:
             yield KeyProblem(f"{key}.judge", f"judge {resolve.judge!r} is one of the team")
@@ -309,7 +317,9 @@ def _handoff_problems(team: Team) -> Iterator[KeyProblem]:
                 )
 
 
-def _graph_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[KeyProblem]:
+def _graph_problems(
+    team: Team, agents: Mapping[str, AgentConfig], functions: Collection[str] | None
+) -> Iterator[KeyProblem]:
     if team.kind != "graph":
         return
     nodes = team.nodes()
@@ -317,7 +327,8 @@ def _graph_problems(team: Team, agents: Mapping[str, AgentConfig]) -> Iterator[K
         if name in team.agents:
             yield KeyProblem(f"panels.{name}", f"panel {name!r} has an agent's name")
         yield from _unknown(panel.agents, f"panels.{name}.agents", agents)
-        yield from _resolve_problems(panel.resolve, f"panels.{name}.resolve", panel.agents, agents)
+        where = f"panels.{name}.resolve"
+        yield from _resolve_problems(panel.resolve, where, panel.agents, agents, functions)
     unconditional: set[str] = set()
     for index, edge in enumerate(team.edges):
         if edge.source not in nodes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +14,15 @@ if TYPE_CHECKING:
     from host.config.schema import AgentConfig
 
 
-def load_team(path: str | Path, agents: Mapping[str, AgentConfig]) -> Team:
-    """The team in the YAML file at ``path``, checked against the configured ``agents``.
+def load_team(
+    path: str | Path, agents: Mapping[str, AgentConfig], functions: Collection[str] | None = None
+) -> Team:
+    """The team in the YAML file at ``path``, checked against the configured ``agents`` (and
+    the loaded ``functions``, if given).
 
     Raises :class:`TeamError` with one ``file:line: key.path: problem`` line per
     problem; unknown keys are problems.
     """
     file = Path(path)
     team, text = read_model_file(file, Team, kind="team", error=TeamError)
-    return check_team(team, agents, source=str(file), text=text)
+    return check_team(team, agents, functions, source=str(file), text=text)

@@ -153,15 +153,13 @@ class AgentTurns:
         self._catalogue = steps.catalogue
 
     def ensure(self, name: str, agent: AgentConfig) -> None:
-        """Make ``agent`` (one the host keeps for itself, such as a coordinator) take turns
-        as ``name``, unless it does already; :class:`~host.errors.ConfigError` when it
-        ``runs`` a function that is not loaded."""
+        """Make ``agent`` (one the host keeps for itself, such as a coordinator, or a judge
+        that runs a function the team's check found loaded) take turns as ``name``, unless
+        it does already."""
         if name in self._agents:
             return
         if agent.runs is None:
             add_turn_function(self._invoker.kernel, name, agent, [])
-        elif agent.runs not in self._catalogue:
-            raise ConfigError([f"{agent.runs!r} is not a loaded function"])
         self._agents[name] = agent
 
     def _offer_transfers(self, name: str) -> None:

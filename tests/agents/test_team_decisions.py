@@ -12,7 +12,7 @@ from semantic_kernel.contents import ChatHistory
 
 from host import AgentHost
 from host.agents import Resolution, Team
-from host.errors import ConfigError
+from host.errors import TeamError
 from host.paused_runs import PausedRuns
 from host.run_store import RunStore
 from host.testing import Reply, ScriptedChatCompletion
@@ -206,13 +206,22 @@ async def test_a_function_can_judge(tmp_path: Path) -> None:
     host = AgentHost(write_host(tmp_path), models={"local": model}, plugin_dirs=[plugins])
     async with host:
         result = await host.run_team(team, "pick")
-        missing = team.model_copy(update={"resolve": Resolution(judge="desk.nothing")})
-        with pytest.raises(ConfigError, match=r"'desk\.nothing' is not a loaded function"):
-            await host.run_team(missing, "pick")
+        file = tmp_path / "judged.yaml"
+        file.write_text(
+            "name: judged\nkind: concurrent\nagents: [writer, critic]\n"
+            "resolve: {judge: desk.nothing}\n"
+        )
+        with pytest.raises(TeamError) as raised:  # before anything runs
+            await host.run_team(file, "pick")
+        asked = len(model.requests)
 
     assert (result.status, result.output) == ("ok", "pick -> much longer")
     assert [(s.step_id, s.function) for s in result.steps][-1] == ("turn_2_judge", "desk.longest")
     assert result.plan is not None and "judge desk.longest: pick -> much longer" in result.plan
+    assert raised.value.problems == [
+        f"{file}:4: resolve.judge: 'desk.nothing' is not a loaded function"
+    ]
+    assert asked == 2  # the first team's two turns only
 
 
 async def test_a_resumed_team_that_ends_short_of_ok_is_no_longer_waiting(tmp_path: Path) -> None:
