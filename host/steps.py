@@ -78,6 +78,7 @@ class StepRunner:
         *,
         deadline: float | None = None,
         key: str | None = None,
+        agent: str | None = None,
     ) -> Awaitable[StepRecord]:
         """Run ``step`` and record it in ``state``: :meth:`resolve`, :meth:`call`, validate.
 
@@ -94,16 +95,21 @@ class StepRunner:
         """
         watcher = listener()
         if watcher is not None:
-            return self._watched(watcher, step, state, deadline, key)
-        return self._spanned(step, state, deadline, key)
+            return self._watched(watcher, step, state, deadline, key, agent)
+        return self._spanned(step, state, deadline, key, agent)
 
     def _spanned(
-        self, step: Step, state: RunState, deadline: float | None, key: str | None
+        self,
+        step: Step,
+        state: RunState,
+        deadline: float | None,
+        key: str | None,
+        agent: str | None = None,
     ) -> Awaitable[StepRecord]:
-        """:meth:`run`, in the step's span when tracing is on."""
+        """:meth:`run`, in the step's span when tracing is on (an ``agent``'s turn's span)."""
         tracing = self._invoker.tracing
         if tracing is not None:
-            return self._traced(tracing, step, state, deadline, key)
+            return self._traced(tracing, step, state, deadline, key, agent)
         return self._started(step, state, deadline, key)
 
     async def _watched(
@@ -113,11 +119,12 @@ class StepRunner:
         state: RunState,
         deadline: float | None,
         key: str | None,
+        agent: str | None,
     ) -> StepRecord:
         """:meth:`run`, telling ``watcher`` the step's final record (a failed one, and one
         that asks a person, too)."""
         try:
-            return await reported(self._spanned(step, state, deadline, key))
+            return await reported(self._spanned(step, state, deadline, key, agent))
         except HumanNeeded:
             asked = state.records.get(step.id)
             if asked is not None:
@@ -142,10 +149,14 @@ class StepRunner:
         state: RunState,
         deadline: float | None,
         key: str | None,
+        agent: str | None,
     ) -> StepRecord:
-        """:meth:`run` inside the step's span, which its record (or failure) fills in."""
+        """:meth:`run` inside the step's span (``invoke_agent`` for an ``agent``'s turn),
+        which its record (or failure) fills in."""
         undoing = key is not None and key.startswith(COMPENSATION)
-        with tracing.step(step.id, step.function, step.capability, compensation=undoing) as span:
+        with tracing.step(
+            step.id, step.function, step.capability, compensation=undoing, agent=agent
+        ) as span:
             try:
                 record = await self._started(step, state, deadline, key)
             except HumanNeeded as asked:

@@ -209,17 +209,14 @@ class AgentTurns:
         :class:`~host.errors.AgentHostError` with the failed record as ``error.step``.
         """
         agent = self._agents[name]
-        if agent.runs is not None:  # a step: it tells its own final record
-            turn = self._ran(agent, agent.runs, task, messages, step_id, run_id)
-        else:
-            turn = reported(self._checked(name, task, messages, step_id))
+        if agent.runs is not None:  # a step: its own span, its final record told
+            return await self._ran(name, agent, agent.runs, task, messages, step_id, run_id)
+        turn = reported(self._checked(name, task, messages, step_id))
         tracing = self._invoker.tracing
         if tracing is None:
             return await turn
         capability = agent.capability if agent.model is None else None
-        with tracing.step(
-            step_id, agent.runs or turn_function(name).name, capability, agent=name
-        ) as span:
+        with tracing.step(step_id, turn_function(name).name, capability, agent=name) as span:
             try:
                 record = await turn
             except AgentHostError as error:
@@ -230,6 +227,7 @@ class AgentTurns:
 
     def _ran(
         self,
+        name: str,
         agent: AgentConfig,
         function: str,
         task: str,
@@ -237,14 +235,15 @@ class AgentTurns:
         step_id: str,
         run_id: str,
     ) -> Awaitable[StepRecord]:
-        """The turn of an agent that runs ``function``: a step of it, run by the host's step
-        runner (routed, validated as configured, its side effects keyed to the run)."""
+        """The turn of agent ``name`` that runs ``function``: a step of it, run by the host's
+        step runner (routed, validated as configured, its side effects keyed to the run,
+        its span ``invoke_agent {name}``)."""
         from host.plans import Step
         from host.state import RunState
 
         given = _function_arguments(self._catalogue[function], agent, task, messages)
         step = Step(id=step_id, function=function, arguments=given, capability=agent.capability)
-        return self._steps.run(step, RunState({}, run_id=run_id))
+        return self._steps.run(step, RunState({}, run_id=run_id), agent=name)
 
     async def _checked(
         self, name: str, task: str, messages: Sequence[Message], step_id: str

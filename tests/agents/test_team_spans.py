@@ -110,3 +110,44 @@ async def test_concurrent_turns_and_the_judge_are_agent_spans_under_the_one_team
     assert {span.context.trace_id for span in exporter.get_finished_spans()} == {
         int(result.trace_id or "0", 16)
     }
+
+
+COUNTER = """
+from semantic_kernel.functions import kernel_function
+
+class Counter:
+    plugin_name = "counter"
+
+    @kernel_function(description="Count the words of the last reply.")
+    def words(self, message: str) -> int:
+        return len(message.split())
+"""
+
+
+async def test_an_agent_that_runs_a_function_is_one_agent_span_with_its_call_beneath(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "counter.py").write_text(COUNTER)
+    config = write_host(tmp_path)
+    config.write_text(config.read_text() + "  counter:\n    runs: counter.words\n")
+    model = ScriptedChatCompletion("local", [Reply("three words here")])
+    team = Team(name="count", kind="sequential", agents=("writer", "counter"))
+    async with AgentHost(
+        config, models={"local": model}, tracer_provider=provider, plugin_dirs=[plugins]
+    ) as host:
+        result = await host.run_team(team, "task")
+
+    assert (result.status, result.output) == ("ok", "3")  # the transcript's text
+    spans = SpanTree(exporter.get_finished_spans())
+    assert spans.outline() == [
+        ("invoke_workflow count", None),
+        ("invoke_agent writer", "invoke_workflow count"),
+        ("chat s", "invoke_agent writer"),
+        ("invoke_agent counter", "invoke_workflow count"),
+        ("execute_tool counter.words", "invoke_agent counter"),
+    ]
+    counter = spans.one("invoke_agent counter")
+    assert counter.attributes is not None
+    assert counter.attributes["agent_host.function"] == "counter.words"
