@@ -45,6 +45,7 @@ COMMANDS = {
         ),
         CommandSpec("usage", (), "tokens and cost of this session"),
         CommandSpec("resume", ("RUN_ID", "ANSWER"), "answer a run that waits for a person"),
+        CommandSpec("team", ("FILE", "TASK"), "run a team of agents (a teams/*.yaml file) on TASK"),
         CommandSpec(
             "chat", ("[MESSAGE]",), "talk to the model directly, functions as its tools (toggle)"
         ),

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from host.chat import view
 from host.chat.commands import Command, CommandError, parse
-from host.chat.sessions import Sessions, Turn
+from host.chat.sessions import Sessions, Turn, TurnKind
 from host.errors import AgentHostError, describe_error
 from host.progress import watching
 from host.state import RunResult, RunStatus, spent
@@ -123,7 +123,7 @@ class Chat:
         for turn in turns:
             if turn.kind == "chat":
                 self._exchanges.append((turn.request, str(turn.answer or "")))
-            elif turn.run_id is not None and turn.status != "cancelled":
+            elif turn.kind == "run" and turn.run_id is not None and turn.status != "cancelled":
                 recorded = store.get(turn.run_id)
                 steps, plan = (recorded.steps, recorded.plan) if recorded else ((), None)
                 status = cast("RunStatus", turn.status)
@@ -177,18 +177,33 @@ class Chat:
     async def _request(self, text: str) -> None:
         host = await self.started()
         history = tuple(self._history)
-        begun = time.monotonic()
-        result = await self._turn(host.run(text, model=self.model, history=history))
-        if result is None:
-            self.sessions.add(
-                self.session_id, Turn("run", text, "cancelled", run_id=self._cancelled(text))
-            )
-            return
-        result = await self._answered(result)
+        work = host.run(text, model=self.model, history=history)
+        result = await self._ran("run", text, text, work)
         if result is not None:
             self._history.append(result)
-            self.sessions.add(self.session_id, _turn_of(text, result))
+
+    async def team(self, file: str, task: str) -> None:
+        """Run the team of ``file`` on ``task`` (``/team``), its turns shown live; it is a
+        turn of the session, not history for planning follow-ups."""
+        host = await self.started()
+        await self._ran("team", f"{file} {task}", task, host.run_team(file, task))
+
+    async def _ran(
+        self, kind: TurnKind, said: str, request: str, work: Awaitable[RunResult]
+    ) -> RunResult | None:
+        """``work``, a run of ``request`` (``said`` in the session), as a turn: shown live,
+        its hand-offs asked inline, stored in the session; ``None`` when cancelled."""
+        begun = time.monotonic()
+        result = await self._turn(work)
+        if result is None:
+            cancelled = Turn(kind, said, "cancelled", run_id=self._cancelled(request))
+            self.sessions.add(self.session_id, cancelled)
+            return None
+        result = await self._answered(result)
+        if result is not None:
+            self.sessions.add(self.session_id, _turn_of(kind, said, result))
             self._show(result, begun)
+        return result
 
     async def resume(self, run_id: str, answer: str) -> None:
         """Answer the waiting run ``run_id`` (``/resume``) and show how it ends; its turn
@@ -197,7 +212,7 @@ class Chat:
         result = await self._turn(self.host.resume(run_id, answer))
         result = None if result is None else await self._answered(result)
         if result is not None:
-            turn = _turn_of(result.request, result)
+            turn = _turn_of("run", result.request, result)
             if not self.sessions.replace(self.session_id, turn):
                 self.sessions.add(self.session_id, turn)
             self._show(result, begun)
@@ -334,10 +349,10 @@ async def _watched(work: Awaitable[RunResult], turn_view: view.TurnView) -> RunR
         return await work
 
 
-def _turn_of(request: str, result: RunResult) -> Turn:
+def _turn_of(kind: TurnKind, request: str, result: RunResult) -> Turn:
     records = (*result.planning, *result.steps, *result.compensations)
     return Turn(
-        "run",
+        kind,
         request,
         result.status,
         result.output,

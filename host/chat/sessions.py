@@ -43,8 +43,9 @@ CREATE TABLE IF NOT EXISTS chat_turns (
 
 _TURN_COLUMNS = "kind, request, status, answer, run_id, tokens_in, tokens_out, cost"
 
-TurnKind = Literal["run", "chat"]
-"""``run``: a request the host planned and executed; ``chat``: a direct ``/chat`` message."""
+TurnKind = Literal["run", "chat", "team"]
+"""``run``: a request the host planned and executed; ``chat``: a direct ``/chat`` message;
+``team``: a ``/team`` run of a team of agents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +138,13 @@ class Sessions(SQLiteStore):
                 )
 
     def replace(self, session_id: str, turn: Turn) -> bool:
-        """Put ``turn`` in place of the session's turn of the same run (a resumed run);
-        whether there was one."""
+        """Put how ``turn`` ended (status, answer, spending) in place of the session's turn of
+        the same run (a resumed run, whose kind and words stay); whether there was one."""
         with self._lock, self._db:
             changed = self._db.execute(
-                f"UPDATE chat_turns SET ({_TURN_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?) "
-                "WHERE session_id = ? AND run_id = ?",
-                (*_values(turn), session_id, turn.run_id),
+                "UPDATE chat_turns SET (status, answer, tokens_in, tokens_out, cost) = "
+                "(?, ?, ?, ?, ?) WHERE session_id = ? AND run_id = ?",
+                (*_values(turn)[2:4], *_values(turn)[5:], session_id, turn.run_id),
             ).rowcount
             if changed:
                 self._db.execute(

@@ -62,6 +62,9 @@ async def _host_command(chat: Chat, command: Command) -> None:
     elif name == "resume":
         run_id, answer = command.arguments
         await chat.resume(_run_id(chat, run_id), answer)
+    elif name == "team":
+        file, task = command.arguments
+        await chat.team(file, task)
 
 
 def _trace(chat: Chat, run_id: str | None) -> None:

@@ -51,7 +51,7 @@ def test_a_bad_command_names_itself_and_its_usage(line: str, message: str) -> No
 
 
 def test_every_command_of_the_issue_is_there() -> None:
-    wanted = "help functions plan trace runs model usage resume new sessions exit chat"
+    wanted = "help functions plan trace runs model usage resume new sessions exit chat team"
     assert set(COMMANDS) == set(wanted.split())
 
 

@@ -116,3 +116,26 @@ def test_history_and_the_session_carry_over_to_the_next_chat(
     second.send("/usage")
     second.wait_for(f"session {session}: 2 turns")
     assert second.leave() == 0
+
+
+def test_a_team_runs_from_the_chat_with_each_turn_shown(tmp_path: Path) -> None:
+    config = write_config(tmp_path, replies=("a draft", "looks good"))
+    config.write_text(
+        config.read_text()
+        + "agents:\n  writer:\n    instructions: Write.\n  critic:\n    instructions: Judge.\n"
+    )
+    (tmp_path / "pair.yaml").write_text("name: pair\nkind: sequential\nagents: [writer, critic]\n")
+    env = environment(tmp_path)
+    chat = Terminal(config, env=env)
+    chat.send(f"/team {tmp_path / 'pair.yaml'} Sell lemons")
+    chat.wait_for("✓ turn_1_writer  agent_host.agent_writer")
+    chat.wait_for("✓ turn_2_critic  agent_host.agent_critic")
+    chat.wait_for("looks good")
+    chat.wait_for("ok · 2 steps · ")
+    chat.send(f"/team {tmp_path / 'none.yaml'} Sell lemons")
+    chat.wait_for("error: ")
+    chat.wait_for("none.yaml")
+    assert chat.leave() == 0
+    assert "Traceback" not in chat.text
+    [team] = [run for run in recorded_runs(config, env) if run["kind"] == "team"]
+    assert (team["status"], team["request"]) == ("ok", "Sell lemons")
