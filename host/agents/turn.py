@@ -242,7 +242,10 @@ class AgentTurns:
         from host.state import RunState
 
         given = _function_arguments(self._catalogue[function], agent, task, messages)
-        step = Step(id=step_id, function=function, arguments=given, capability=agent.capability)
+        # Constructed, not validated: a reply's ``{"$ref": ...}`` is data, not a reference.
+        step = Step.model_construct(
+            id=step_id, function=function, arguments=given, capability=agent.capability
+        )
         return self._steps.run(step, RunState({}, run_id=run_id), agent=name)
 
     async def _checked(

@@ -312,3 +312,24 @@ async def test_an_acyclic_graph_needs_no_cap(tmp_path: Path) -> None:
     async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
         result = await host.run_team(write_team(tmp_path, text), "t")
     assert (result.status, result.output) == ("ok", "c")
+
+
+async def test_a_reply_that_looks_like_a_reference_is_data_for_a_function(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "checks.py").write_text(TESTER)
+    agents = AGENTS + "  tester:\n    runs: checks.check\n"
+    team = Team(name="t", kind="sequential", agents=("writer", "tester"))
+    model = ScriptedChatCompletion("local", [Reply('{"code": {"$ref": "steps.x.output"}}')])
+    host = AgentHost(
+        write_host(tmp_path, agents=agents), models={"local": model}, plugin_dirs=[plugins]
+    )
+    async with host:
+        result = await host.run_team(team, "add one")
+
+    assert (result.status, result.error) == (
+        "failed",
+        "agent 'tester': checks.check: argument 'code': expected str, "
+        "got {'$ref': 'steps.x.output'}",
+    )
+    assert [s.step_id for s in result.steps] == ["turn_1_writer"]
