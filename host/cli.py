@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 
 from host.state import RunStatus
@@ -191,9 +191,16 @@ def _host(args: argparse.Namespace) -> AgentHost:
 
 
 def _run(args: argparse.Namespace) -> int:
+    return _reported(args, lambda host: host.run(args.request))
+
+
+def _reported(args: argparse.Namespace, start: Callable[[AgentHost], Awaitable[RunResult]]) -> int:
+    """The run ``start`` begins on the host ``args`` configure, resumed with each
+    ``--answer`` (or asked on a terminal) while it waits for a person, then reported."""
+
     async def go() -> int:
         async with _host(args) as host:
-            result = await _answered(host, await host.run(args.request), args.answers)
+            result = await _answered(host, await start(host), args.answers)
         return _report(result, as_json=args.json)
 
     return asyncio.run(go())
@@ -287,34 +294,15 @@ def _invoke(args: argparse.Namespace) -> int:
 
 def _workflow(args: argparse.Namespace) -> int:
     inputs = dict(_argument(text, "workflow") for text in args.inputs)
-
-    async def go() -> int:
-        async with _host(args) as host:
-            result = await host.run_workflow(args.file, inputs)
-            result = await _answered(host, result, args.answers)
-        return _report(result, as_json=args.json)
-
-    return asyncio.run(go())
+    return _reported(args, lambda host: host.run_workflow(args.file, inputs))
 
 
 def _team(args: argparse.Namespace) -> int:
-    async def go() -> int:
-        async with _host(args) as host:
-            result = await host.run_team(args.file, args.task)
-            result = await _answered(host, result, args.answers)
-        return _report(result, as_json=args.json)
-
-    return asyncio.run(go())
+    return _reported(args, lambda host: host.run_team(args.file, args.task))
 
 
 def _resume(args: argparse.Namespace) -> int:
-    async def go() -> int:
-        async with _host(args) as host:
-            result = await host.resume(args.run_id, args.answer)
-            result = await _answered(host, result, args.answers)
-        return _report(result, as_json=args.json)
-
-    return asyncio.run(go())
+    return _reported(args, lambda host: host.resume(args.run_id, args.answer))
 
 
 def _plugins(args: argparse.Namespace) -> int:
