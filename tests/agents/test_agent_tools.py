@@ -4,18 +4,14 @@ and nothing else may be called."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from host import AgentHost
 from host.agents import Agent, Team
 from host.errors import ConfigError
-from host.testing import Reply, ScriptedChatCompletion, ToolCall, ToolCalls
+from host.testing import CapturedSpans, Reply, ScriptedChatCompletion, ToolCall, ToolCalls
 from tests.agents.team_kit import write_host
 from tests.tracing.span_kit import SpanTree
 
@@ -181,25 +177,17 @@ async def test_an_agent_with_functions_on_a_model_without_tool_calls_fails_its_t
     assert model.requests == []
 
 
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    yield InMemorySpanExporter()
-
-
 async def test_tool_calls_are_tool_spans_under_the_agent_chat_span(
-    tmp_path: Path, exporter: InMemorySpanExporter
+    tmp_path: Path, traced: CapturedSpans
 ) -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     model = ScriptedChatCompletion(
         "local",
         [ToolCalls([ToolCall("desk.add", {"a": 1, "b": 1}, id="c1")]), Reply("two")],
     )
-    async with _host(tmp_path, model, ["desk.add"], tracer_provider=provider) as host:
+    async with _host(tmp_path, model, ["desk.add"], tracer_provider=traced.provider) as host:
         await host.run_team(TEAM, "task")
-    provider.shutdown()
 
-    assert SpanTree(exporter.get_finished_spans()).outline() == [
+    assert SpanTree(traced.exporter.get_finished_spans()).outline() == [
         ("invoke_workflow solo", None),
         ("invoke_agent clerk", "invoke_workflow solo"),
         ("chat s", "invoke_agent clerk"),

@@ -3,45 +3,26 @@ step, its model calls ``chat {model}`` beneath."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from host import AgentHost
 from host.agents import Resolution, Team
-from host.testing import Reply, ScriptedChatCompletion
+from host.testing import CapturedSpans, Reply, ScriptedChatCompletion
 from tests.agents.team_kit import by_agent, write_host
 from tests.tracing.span_kit import SpanTree
 
 
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    yield InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider
-    provider.shutdown()
-
-
 async def test_turns_are_agent_spans_under_the_team_run_with_their_calls_beneath(
-    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+    tmp_path: Path, traced: CapturedSpans
 ) -> None:
     model = ScriptedChatCompletion("local", [Reply("draft", (10, 5)), Reply("ok")])
     team = Team(name="duo", kind="sequential", agents=("writer", "critic"))
     async with AgentHost(
-        write_host(tmp_path), models={"local": model}, tracer_provider=provider
+        write_host(tmp_path), models={"local": model}, tracer_provider=traced.provider
     ) as host:
         result = await host.run_team(team, "task")
 
-    spans = SpanTree(exporter.get_finished_spans())
+    spans = SpanTree(traced.exporter.get_finished_spans())
     assert spans.outline() == [
         ("invoke_workflow duo", None),
         ("invoke_agent writer", "invoke_workflow duo"),
@@ -77,7 +58,7 @@ _AGENT_KEYS = (
 
 
 async def test_concurrent_turns_and_the_judge_are_agent_spans_under_the_one_team_run(
-    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+    tmp_path: Path, traced: CapturedSpans
 ) -> None:
     model = ScriptedChatCompletion(
         "local",
@@ -90,11 +71,11 @@ async def test_concurrent_turns_and_the_judge_are_agent_spans_under_the_one_team
         resolve=Resolution(judge="judge"),
     )
     async with AgentHost(
-        write_host(tmp_path), models={"local": model}, tracer_provider=provider
+        write_host(tmp_path), models={"local": model}, tracer_provider=traced.provider
     ) as host:
         result = await host.run_team(team, "task")
 
-    spans = SpanTree(exporter.get_finished_spans())
+    spans = SpanTree(traced.exporter.get_finished_spans())
     assert sorted(spans.outline(), key=str) == sorted(
         [
             ("invoke_workflow fan", None),
@@ -107,7 +88,7 @@ async def test_concurrent_turns_and_the_judge_are_agent_spans_under_the_one_team
         ],
         key=str,
     )
-    assert {span.context.trace_id for span in exporter.get_finished_spans()} == {
+    assert {span.context.trace_id for span in traced.exporter.get_finished_spans()} == {
         int(result.trace_id or "0", 16)
     }
 
@@ -125,7 +106,7 @@ class Counter:
 
 
 async def test_an_agent_that_runs_a_function_is_one_agent_span_with_its_call_beneath(
-    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+    tmp_path: Path, traced: CapturedSpans
 ) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
@@ -135,12 +116,12 @@ async def test_an_agent_that_runs_a_function_is_one_agent_span_with_its_call_ben
     model = ScriptedChatCompletion("local", [Reply("three words here")])
     team = Team(name="count", kind="sequential", agents=("writer", "counter"))
     async with AgentHost(
-        config, models={"local": model}, tracer_provider=provider, plugin_dirs=[plugins]
+        config, models={"local": model}, tracer_provider=traced.provider, plugin_dirs=[plugins]
     ) as host:
         result = await host.run_team(team, "task")
 
     assert (result.status, result.output) == ("ok", "3")  # the transcript's text
-    spans = SpanTree(exporter.get_finished_spans())
+    spans = SpanTree(traced.exporter.get_finished_spans())
     assert spans.outline() == [
         ("invoke_workflow count", None),
         ("invoke_agent writer", "invoke_workflow count"),
