@@ -30,6 +30,12 @@ def prompts(model: ScriptedChatCompletion) -> dict[str, str]:
     return {text.rsplit("You are ", 1)[1].split(".")[0]: text for text in texts}
 
 
+JUDGED = Team(
+    name="judged", kind="concurrent", agents=("writer", "critic"), resolve=Resolution(judge="judge")
+)
+"""Writer and critic answer at once; the configured agent ``judge`` decides."""
+
+
 async def test_without_resolve_the_output_is_every_reply_by_agent_each_seeing_only_the_task(
     tmp_path: Path,
 ) -> None:
@@ -141,14 +147,8 @@ async def test_a_judge_reads_every_reply_and_its_reply_is_the_output_and_the_rea
             {"writer": Reply("short"), "critic": Reply("long"), "judge": Reply(ruling)}
         ),
     )
-    team = Team(
-        name="judged",
-        kind="concurrent",
-        agents=("writer", "critic"),
-        resolve=Resolution(judge="judge"),
-    )
     async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
-        result = await host.run_team(team, "task")
+        result = await host.run_team(JUDGED, "task")
 
     assert (result.status, result.output) == ("ok", ruling)
     assert [step.step_id for step in result.steps] == [
@@ -165,13 +165,7 @@ async def test_a_spent_budget_ends_the_round_before_the_judge(tmp_path: Path) ->
         "local",
         default=by_agent({"writer": Reply("w", (100, 100)), "critic": Reply("c", (100, 100))}),
     )
-    team = Team(
-        name="judged",
-        kind="concurrent",
-        agents=("writer", "critic"),
-        resolve=Resolution(judge="judge"),
-        max_tokens=400,
-    )
+    team = JUDGED.model_copy(update={"max_tokens": 400})
     async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
         result = await host.run_team(team, "task")
 
@@ -218,14 +212,8 @@ async def test_a_failed_judge_fails_the_run_keeping_every_reply(tmp_path: Path) 
         "local",
         default=by_agent({"writer": Reply("w"), "critic": Reply("c"), "judge": Reply("fine")}),
     )
-    team = Team(
-        name="judged",
-        kind="concurrent",
-        agents=("writer", "critic"),
-        resolve=Resolution(judge="judge"),
-    )
     async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
-        result = await host.run_team(team, "task")
+        result = await host.run_team(JUDGED, "task")
 
     assert (result.status, result.output) == ("failed", None)
     assert result.error is not None and result.error.startswith(
