@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from host.agents.turn import json_object
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -27,7 +29,7 @@ def vote(field: str, replies: Mapping[str, Any]) -> Decision:
     voters: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     for agent, reply in replies.items():
-        value = (json.loads(reply) if isinstance(reply, str) else reply)[field]
+        value = json_object(reply)[field]
         key = json.dumps(value, sort_keys=True)
         values.setdefault(key, value)
         voters.setdefault(key, []).append(agent)

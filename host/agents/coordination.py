@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from host.agents.conflicts import Decision, vote
 from host.agents.team import END
 from host.agents.tools import TRANSFERRED, Handoff, handoff
-from host.agents.turn import AgentTurns, Message
+from host.agents.turn import AgentTurns, Message, json_object
 from host.config.schema import AgentConfig
 from host.errors import AgentHostError, DeadlineExceededError
 from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
@@ -168,7 +168,7 @@ class TeamRun:
         name = self._coordinator(capability, self.team.agents, SPEAKER)
         step_id = f"pick_{self._round}"
         picked = await self._decider(name, self.messages, step_id=step_id, who="the coordinator")
-        return picked if isinstance(picked, RunResult) else _json(picked)["choice"]
+        return picked if isinstance(picked, RunResult) else json_object(picked)["choice"]
 
     def _transferred(self, turn: Handoff) -> str | RunResult:
         """The agent a hand-off turn transferred to; the run's end when it did not, or when
@@ -222,7 +222,7 @@ class TeamRun:
                 return replies
             self.messages.extend(Message(agent, _text(reply)) for agent, reply in replies.items())
         else:
-            replies = self._pending["replies"]
+            replies = self._pending
         signals = {_signal(_text(reply), self.team.signal_field) for reply in replies.values()}
         decided: Decision | RunResult
         if len(signals) == 1 and None not in signals:  # no conflict to settle
@@ -235,7 +235,7 @@ class TeamRun:
         if panel.resolve.vote is not None:  # the reply of the first agent voting the winner
             field = panel.resolve.vote
             reply = next(
-                _text(r) for r in replies.values() if _json(r).get(field) == decided.output
+                _text(r) for r in replies.values() if json_object(r).get(field) == decided.output
             )
         self.messages.append(Message("coordinator", f"Decision: {decided.reason}"))
         self.output, self.reason = reply, decided.reason
@@ -250,7 +250,7 @@ class TeamRun:
             if isinstance(replies, RunResult):
                 return replies
         else:
-            replies = self._pending["replies"]
+            replies = self._pending
         self.output = replies
         resolve = team.resolve
         if resolve is None:
@@ -328,7 +328,7 @@ class TeamRun:
         chosen = await self._decider(name, shown, step_id=step_id, who="the coordinator")
         if isinstance(chosen, RunResult):
             return chosen
-        picked = _json(chosen)
+        picked = json_object(chosen)
         choice = picked["choice"]
         return Decision(replies[choice], f"coordinator chose {choice}: {picked['reason']}")
 
@@ -376,7 +376,7 @@ class TeamRun:
     def _human(self, replies: dict[str, Any]) -> Decision | RunResult:
         """A person's pick: from the resume's answer, or the run paused to ask them."""
         if self._pending is None:
-            self._pending = {"replies": replies}
+            self._pending = replies
             listed = "\n".join(f"- {name}: {_text(reply)}" for name, reply in replies.items())
             self.question = (
                 "The team's agents answered differently. Which reply should it take? Answer "
@@ -466,7 +466,7 @@ class TeamRun:
         """The latest reply of the team's ``output`` agent (its field, if one is named)."""
         agent, _, field = chosen.partition(".")
         reply = next((m.text for m in reversed(self.messages) if m.speaker == agent), None)
-        return _json(reply).get(field) if field and reply is not None else reply
+        return json_object(reply).get(field) if field and reply is not None else reply
 
     def _ended(self) -> tuple[RunStatus, str | None] | None:
         """How the run ends after the last turn, if it does."""
@@ -530,18 +530,7 @@ def _text(output: Any) -> str:
     return json.dumps(output, ensure_ascii=False)
 
 
-def _json(reply: Any) -> dict[str, Any]:
-    """``reply`` as a JSON object (parsed from text); empty when it is not one."""
-    if isinstance(reply, dict):
-        return reply
-    try:
-        value = json.loads(reply) if isinstance(reply, str) else None
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _signal(reply: str, field: str) -> str | None:
     """The signal a reply carries: its JSON object's ``field``, when that is text."""
-    value = _json(reply).get(field)
+    value = json_object(reply).get(field)
     return value if isinstance(value, str) else None

@@ -299,7 +299,7 @@ def _function_arguments(
     (one using ``{message}`` left out before anyone has spoken), ``task``, the last reply
     as ``message``, the whole transcript as ``transcript``, and each other parameter from
     the latest JSON reply that has a field of its name."""
-    replies = [_json_object(m.text) for m in reversed(messages)]
+    replies = [json_object(m.text) for m in reversed(messages)]
     last = messages[-1].text if messages else ""
     given: dict[str, Any] = {}
     for parameter in info.parameters:
@@ -321,10 +321,13 @@ def _function_arguments(
     return given
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    """``text`` as a JSON object; empty when it is not one."""
+def json_object(reply: Any) -> dict[str, Any]:
+    """A reply as a JSON object (parsed from its text, or already one); empty when it is
+    not one."""
+    if isinstance(reply, dict):
+        return reply
     try:
-        value = json.loads(text)
+        value = json.loads(reply) if isinstance(reply, str) else None
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
