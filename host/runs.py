@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from host.errors import describe_error
 from host.executor import Executor
 from host.plans import Plan, parse_plan
-from host.state import RunResult
+from host.state import RunResult, RunState
 from host.telemetry.genai import current_span_id, resuming
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from host.agents.team import Team
     from host.paused_runs import Kind, PausedRuns, Snapshot
     from host.run_store import RunStore
-    from host.state import RunState
     from host.steps import StepRunner
     from host.workflows import Workflow
 
@@ -136,8 +135,6 @@ class Runs:
         with self._steps.deadline_scope(deadline):
             result = await run.run()
         if result.status == "needs_human":
-            from host.state import RunState
-
             definition = run.team.model_dump(mode="json", by_alias=True, exclude_defaults=True)
             state = RunState({"progress": run.progress()}, run_id=run.run_id)
             self._keep("team", definition, result, state, deadline)
