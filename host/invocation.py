@@ -12,6 +12,7 @@ from host.arguments import check_arguments
 from host.catalogue import FunctionInfo
 from host.clock import Clock
 from host.errors import AgentHostError
+from host.kernel_call import call_function
 from host.progress import CallStarted, TellingJournal, listener, tell
 from host.resilience.context import CallContext, Entered, current
 from host.resilience.translation import translate
@@ -142,9 +143,7 @@ class Invoker:
         """:meth:`invoke`'s call of ``function``, recorded as ``step``."""
         token = current.set(step.call)
         try:
-            # ``function.invoke`` rather than ``kernel.invoke``: the same filters and span,
-            # one coroutine frame fewer; what ``kernel.invoke`` adds is done here.
-            result = await function.invoke(self._kernel, kernel_arguments)
+            result = await call_function(self._kernel, function, kernel_arguments)
         except self._cancelled:  # as ``kernel.invoke``: a cancelled operation has no result
             result = None
         except Exception as raised:  # every failure leaves as the host's error

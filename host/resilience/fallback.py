@@ -74,6 +74,8 @@ class FallbackFilter(OptionalLayer):
     ) -> None:
         from semantic_kernel.functions import FunctionResult, KernelArguments
 
+        from host.kernel_call import call_function
+
         if isinstance(hop, StaticValue):
             context.result = FunctionResult(function=context.function.metadata, value=hop.value)
             return
@@ -87,7 +89,7 @@ class FallbackFilter(OptionalLayer):
         accepted = {p.name for p in function.metadata.parameters}
         arguments = KernelArguments(**{k: v for k, v in context.arguments.items() if k in accepted})
         with Entered(call.but(hop=True)):  # the function's chain starts from this call's
-            context.result = await function.invoke(context.kernel, arguments)
+            context.result = await call_function(context.kernel, function, arguments)
 
 
 def _hops(target: Target, call: CallContext) -> tuple[FallbackTarget, ...]:

@@ -3,12 +3,14 @@
 The providers built here are the host's own and are not installed as
 OpenTelemetry's global ones. Semantic Kernel starts an ``execute_tool
 <plugin>-<function>`` span on the global tracer around every
-``KernelFunction.invoke`` — prompt functions and fallback hops included — so a
-global provider would record an extra, misnamed span between each step and its
-attempts. Left on the API's no-op global, SK's span records nothing and passes
-the current span on unchanged, so the host's spans keep their parents in one
-trace. An application that installed its own global providers keeps them; the
-host uses them as they are and adds nothing (SK's spans then appear there).
+``KernelFunction.invoke``. The host's steps and fallback hops do not go through
+that wrapper (:mod:`host.kernel_call`), but SK's own calls do (a model's tool
+calls through SK's function calling), so a global provider would record an
+extra, misnamed span between such a call and its attempts. Left on the API's
+no-op global, SK's span records nothing and passes the current span on
+unchanged, so the host's spans keep their parents in one trace. An application
+that installed its own global providers keeps them; the host uses them as they
+are and adds nothing (SK's spans for its tool calls then appear there).
 """
 
 from __future__ import annotations

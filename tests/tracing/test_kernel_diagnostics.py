@@ -90,3 +90,5 @@ def test_one_model_call_is_one_chat_span_with_sk_diagnostics_switched_on(
 
     chats = [span for span in spans if span["operation"] == "chat"]
     assert [(span["name"], span["scope"]) for span in chats] == [("chat gpt-test", "agent_host")]
+    # the host calls functions without SK's ``execute_tool`` wrapper span (host/kernel_call.py)
+    assert {span["scope"] for span in spans} == {"agent_host"}

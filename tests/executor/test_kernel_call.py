@@ -1,0 +1,59 @@
+"""The host calls each function through every filter on its kernel, an application's too."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from semantic_kernel.filters.filter_types import FilterTypes
+from semantic_kernel.filters.functions.function_invocation_context import (
+    FunctionInvocationContext,
+)
+from semantic_kernel.functions import FunctionResult
+
+from host import AgentHost
+from host.testing import Reply, ScriptedChatCompletion
+from tests.executor.echo_kit import write_echo_config
+
+Next = Callable[[FunctionInvocationContext], Awaitable[None]]
+PLAN = {
+    "steps": [
+        {
+            "id": "day",
+            "function": "clock.today",
+            "arguments": {"timezone": "UTC"},
+            "capability": "fetch",
+        },
+        {
+            "id": "say",
+            "function": "talk.Echo",
+            "arguments": {"input": {"$ref": "steps.day.output"}},
+            "capability": "write",
+        },
+    ]
+}
+
+
+async def test_an_application_filter_wraps_every_step_and_may_change_its_result(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    async def marking(context: FunctionInvocationContext, next: Next) -> None:
+        await next(context)
+        assert context.result is not None
+        seen.append((context.function.fully_qualified_name, context.is_streaming))
+        if context.function.plugin_name == "clock":
+            marked = f"{context.result.value}!"
+            context.result = FunctionResult(function=context.function.metadata, value=marked)
+
+    model = ScriptedChatCompletion("local", default=Reply("it is today", usage=(5, 3)))
+    async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
+        host.kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, marking)
+        result = await host.execute(PLAN)
+    assert result.status == "ok", result.error
+    assert seen == [("clock-today", False), ("talk-Echo", False)]
+    day, say = result.steps
+    assert str(day.output).endswith("!") and str(day.output)[:2] == "20"
+    assert say.arguments == {"input": day.output}
+    assert (say.model, say.tokens_in, say.output) == ("local", 5, "it is today")
