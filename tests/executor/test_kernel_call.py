@@ -1,17 +1,27 @@
-"""The host calls each function through every filter on its kernel, an application's too."""
+"""The host calls each function through every filter on its kernel, an application's too,
+with the invocation context pydantic would construct."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+from semantic_kernel import Kernel
 from semantic_kernel.filters.filter_types import FilterTypes
 from semantic_kernel.filters.functions.function_invocation_context import (
     FunctionInvocationContext,
 )
-from semantic_kernel.functions import FunctionResult
+from semantic_kernel.functions import (
+    FunctionResult,
+    KernelArguments,
+    KernelFunctionFromMethod,
+    kernel_function,
+)
 
 from host import AgentHost
+from host.kernel_call import invocation_context
 from host.testing import Reply, ScriptedChatCompletion
 from tests.executor.echo_kit import write_echo_config
 
@@ -57,3 +67,24 @@ async def test_an_application_filter_wraps_every_step_and_may_change_its_result(
     assert str(day.output).endswith("!") and str(day.output)[:2] == "20"
     assert say.arguments == {"input": day.output}
     assert (say.model, say.tokens_in, say.output) == ("local", 5, "it is today")
+
+
+def test_the_invocation_context_is_what_pydantic_would_construct() -> None:
+    kernel = Kernel()
+    function = KernelFunctionFromMethod(kernel_function(lambda: "x", name="x"), plugin_name="p")
+    arguments = KernelArguments(a=1)
+    made = invocation_context(kernel, function, arguments)
+    constructed = FunctionInvocationContext.model_construct(
+        function=function, kernel=kernel, arguments=arguments, is_streaming=False
+    )
+    for name in (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    ):
+        assert getattr(made, name) == getattr(constructed, name), name
+    made.result = FunctionResult(function=function.metadata, value="x")  # still validated
+    assert made.result.value == "x" and "result" in made.model_fields_set
+    with pytest.raises(ValidationError):
+        made.result = "not a result"  # type: ignore[assignment]
