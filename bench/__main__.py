@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
 from bench import agents, chat, executor, resilience, run_store, startup, tracing
 
@@ -57,4 +58,5 @@ if __name__ == "__main__":
         "--model", action="store_true", help="also the embedded model's figures (minutes)"
     )
     arguments = parser.parse_args()
+    logging.getLogger("semantic_kernel").setLevel(logging.CRITICAL)  # quiet, as the CLI keeps it
     asyncio.run(main(arguments.quick, arguments.model))
