@@ -21,7 +21,7 @@ from host.errors import describe_error
 from host.executor import Executor
 from host.plans import Plan, parse_plan
 from host.state import RunResult, RunState
-from host.telemetry.genai import current_span_id, resuming
+from host.telemetry.genai import Resumption, current_span_id, resuming
 
 if TYPE_CHECKING:
     from host.agents.coordination import TeamRun
@@ -172,7 +172,7 @@ class Runs:
         claim = self._paused.claim(run_id)
         try:
             async with self._paused.holding(claim):
-                with resuming(claim.snapshot.span):
+                with resuming(_resumption(claim.snapshot, answer)):
                     result = await self._continue(claim.snapshot, answer)
         except BaseException as error:
             self._paused.release(claim, describe_error(error))
@@ -239,3 +239,12 @@ class Runs:
             current_span_id(),
         )
         self._paused.keep(snapshot)
+
+
+def _resumption(snapshot: Snapshot, answer: Any) -> Resumption:
+    """What the resumed run's trace tells of ``snapshot``, answered with ``answer``."""
+    waiting = snapshot.waiting_step
+    asked = next((r for r in snapshot.steps if r.step_id == waiting), None)
+    carried = frozenset(r.step_id for r in snapshot.steps)
+    function = asked.function if asked is not None else None
+    return Resumption(snapshot.span, carried, waiting, function, answer)

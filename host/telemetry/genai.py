@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -85,8 +85,23 @@ class SpanStarter(Protocol):
     ) -> Span: ...
 
 
-_resumed: ContextVar[str | None] = ContextVar("agent_host_resumed", default=None)
-"""The span (``<trace id>-<span id>``) of the run being resumed here, if traced."""
+class Resumption(NamedTuple):
+    """What the trace of a resumed run tells of the paused run it continues."""
+
+    span: str | None
+    """``<trace id>-<span id>`` of the paused run's span, if it was traced: linked to."""
+    carried: frozenset[str]
+    """The ids of the steps recorded before the pause: their tokens and cost are the
+    paused run's trace's, not counted again in the resumed run's."""
+    step_id: str
+    """The step the person answered: a span of its own in the resumed run."""
+    function: str | None
+    answer: Any
+    """The person's answer, recorded only when content is captured."""
+
+
+_resumed: ContextVar[Resumption | None] = ContextVar("agent_host_resumed", default=None)
+"""The paused run being resumed here."""
 
 
 def current_span_id() -> str | None:
@@ -97,9 +112,10 @@ def current_span_id() -> str | None:
 
 
 @contextmanager
-def resuming(span: str | None) -> Iterator[None]:
-    """Inside the block, a run's span links to ``span`` (the paused run it continues)."""
-    token = _resumed.set(span)
+def resuming(resumption: Resumption) -> Iterator[None]:
+    """Inside the block, a run's span is the resumption of a paused run: linked to its
+    span, with a span for the answered step, counting only its own steps' usage."""
+    token = _resumed.set(resumption)
     try:
         yield
     finally:
@@ -155,12 +171,27 @@ class Tracing:
         if request is not None and self.capture_content:
             attributes["agent_host.run.request"] = attributes["input.value"] = request
         span = self._tracer.start_span(f"invoke_workflow {name}", attributes=attributes)
-        paused = _resumed.get()
-        if paused is not None:
-            trace_id, span_id = (int(part, 16) for part in paused.split("-"))
+        resumed = _resumed.get()
+        if resumed is None:
+            return _RunScope(span)
+        span.set_attribute("agent_host.resumed", True)
+        if resumed.span is not None:
+            trace_id, span_id = (int(part, 16) for part in resumed.span.split("-"))
             span.add_link(SpanContext(trace_id, span_id, True, TraceFlags(TraceFlags.SAMPLED)))
-            span.set_attribute("agent_host.resumed", True)
-        return _RunScope(span)
+        return _RunScope(span, lambda: self._answered_step(resumed))
+
+    def _answered_step(self, resumed: Resumption) -> None:
+        """The span of the step a person answered, inside the resumed run's span."""
+        attributes: dict[str, Any] = {
+            "agent_host.step.id": resumed.step_id,
+            "agent_host.handoff.answered": True,
+            "openinference.span.kind": "CHAIN",
+        }
+        if resumed.function is not None:
+            attributes["agent_host.function"] = resumed.function
+        if self.capture_content:
+            attributes["agent_host.handoff.answer"] = _text(resumed.answer)
+        self._tracer.start_span(f"step {resumed.step_id}", attributes=attributes).end()
 
     @staticmethod
     def mark(result: RunResult) -> None:
@@ -174,7 +205,11 @@ class Tracing:
         result.trace_id = f"{span.get_span_context().trace_id:032x}"
         if self.capture_content and result.output is not None:
             span.set_attribute("output.value", _text(result.output))
-        cost, tokens_in, tokens_out = _spent((*result.planning, *result.steps))
+        records = (*result.planning, *result.steps)
+        resumed = _resumed.get()
+        if resumed is not None:  # what ran before the pause is counted in the paused trace
+            records = tuple(r for r in records if r.step_id not in resumed.carried)
+        cost, tokens_in, tokens_out = _spent(records)
         span.set_attributes(
             {
                 "agent_host.run.id": result.run_id,
@@ -364,13 +399,21 @@ class _Current:
 
 
 class _RunScope(_Current):
-    """A run's span: while it is current, the runs inside open none of their own."""
+    """A run's span: while it is current, the runs inside open none of their own.
+    ``first``, if given, is called once it is current (a resumed run's answered step)."""
 
-    __slots__ = ("_in_run",)
+    __slots__ = ("_first", "_in_run")
+
+    def __init__(self, span: Span, first: Callable[[], None] | None = None) -> None:
+        super().__init__(span)
+        self._first = first
 
     def __enter__(self) -> Span:
         self._in_run = _in_run.set(True)
-        return super().__enter__()
+        entered = super().__enter__()
+        if self._first is not None:
+            self._first()
+        return entered
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
         _in_run.reset(self._in_run)

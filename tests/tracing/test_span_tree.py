@@ -388,7 +388,39 @@ async def test_a_hand_off_ends_its_trace_asking_and_the_resume_is_a_new_trace_of
     assert resumed_root.attributes["agent_host.run.id"] == paused.run_id
     assert resumed_root.attributes["agent_host.run.status"] == "ok"
     assert "agent_host.handoff.question" not in resumed_root.attributes
-    assert [s.name for s in second.children(resumed_root)] == ["step after"]
+    assert resumed_root.attributes["agent_host.resumed"] is True
+    assert [s.name for s in second.children(resumed_root)] == ["step ask", "step after"]
+    answered = second.one("step ask").attributes or {}
+    assert answered["agent_host.handoff.answered"] is True
+    assert answered["agent_host.function"] == "talk.Ask"
+    assert "agent_host.handoff.answer" not in answered  # a person's words are content
+
+
+async def test_a_resumed_runs_usage_is_its_own_and_its_answer_is_content(
+    tmp_path: Path, provider: TracerProvider, finished: Finished
+) -> None:
+    """Kills: a resumed run's root counting again the tokens and cost its paused trace
+    already reported (a viewer summing roots would double them), and an answer recorded
+    without content capture or missing with it."""
+    replies = [Reply("coffee", usage=(5, 2)), Reply("TEA two", usage=(7, 3))]
+    models = {"main": ScriptedChatCompletion("main", replies)}
+    plan = {"steps": [ask(capability="fetch"), ask("again", "fetch", input="more tea")]}
+    plan["steps"][1]["depends_on"] = ["ask"]
+    config = write_host(tmp_path, validation=HAND_OFF, telemetry={"capture_content": True})
+    async with AgentHost(config, tracer_provider=provider, models=models, strict=True) as host:
+        paused = await host.execute(plan)
+        resumed = await host.resume(paused.run_id, "TEA time")
+
+    assert (paused.status, resumed.status) == ("needs_human", "ok"), resumed.error
+    spans = finished()
+    first, second = spans.in_trace(str(paused.trace_id)), spans.in_trace(str(resumed.trace_id))
+    paused_root, resumed_root = root_of(first), root_of(second)
+    usage = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+    assert [(paused_root.attributes or {})[key] for key in usage] == [5, 2]
+    assert [(resumed_root.attributes or {})[key] for key in usage] == [7, 3]
+    assert (resumed_root.attributes or {})["agent_host.run.steps"] == 2  # the whole run's
+    answered = second.one("step ask").attributes or {}
+    assert answered["agent_host.handoff.answer"] == "TEA time"
 
 
 async def test_a_resumed_run_links_to_the_trace_it_paused_in(
