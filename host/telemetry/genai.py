@@ -372,7 +372,7 @@ class Tracing:
         if self.capture_content:
             prompt = context.result.rendered_prompt if context.result is not None else None
             if prompt is not None:
-                span.set_attribute("gen_ai.input.messages", _messages("user", prompt))
+                span.set_attribute("gen_ai.input.messages", _prompt_messages(prompt))
             text = "".join(str(m) for m in messages if m is not None)
             span.set_attribute("gen_ai.output.messages", _messages("assistant", text, reasons))
             span.set_attribute("output.value", text)  # what Phoenix shows as the reply
@@ -615,6 +615,20 @@ def _messages(role: str, text: str, reasons: list[str] | None = None) -> str:
     if reasons:
         message["finish_reason"] = reasons[0]
     return _json([message])
+
+
+def _prompt_messages(prompt: str) -> str:
+    """A rendered prompt as the conventions' ``gen_ai.input.messages``: the messages SK
+    sent for it (one per ``<message role=...>`` of its chat prompt markup; plain text is
+    one user message)."""
+    from semantic_kernel.contents import ChatHistory
+
+    history = ChatHistory.from_rendered_prompt(prompt)
+    messages = [
+        {"role": str(m.role.value), "parts": [{"type": "text", "content": m.content}]}
+        for m in history.messages
+    ]
+    return _json(messages) if messages else _messages("user", prompt)
 
 
 def _measure_tokens(

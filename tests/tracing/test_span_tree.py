@@ -802,6 +802,40 @@ async def test_content_is_recorded_only_when_capture_is_switched_on(
     assert asking["output.value"] == "Green tea." == chat.attributes["output.value"]
 
 
+BRIEF = """\
+name: Brief
+template: >-
+  <message role="system">Be brief.</message><message role="user">Answer {{$input}}</message>
+description: Answer briefly.
+"""
+
+
+async def test_captured_input_is_the_prompts_messages_each_with_its_role(
+    tmp_path: Path, provider: TracerProvider, finished: Finished
+) -> None:
+    """Kills: a chat prompt's messages recorded as one user message of SK's markup."""
+    models = {"main": ScriptedChatCompletion("main", [Reply("Green."), Reply("Black.")])}
+    config = write_host(tmp_path, telemetry={"capture_content": True})
+    (tmp_path / "prompts" / "talk" / "brief.yaml").write_text(BRIEF, encoding="utf-8")
+    plan = {"steps": [ask("brief", "fetch", input="oolong"), ask("plain", "fetch")]}
+    plan["steps"][0]["function"] = "talk.Brief"
+    async with AgentHost(config, tracer_provider=provider, models=models, strict=True) as host:
+        result = await host.execute(plan)
+
+    assert result.status == "ok", result.error
+    spans = finished()
+    brief, plain = (
+        json.loads(str((chat.attributes or {})["gen_ai.input.messages"]))
+        for step_id in ("brief", "plain")
+        for chat in spans.children(spans.one(f"step {step_id}"))
+    )
+    assert [(m["role"], m["parts"][0]["content"]) for m in brief] == [
+        ("system", "Be brief."),
+        ("user", "Answer oolong"),
+    ]
+    assert [(m["role"], m["parts"][0]["content"]) for m in plain] == [("user", "Answer tea")]
+
+
 @pytest.mark.usefixtures("no_global_provider")
 async def test_tracing_is_off_without_a_provider_or_otel_settings(tmp_path: Path) -> None:
     """Kills: spans recorded (or a provider built) when nothing asked for tracing, a run
