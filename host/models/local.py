@@ -254,12 +254,15 @@ class LocalChatCompletion(ChatCompletionClientBase):
                     request["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
                 model.llama.token_hook = None if pieces is None else _tapped(model.llama, pieces)
                 try:
-                    response = model.llama.create_chat_completion(**request)
+                    response = cast("dict[str, Any]", model.llama.create_chat_completion(**request))
                 finally:
                     model.llama.token_hook = None
+                # the prompt tokens taken from a kept prefix, in OpenAI's usage form
+                cached = {"cached_tokens": model.llama.reused_tokens}
+                response["usage"]["prompt_tokens_details"] = cached
         except (ValueError, RuntimeError) as error:
             raise ProviderError(self.service_id, f"generation failed: {error}") from error
-        return cast("dict[str, Any]", response)
+        return response
 
 
 def _tapped(llama: PrefixReusingLlama, pieces: Callable[[str], object]) -> Callable[[int], None]:
@@ -308,6 +311,7 @@ def _metadata(response: Mapping[str, Any]) -> dict[str, Any]:
         "created": response.get("created"),
         "usage": CompletionUsage(
             prompt_tokens=usage.get("prompt_tokens"),
+            prompt_tokens_details=usage.get("prompt_tokens_details"),
             completion_tokens=usage.get("completion_tokens"),
         ),
     }

@@ -367,6 +367,9 @@ class Tracing:
             tokens = (int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
             span.set_attribute("gen_ai.usage.input_tokens", tokens[0])
             span.set_attribute("gen_ai.usage.output_tokens", tokens[1])
+            cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+            if cached:  # part of the input tokens, served from the provider's cache
+                span.set_attribute("gen_ai.usage.cache_read.input_tokens", int(cached))
             if self._instruments is not None:
                 _measure_tokens(self._instruments, request, tokens)
         if self.capture_content:

@@ -89,6 +89,9 @@ class ChatReply:
     usage: tuple[int, int] | None = None
     logprobs: Sequence[float] | None = None
     """Per-token log probabilities, sent as the choice's ``logprobs.content``."""
+    cached_tokens: int = 0
+    """Of the prompt tokens, how many the provider's cache served
+    (``usage.prompt_tokens_details.cached_tokens``; sent when not 0)."""
 
     async def respond(self, request: ChatRequest) -> web.StreamResponse:
         message = {"role": "assistant", "content": self.text}
@@ -96,12 +99,12 @@ class ChatReply:
         if request.stream:
             deltas = [{"role": "assistant", "content": ""}]
             deltas += [{"content": piece} for piece in _pieces(self.text)]
-            return await _stream(request, deltas, "stop", usage)
+            return await _stream(request, deltas, "stop", usage, cached=self.cached_tokens)
         logprobs = None
         if self.logprobs is not None:
             tokens = [{"token": "t", "logprob": lp, "top_logprobs": []} for lp in self.logprobs]
             logprobs = {"content": tokens, "refusal": None}
-        return _completion(request, message, "stop", usage, logprobs)
+        return _completion(request, message, "stop", usage, logprobs, self.cached_tokens)
 
 
 @dataclass(frozen=True)
@@ -375,13 +378,16 @@ def _envelope(request: ChatRequest, kind: str) -> dict[str, Any]:
     }
 
 
-def _usage(usage: tuple[int, int]) -> dict[str, int]:
+def _usage(usage: tuple[int, int], cached: int = 0) -> dict[str, Any]:
     prompt, completion = usage
-    return {
+    body: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if cached:
+        body["prompt_tokens_details"] = {"cached_tokens": cached}
+    return body
 
 
 def _completion(
@@ -390,9 +396,11 @@ def _completion(
     finish_reason: str,
     usage: tuple[int, int],
     logprobs: dict[str, Any] | None = None,
+    cached: int = 0,
 ) -> web.Response:
     choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": logprobs}
-    body = {**_envelope(request, "chat.completion"), "choices": [choice], "usage": _usage(usage)}
+    envelope = _envelope(request, "chat.completion")
+    body = {**envelope, "choices": [choice], "usage": _usage(usage, cached)}
     return web.json_response(body)
 
 
@@ -402,6 +410,8 @@ async def _stream(
     finish_reason: str,
     usage: tuple[int, int],
     pause: Callable[[int], Awaitable[None]] | None = None,
+    *,
+    cached: int = 0,
 ) -> web.StreamResponse:
     """Send deltas as SSE chunks, then the finish reason, usage if asked for, and ``[DONE]``.
 
@@ -416,7 +426,7 @@ async def _stream(
         {**envelope, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
     )
     if request.body.get("stream_options", {}).get("include_usage"):
-        chunks.append({**envelope, "choices": [], "usage": _usage(usage)})
+        chunks.append({**envelope, "choices": [], "usage": _usage(usage, cached)})
     data = [*(json.dumps(chunk) for chunk in chunks), "[DONE]"]
 
     async def before(index: int) -> None:

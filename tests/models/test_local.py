@@ -227,6 +227,24 @@ async def test_concurrent_requests_share_one_loaded_model() -> None:
     assert load_count() == loads_before + 1
 
 
+@pytest.mark.slow
+async def test_usage_counts_the_prompt_tokens_a_kept_prefix_served() -> None:
+    service = LocalChatCompletion(service_id="local")
+    settings = LocalExecutionSettings(max_tokens=4)
+    facts = " ".join(f"Fact {n}: tea number {n} is green." for n in range(40))
+
+    first, second = [
+        await service.get_chat_message_content(_ask(f"{facts}\nQuestion {n}: which tea?"), settings)
+        for n in (1, 2)
+    ]
+
+    assert first is not None and second is not None
+    usage = second.metadata["usage"]
+    assert isinstance(usage, CompletionUsage) and usage.prompt_tokens_details is not None
+    cached = usage.prompt_tokens_details.cached_tokens or 0
+    assert 256 <= cached < (usage.prompt_tokens or 0)  # the shared facts, not the question
+
+
 def _ask(text: str) -> ChatHistory:
     history = ChatHistory()
     history.add_user_message(text)

@@ -346,6 +346,7 @@ async def test_a_runs_token_usage_is_the_sum_of_its_model_calls(
     spans = finished()
     chats = spans.named("chat scripted-1")
     assert [c.attributes["gen_ai.usage.input_tokens"] for c in chats] == [5, 7]  # type: ignore[index]
+    assert all("gen_ai.usage.cache_read.input_tokens" not in (c.attributes or {}) for c in chats)
     step_span, root = spans.one("step ask"), root_of(spans)
     assert step_span.attributes is not None and root.attributes is not None
     assert step_span.attributes["gen_ai.usage.input_tokens"] == 12
@@ -712,9 +713,10 @@ async def test_a_model_call_over_http_records_provider_address_usage_and_reasons
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Kills: the chat span's request attributes (provider, address, port, max_tokens) or
-    its response ones (model, finish reasons, usage) missing or wrong."""
+    its response ones (model, finish reasons, usage, cached input) missing or wrong."""
     monkeypatch.setenv(API_KEY_ENV, "sk-loopback")
-    async with OpenAICompatibleServer(default=ChatReply("Tea time!", usage=(120, 14))) as server:
+    reply = ChatReply("Tea time!", usage=(120, 14), cached_tokens=96)
+    async with OpenAICompatibleServer(default=reply) as server:
         config = write_host(tmp_path, models={"hosted": openai_model(server, "gpt-test")})
         async with AgentHost(config, tracer_provider=provider, strict=True) as host:
             result = await host.execute({"steps": [ask(capability="fetch")]})
@@ -734,6 +736,7 @@ async def test_a_model_call_over_http_records_provider_address_usage_and_reasons
         "gen_ai.response.finish_reasons": ("stop",),
         "gen_ai.usage.input_tokens": 120,
         "gen_ai.usage.output_tokens": 14,
+        "gen_ai.usage.cache_read.input_tokens": 96,
         "server.address": "127.0.0.1",
         "server.port": port,
         "agent_host.model": "hosted",
@@ -751,6 +754,7 @@ CHAT_ATTRIBUTES = (
     "gen_ai.response.finish_reasons",
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
     "server.address",
     "server.port",
     "agent_host.model",
