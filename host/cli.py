@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -42,8 +43,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as error:
         from host.errors import AgentHostError
 
-        if args.debug:
-            raise
+        if args.debug:  # printed here, where stderr still masks secrets
+            traceback.print_exc()
         message = str(error) if isinstance(error, AgentHostError) else repr(error)
         print(f"error: {message}", file=sys.stderr)
         return 2 if isinstance(error, AgentHostError) else 1

@@ -25,7 +25,7 @@ def echoed(secret: str) -> ChatReply:
 CASES = [
     pytest.param(respond, flags, status, id=f"{name} {' '.join(flags) or 'text'}")
     for name, respond, status in [("401", rejected, 2), ("echo", echoed, 0)]
-    for flags in [(), ("--json",)]
+    for flags in [(), ("--json",), ("--debug",)]
 ]
 
 
@@ -64,5 +64,7 @@ async def test_invoke_prints_and_stores_no_secret(
 
     assert code == status, err
     assert "***" in out + err  # the secret was there to mask
+    if "--debug" in flags and status:  # the traceback is shown, masked like the rest
+        assert "Traceback (most recent call last)" in err
     assert secret not in out and secret not in err
     assert files_holding(tmp_path, secret) == []
