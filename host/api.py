@@ -542,6 +542,7 @@ class AgentHost:
             self.catalogue,
             repairs=self._config.planning.repairs,
             deadline=self._deadline(deadline),
+            name=self._config.planning.planner,
         )
 
     async def run(

@@ -251,8 +251,10 @@ async def plan_request(
     *,
     repairs: int,
     deadline: float | None = None,
+    name: str = "planner",
 ) -> PlanOutcome:
-    """``planner``'s outcome for ``request``, with the records of its planning model's calls.
+    """``planner``'s outcome for ``request``, with the records of its planning model's calls
+    (traced as ``plan {name}``: the config's ``planning.planner``).
 
     Raises what the planner raises: :class:`~host.errors.CannotPlanError` naming
     what is missing, :class:`~host.errors.ConfigError` when it asks for the
@@ -286,7 +288,7 @@ async def plan_request(
     if invoker.tracing is None:
         outcome = await planner(request, context)
     else:
-        with invoker.tracing.planning(getattr(planner, "__name__", "planner")) as span:
+        with invoker.tracing.planning(name) as span:
             outcome = await planner(request, context)
             span.set_attribute("agent_host.plan.steps", len(outcome.plan.steps))
             span.set_attribute("agent_host.planner.source", outcome.source)

@@ -632,7 +632,7 @@ async def test_the_planners_model_calls_are_children_of_its_plan_span(
 
     spans = finished()
     assert result.status == "ok", result.error
-    planning = spans.one("plan plan_with_model")
+    planning = spans.one("plan model")
     assert planning.attributes is not None
     assert planning.attributes["agent_host.plan.steps"] == 2
     assert planning.attributes["agent_host.planner.source"] == "model"
@@ -660,7 +660,7 @@ async def test_a_planned_run_is_one_trace_from_planning_to_its_last_step(
     root = root_of(spans)
     assert root.name == "invoke_workflow plan"
     assert [s.name for s in spans.children(root)] == [
-        "plan plan_with_model",
+        "plan model",
         "step s1",
         "step s2",
     ]
