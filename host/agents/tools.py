@@ -7,8 +7,9 @@ through the kernel (the tool-call argument check, then the resilience chain);
 and records it as a ``rejected`` event (outcome ``not_allowed``) without running it.
 
 In a ``handoff`` team a turn is also offered ``transfer_to_<agent>`` tools (the
-host's own functions, one per agent): calling one names the next speaker in the
-turn's :class:`Handoff` and ends the turn.
+host's own functions, one per agent): a call of one runs like any tool call (its
+``execute_tool`` span, its attempt), then names the next speaker in the turn's
+:class:`Handoff` and ends the turn.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from semantic_kernel.connectors.ai.function_choice_type import FunctionChoiceTyp
 from host.catalogue import INTERNAL_PLUGIN
 from host.errors import ConfigError
 from host.resilience.context import current
-from host.resilience.tool_calls import NamedTools
+from host.resilience.tool_calls import NamedTools, answering
 from host.state import CallEvent
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def transfer_functions(agents: Mapping[str, AgentConfig]) -> list[Any]:
 
     def transfer(name: str, description: str) -> Any:
         @kernel_function(name=f"{TRANSFER}{name}", description=f"Hand the task to {description}")
-        def transfer_to() -> str:  # never run: AgentToolGate answers a transfer
+        def transfer_to() -> str:  # AgentToolGate makes the hand-off when it returns
             return TRANSFERRED.format(name=name)
 
         return KernelFunctionFromMethod(method=transfer_to, plugin_name=INTERNAL_PLUGIN)
@@ -156,6 +157,16 @@ def resolve_functions(kernel: Kernel, agents: Mapping[str, AgentConfig]) -> dict
     return resolved
 
 
+async def _run_transfer(context: AutoFunctionInvocationContext) -> None:
+    """A transfer function's call through the kernel's filters, its result the call's."""
+    from semantic_kernel.functions import KernelArguments
+
+    from host.kernel_call import call_function
+
+    result = await call_function(context.kernel, context.function, KernelArguments())
+    context.function_result = result
+
+
 class AgentToolGate:
     """An SK auto-function-invocation filter: in an agent's turn, a call outside its
     :class:`AgentTools` is answered with :data:`NOT_ALLOWED` and recorded, not run; a
@@ -170,12 +181,12 @@ class AgentToolGate:
             return
         turn = handoff.get()
         if turn is not None and function.fully_qualified_name in tools.offered():
-            from semantic_kernel.functions import FunctionResult
-
+            # run through the chain as any tool call is (its span, its attempt); the call
+            # filter, which answers calls of the host's own functions, is not asked
+            name = function.fully_qualified_name.replace("-", ".", 1)
+            await answering(context, name, _run_transfer)
             turn.target = function.name.removeprefix(TRANSFER)  # a transfer ends the turn
             current.get().record(CallEvent("transfer", turn.target, "ok"))
-            answer = TRANSFERRED.format(name=turn.target)
-            context.function_result = FunctionResult(function=function.metadata, value=answer)
             context.terminate = True
             return
         from semantic_kernel.functions import FunctionResult

@@ -106,11 +106,18 @@ class ToolCallArgumentsFilter:
             return
         if context.arguments is not None:
             context.arguments.update(values)
-        if call is None or not call.id:
-            await next(context)
-            return
-        token = tool_call.set((info.name, call.id))
-        try:
-            await next(context)
-        finally:
-            tool_call.reset(token)
+        await answering(context, info.name, next)
+
+
+async def answering(context: AutoFunctionInvocationContext, name: str, run: AutoNext) -> None:
+    """``run(context)``, as the model's call of ``name`` (the tool call in ``context``):
+    the span of its attempt names the call's id."""
+    call = context.function_call_content
+    if call is None or not call.id:
+        await run(context)
+        return
+    token = tool_call.set((name, call.id))
+    try:
+        await run(context)
+    finally:
+        tool_call.reset(token)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from host import AgentHost
 from host.agents import Resolution, Team
-from host.testing import CapturedSpans, Reply, ScriptedChatCompletion
+from host.testing import CapturedSpans, Reply, ScriptedChatCompletion, ToolCall
 from tests.agents.team_kit import by_agent, write_host
 from tests.tracing.span_kit import SpanTree
 
@@ -132,3 +132,38 @@ async def test_an_agent_that_runs_a_function_is_one_agent_span_with_its_call_ben
     counter = spans.one("invoke_agent counter")
     assert counter.attributes is not None
     assert counter.attributes["agent_host.function"] == "counter.words"
+
+
+async def test_a_transfer_is_a_tool_span_under_the_model_call_that_made_it(
+    tmp_path: Path, traced: CapturedSpans
+) -> None:
+    """Kills: a hand-off that the trace does not show (the transfer answered without a
+    span), or one whose span is not tied to the model's tool call."""
+    model = ScriptedChatCompletion(
+        "local",
+        default=by_agent(
+            {"writer": ToolCall("agent_host.transfer_to_editor"), "editor": Reply("polished")}
+        ),
+    )
+    team = Team(name="desk", kind="handoff", agents=("writer", "editor"), max_handoffs=2)
+    async with AgentHost(
+        write_host(tmp_path), models={"local": model}, tracer_provider=traced.provider
+    ) as host:
+        result = await host.run_team(team, "Sell lemons")
+
+    assert (result.status, result.output) == ("ok", "polished")
+    spans = SpanTree(traced.exporter.get_finished_spans())
+    assert spans.outline() == [
+        ("invoke_workflow desk", None),
+        ("invoke_agent writer", "invoke_workflow desk"),
+        ("chat s", "invoke_agent writer"),
+        ("execute_tool agent_host.transfer_to_editor", "chat s"),
+        ("invoke_agent editor", "invoke_workflow desk"),
+        ("chat s", "invoke_agent editor"),
+    ]
+    transfer = spans.one("execute_tool agent_host.transfer_to_editor").attributes or {}
+    assert transfer["gen_ai.tool.name"] == "agent_host.transfer_to_editor"
+    assert str(transfer["gen_ai.tool.call.id"]).startswith("call_")
+    writer = spans.one("invoke_agent writer")
+    events = [(e.name, (e.attributes or {}).get("agent_host.target")) for e in writer.events]
+    assert ("transfer", "editor") in events
