@@ -19,6 +19,9 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*)\}")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?|\d{1,2}:\d{2}")
 _MINUS = "\u2212"
 _NUMBER = re.compile(rf"(?<![\w.])[-{_MINUS}]?\d+(?:\.\d+)?")
+_APOSTROPHE = "\u2019"
+_NAME = re.compile(rf"\b[A-Z][A-Za-z'{_APOSTROPHE}-]+")
+"""A capitalised word of two letters or more: a place, a brand, a weekday (not °C)."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,17 @@ def schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
 
 
 def _missing(fact: str, text: str) -> list[str]:
-    """The numbers of ``fact`` (dates and times aside) absent from ``text``; or the whole
-    fact when it has no numbers and ``text`` does not contain it."""
+    """The numbers (dates and times aside) and capitalised names of ``fact`` absent from
+    ``text`` (names in any case); or the whole fact when it has no numbers and ``text``
+    does not contain it."""
     wanted = _numbers(fact)
     if not wanted:
         return [] if fact.strip().lower() in text.lower() else [repr(fact.strip())]
     present = set(_numbers(text))
-    return [_show(n) for n in wanted if n not in present]
+    missing = [_show(n) for n in wanted if n not in present]
+    words = {word.lower() for word in re.findall(rf"[\w'{_APOSTROPHE}-]+", text)}
+    names = dict.fromkeys(_NAME.findall(_DATE_OR_TIME.sub(" ", fact)))
+    return missing + [repr(name) for name in names if name.lower() not in words]
 
 
 def _numbers(text: str) -> list[float]:

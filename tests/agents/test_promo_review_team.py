@@ -93,7 +93,7 @@ async def test_copy_never_approved_ends_on_the_template_after_three_drafts() -> 
     no = verdict("changes_requested", "dull")
     model = team_model(
         {
-            "promo_writer": drafts(*(f"Day {n}: 18°C! Come in." for n in (1, 2, 3))),
+            "promo_writer": drafts(*(f"Shanghai day {n}: 18°C! Come in." for n in (1, 2, 3))),
             "reviewer": iter([no] * 3),
             "fact_checker": iter([no] * 3),
         }

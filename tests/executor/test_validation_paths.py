@@ -89,10 +89,14 @@ async def test_a_passing_output_is_kept_with_full_confidence(tmp_path: Path) -> 
 
 async def test_retry_feeds_the_problems_back(tmp_path: Path) -> None:
     validation = {**MENTIONS, "on_fail": ["retry"], "retries": 2}
-    replies = ["Iced tea time!", "Still iced tea.", "18°C: iced tea!"]
+    replies = ["Iced tea time!", "Still 18°C.", "Shanghai 18°C: iced tea!"]
     result, model = await run_one(tmp_path, validation, replies)
-    assert result.status == "ok" and result.output == "18°C: iced tea!"
-    assert "rejected: output does not state 18" in model.requests[1].messages[-1]["content"]
+    assert result.status == "ok" and result.output == "Shanghai 18°C: iced tea!"
+    assert (
+        "rejected: output does not state 18, 'Shanghai'"
+        in model.requests[1].messages[-1]["content"]
+    )
+    assert "rejected: output does not state 'Shanghai'" in model.requests[2].messages[-1]["content"]
     (record,) = result.steps
     assert record.attempts == 3
     outcomes = [e.outcome for e in record.events if e.kind == "validation"]
@@ -150,11 +154,11 @@ async def test_a_judge_rejects_and_the_template_answers(tmp_path: Path) -> None:
         "on_fail": ["alternative"],
         "alternative": {"template": "{facts}."},
     }
-    replies = ["18°C, buy tea", '{"ok": false, "reason": "too pushy"}']
+    replies = ["Shanghai 18°C, buy tea", '{"ok": false, "reason": "too pushy"}']
     result, model = await run_one(tmp_path, validation, replies)
     assert result.output == "Shanghai 18°C on 2026-11-24." and result.degraded
     judged = model.requests[1].messages[-1]["content"]
-    assert "18°C, buy tea" in judged and "Shanghai 18°C on 2026-11-24" in judged
+    assert "Shanghai 18°C, buy tea" in judged and "Shanghai 18°C on 2026-11-24" in judged
     problems = [e.error for e in result.steps[0].events if e.kind == "validation"]
     assert problems == ["talk.judge rejected the output: too pushy"]
 
@@ -244,13 +248,18 @@ async def test_the_route_fallback_serves_when_the_routed_model_fails(tmp_path: P
     [
         ("Shanghai 18°C on 2026-11-24", "18°C in Shanghai", []),
         ("Shanghai 18°C on 2026-11-24", "19°C in Shanghai", ["18"]),
+        ("Oslo -4°C on 2026-12-02", "Oslav -4°C on 2026-12-02!", ["'Oslo'"]),
+        ("Hong Kong 24°C", "hong kong is 24°C", []),
+        ("Hong Kong 24°C", "Kong 25°C", ["24", "'Hong'"]),
         ("Zurich -3°C at 06:00", "Zurich \u22123°C!", []),
         ("18.5 and 20", "it is 18.5", ["20"]),
         ("free delivery", "Free Delivery today", []),
         ("free delivery", "delivery", ["'free delivery'"]),
     ],
 )
-def test_mentions_compare_numbers_not_dates(fact: str, text: str, absent: list[str]) -> None:
+def test_mentions_compare_numbers_and_names_not_dates(
+    fact: str, text: str, absent: list[str]
+) -> None:
     assert missing_facts(fact, text) == absent
 
 
