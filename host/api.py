@@ -20,6 +20,7 @@ from host.errors import (
     ConfigError,
     FunctionNotFoundError,
     PlanError,
+    TeamError,
 )
 from host.progress import Planned, listener, reported, tell
 from host.run_ids import new_run_id
@@ -440,6 +441,8 @@ class AgentHost:
         self.start()
         if isinstance(team, str | Path):
             team = load_team(team, self._agents, self._catalogue)
+        if not task.strip():
+            raise TeamError([f"team {team.name!r}: the task is empty: give the team its work"])
         run = self._team_run(team, task, new_run_id())
         return await self._runs().team(run, self._deadline(deadline))
 

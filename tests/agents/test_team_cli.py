@@ -68,3 +68,15 @@ def test_a_bad_team_file_exits_2_with_its_line(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {team}:3: agents.0: unknown agent 'ghost'")
+
+
+def test_an_empty_task_exits_2_before_any_turn(tmp_path: Path) -> None:
+    team = write_team(tmp_path, "name: pair\nkind: sequential\nagents: [writer, critic]\n")
+    host = config(tmp_path)
+
+    done = agent_host("team", str(team), "  ", "--config", str(host), "--json")
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: team 'pair': the task is empty: give the team its work\n"
+    listed = agent_host("runs", "--json", "--config", str(host))
+    assert json.loads(listed.stdout) == []  # nothing ran, nothing was recorded
