@@ -51,12 +51,15 @@ def span_exporter(settings: TracingSettings, where: str = "telemetry.file") -> S
 
 
 def metric_reader(settings: TracingSettings) -> MetricReader:
-    """A periodic reader over the exporter ``settings.metrics`` names (not ``none``)."""
+    """A periodic reader over the exporter ``settings.metrics`` names (not ``none``),
+    wrapped so no secret leaves."""
     from opentelemetry.sdk.metrics.export import (
         ConsoleMetricExporter,
         MetricExporter,
         PeriodicExportingMetricReader,
     )
+
+    from host.telemetry.redacting import RedactingMetricExporter
 
     exporter: MetricExporter
     if settings.metrics == "console":
@@ -71,4 +74,4 @@ def metric_reader(settings: TracingSettings) -> MetricReader:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         exporter = OTLPMetricExporter()
-    return PeriodicExportingMetricReader(exporter)
+    return PeriodicExportingMetricReader(RedactingMetricExporter(exporter))

@@ -1,4 +1,5 @@
-"""No registered secret reaches any exported byte, whichever exporter and wherever in a span."""
+"""No registered secret reaches any exported byte, whichever exporter and wherever in a span
+or a metric."""
 
 from __future__ import annotations
 
@@ -95,3 +96,27 @@ def test_span_without_a_secret_is_passed_on_as_it_is() -> None:
     emit_run(provider.get_tracer("test"))
     spans = memory.get_finished_spans()
     assert all(redacted_span(span) is span for span in spans)
+
+
+@pytest.mark.parametrize("kind", ["console", "otlp"])
+def test_secret_never_reaches_an_exported_metric_byte(
+    kind: str,
+    load_telemetry: LoadTelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secret = new_secret()
+    register([secret])
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deployment.token={secret}")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", kind)
+    with HttpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base_url)
+        instruments = start_tracing(load_telemetry("")).instruments
+        assert instruments is not None
+        instruments.token_usage.record(12, {"gen_ai.request.model": secret})
+        instruments.fallbacks.add(1, {"agent_host.target": f"value:{secret}"})
+        shutdown()
+        exported = b"".join(receiver.received.bodies) + capsys.readouterr().err.encode()
+    assert b"gen_ai.client.token.usage" in exported  # the metrics were exported, masked
+    assert secret.encode() not in exported
+    assert MASK.encode() in exported
