@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from bench.executor import CONFIG, PLUGIN, _chain
-from bench.timing import ratio
+from bench.timing import per_call_seconds, ratio
 from host import AgentHost
 from host.run_ids import new_run_id
 from host.runs import Runs
@@ -18,7 +18,8 @@ BATCH = 50
 
 async def run(quick: bool) -> dict[str, float]:
     """``run_store_overhead_ratio``: CPU time of a three-step plan's run recorded in a
-    file database over the same run not recorded, alternated in one run.
+    file database over the same run not recorded, alternated in one run;
+    ``run_store_added_us_per_run``: what that ratio adds to a run, in CPU microseconds.
 
     Both sides run the same parsed plan through the host's own step runner; only the
     recorded side has a store. CPU time counts every thread, and the recorded side
@@ -31,10 +32,15 @@ async def run(quick: bool) -> dict[str, float]:
         (root / "plugins" / "bench.py").write_text(PLUGIN)
         (root / "host.yaml").write_text(CONFIG + "runs:\n  database: runs.sqlite3\n")
         async with AgentHost(root / "host.yaml") as host:
-            return {"run_store_overhead_ratio": await _measure(host, quick)}
+            overhead, unrecorded = await _measure(host, quick)
+    return {
+        "run_store_overhead_ratio": overhead,
+        "run_store_added_us_per_run": (overhead - 1) * unrecorded * 1e6,
+    }
 
 
-async def _measure(host: AgentHost, quick: bool) -> float:
+async def _measure(host: AgentHost, quick: bool) -> tuple[float, float]:
+    """The ratio, and the CPU seconds of one unrecorded run it multiplies."""
     steps, paused, store = host._step_runner(), host._paused, host.run_store
     assert paused is not None
     recorded, unrecorded = Runs(steps, paused, store), Runs(steps, paused)
@@ -54,4 +60,5 @@ async def _measure(host: AgentHost, quick: bool) -> float:
         await runs(unrecorded)
 
     calls, rounds = (4, 3) if quick else (16, 7)
-    return await ratio(recorded_runs, unrecorded_runs, calls=calls, rounds=rounds)
+    overhead = await ratio(recorded_runs, unrecorded_runs, calls=calls, rounds=rounds)
+    return overhead, await per_call_seconds(unrecorded_runs, calls) / BATCH
