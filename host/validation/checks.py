@@ -127,9 +127,9 @@ def _missing(fact: str, text: str) -> list[str]:
         return [] if fact.strip().lower() in text.lower() else [repr(fact.strip())]
     present = set(_numbers(text))
     missing = [_show(n) for n in wanted if n not in present]
-    words = {word.lower() for word in re.findall(rf"[\w'{_APOSTROPHE}-]+", text)}
     names = dict.fromkeys(_NAME.findall(_DATE_OR_TIME.sub(" ", fact)))
-    return missing + [repr(name) for name in names if name.lower() not in words]
+    absent = [n for n in names if not re.search(rf"\b{re.escape(n)}\b", text, re.IGNORECASE)]
+    return missing + [repr(name) for name in absent]
 
 
 def _numbers(text: str) -> list[float]:

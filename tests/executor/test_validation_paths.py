@@ -250,6 +250,8 @@ async def test_the_route_fallback_serves_when_the_routed_model_fails(tmp_path: P
         ("Shanghai 18°C on 2026-11-24", "19°C in Shanghai", ["18"]),
         ("Oslo -4°C on 2026-12-02", "Oslav -4°C on 2026-12-02!", ["'Oslo'"]),
         ("Hong Kong 24°C", "hong kong is 24°C", []),
+        ("Shanghai 18°C on 2026-11-24", "Shanghai's 18°C calls for tea", []),
+        ("Oslo -4°C", "Oslovia -4°C", ["'Oslo'"]),
         ("Hong Kong 24°C", "Kong 25°C", ["24", "'Hong'"]),
         ("Zurich -3°C at 06:00", "Zurich \u22123°C!", []),
         ("18.5 and 20", "it is 18.5", ["20"]),
