@@ -120,8 +120,8 @@ def schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
 
 def _missing(fact: str, text: str) -> list[str]:
     """The numbers (dates and times aside) and capitalised names of ``fact`` absent from
-    ``text`` (names in any case); or the whole fact when it has no numbers and ``text``
-    does not contain it."""
+    ``text`` (names as whole words, in any case); or the whole fact when it has no
+    numbers and ``text`` does not contain it."""
     wanted = _numbers(fact)
     if not wanted:
         return [] if fact.strip().lower() in text.lower() else [repr(fact.strip())]
