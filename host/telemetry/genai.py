@@ -612,9 +612,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else _json(value)
 
 
+def _message(role: str, text: str | None) -> dict[str, Any]:
+    """One text message in the conventions' ``gen_ai.*.messages`` form."""
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
 def _messages(role: str, text: str, reasons: list[str] | None = None) -> str:
     """One message in the conventions' ``gen_ai.*.messages`` JSON form."""
-    message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": text}]}
+    message = _message(role, text)
     if reasons:
         message["finish_reason"] = reasons[0]
     return _json([message])
@@ -627,10 +632,7 @@ def _prompt_messages(prompt: str) -> str:
     from semantic_kernel.contents import ChatHistory
 
     history = ChatHistory.from_rendered_prompt(prompt)
-    messages = [
-        {"role": str(m.role.value), "parts": [{"type": "text", "content": m.content}]}
-        for m in history.messages
-    ]
+    messages = [_message(str(m.role.value), m.content) for m in history.messages]
     return _json(messages) if messages else _messages("user", prompt)
 
 
