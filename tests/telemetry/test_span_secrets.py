@@ -56,16 +56,19 @@ def exporting(
             yield loaded, lambda: b"".join(receiver.received.bodies)
 
 
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registered secret, also in the resource's attributes (``OTEL_RESOURCE_ATTRIBUTES``)."""
+    value = new_secret()
+    register([value])
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deployment.token={value}")
+    return value
+
+
 @pytest.mark.parametrize("kind", ["console", "jsonl", "http/protobuf", "grpc"])
 def test_secret_never_reaches_an_exported_byte(
-    kind: str,
-    load_telemetry: LoadTelemetry,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    kind: str, secret: str, load_telemetry: LoadTelemetry, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    secret = new_secret()
-    register([secret])
-    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deployment.token={secret}")
     with exporting(kind, load_telemetry, capsys) as (loaded, exported):
         emit_secret_everywhere(start_tracing(loaded).tracer, secret)
         shutdown()
@@ -101,13 +104,11 @@ def test_span_without_a_secret_is_passed_on_as_it_is() -> None:
 @pytest.mark.parametrize("kind", ["console", "otlp"])
 def test_secret_never_reaches_an_exported_metric_byte(
     kind: str,
+    secret: str,
     load_telemetry: LoadTelemetry,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    secret = new_secret()
-    register([secret])
-    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deployment.token={secret}")
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", kind)
     with HttpReceiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base_url)
