@@ -23,12 +23,16 @@ TARGETS = {
     "cli_start_ratio": 1.3,
     "model_free_ms_per_token": 35.0,
     "model_constrained_ratio": 1.2,
-    "chat_turn_overhead_ratio": 1.1,
     "chat_turn_latency_ratio_embedded": 1.1,
     "agent_turn_overhead_ratio": 1.5,
     "concurrent_agents_wall_ratio": 1.2,
 }
-"""Upper bounds the figures are held to (issues #5, #12, #14, #15, #16 and #17)."""
+"""Upper bounds the figures are held to (issues #5, #12, #14, #15, #16 and #17).
+
+Issue #16's "added latency per turn" is the wall time a person waits for a turn on the
+embedded model (``chat_turn_latency_ratio_embedded``, with ``--model``);
+``chat_turn_overhead_ratio`` is the REPL's CPU cost on a turn whose model costs nothing,
+printed without a target (see bench/chat.py)."""
 
 
 def line(name: str, value: float) -> str:
