@@ -218,14 +218,15 @@ class AgentHost:
             keep_kernel_diagnostics_off()
             capture = tracing_settings(loaded, os.environ).capture_content
             provider = self._tracer_provider
-            tracer = _span_starter(provider, provider.get_tracer(SCOPE, __version__))
+            tracer = _span_starter(provider, provider.get_tracer(SCOPE, __version__), masks=True)
             return Tracing(tracer, models=models, capture_content=capture)
         telemetry = start_tracing(loaded)
         if not telemetry.recording:
             return None
         keep_kernel_diagnostics_off()
         capture = telemetry.capture_content
-        tracer = _span_starter(telemetry.tracer_provider, telemetry.tracer)
+        masks = not telemetry.traces_masked
+        tracer = _span_starter(telemetry.tracer_provider, telemetry.tracer, masks=masks)
         instruments = telemetry.instruments
         return Tracing(tracer, instruments, models=models, capture_content=capture)
 
@@ -632,14 +633,15 @@ class AgentHost:
         return dataclasses.replace(result, plan=planned, planning=outcome.records)
 
 
-def _span_starter(provider: TracerProvider, tracer: Tracer) -> SpanStarter:
+def _span_starter(provider: TracerProvider, tracer: Tracer, *, masks: bool) -> SpanStarter:
     """What starts the host's spans: a :class:`~host.telemetry.span_recorder.SpanRecorder`
-    for an SDK provider (a fraction of the SDK tracer's cost), else ``tracer``."""
+    for an SDK provider (a fraction of the SDK tracer's cost; ``masks`` secrets in the
+    spans it ends), else ``tracer``."""
     from host import __version__
     from host.telemetry.setup import SCOPE
     from host.telemetry.span_recorder import recorder_for
 
-    return recorder_for(provider, SCOPE, __version__) or tracer
+    return recorder_for(provider, SCOPE, __version__, masks=masks) or tracer
 
 
 def runs_database(loaded: LoadedConfig) -> str | Path:

@@ -47,6 +47,11 @@ def register(values: Iterable[str]) -> None:
     _pattern = re.compile("|".join(map(re.escape, longest_first)))
 
 
+def any_registered() -> bool:
+    """Whether a secret is registered here (until one is, :func:`redact` changes nothing)."""
+    return _pattern is not None
+
+
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
     return text if _pattern is None else _pattern.sub(MASK, text)

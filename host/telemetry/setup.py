@@ -67,6 +67,8 @@ class Telemetry:
     meter: Meter
     instruments: Instruments
     built: tuple[_Provider, ...] = ()
+    traces_masked: bool = False
+    """Whether the tracer provider is one built here, whose exporters mask secrets."""
 
     @property
     def recording(self) -> bool:
@@ -137,6 +139,7 @@ def _build(settings: TracingSettings, file_key: str) -> Telemetry:
     tracer_provider = trace.get_tracer_provider()
     meter_provider = metrics.get_meter_provider()
     built: list[_Provider] = []
+    traces_masked = False
     if settings.exporter != "none" and _is_placeholder(tracer_provider):
         from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -150,6 +153,7 @@ def _build(settings: TracingSettings, file_key: str) -> Telemetry:
         sdk_tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         built.append(sdk_tracer_provider)
         tracer_provider = sdk_tracer_provider
+        traces_masked = True  # its exporter is wrapped
     elif settings.exporter != "none":
         _log.warning(_APPLICATION_PROVIDER, f"exporter {settings.exporter}", "tracer")
     if settings.metrics != "none" and _is_placeholder(meter_provider):
@@ -173,6 +177,7 @@ def _build(settings: TracingSettings, file_key: str) -> Telemetry:
         meter=meter,
         instruments=create_instruments(meter),
         built=tuple(built),
+        traces_masked=traces_masked,
     )
 
 

@@ -8,6 +8,11 @@ span processors the same :class:`~opentelemetry.sdk.trace.ReadableSpan` an SDK
 span would, when the span ends. Sampling is decided once per trace, by the
 provider's sampler at the root span; the spans beneath follow it (what the SDK's
 default parent-based sampler does).
+
+Secrets stay out of the spans an application's own provider gets, too: for a provider
+whose exporters the host did not build (and so did not wrap,
+:mod:`host.telemetry.redacting`), an ended span that holds a registered secret reaches
+the processors as a masked copy.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE, Span
 
+from host.redaction import any_registered
 from host.telemetry.current import current_span
 
 if TYPE_CHECKING:
@@ -53,7 +59,9 @@ _QUIET_START = (BatchSpanProcessor, SimpleSpanProcessor)
 class SpanRecorder:
     """Starts spans whose ends go to ``provider``'s span processors (its exporters)."""
 
-    def __init__(self, provider: TracerProvider, scope: str, version: str) -> None:
+    def __init__(
+        self, provider: TracerProvider, scope: str, version: str, *, masks: bool = True
+    ) -> None:
         # The provider's processors, as its own tracers reach them (no public accessor).
         active = self._processor = provider._active_span_processor
         self._resource = provider.resource
@@ -67,6 +75,9 @@ class SpanRecorder:
         self._scope = InstrumentationScope(scope, version)
         self._multi = active if type(active) is SynchronousMultiSpanProcessor else None
         """The provider's own list of processors, which a processor added changes."""
+        self._masks = masks
+        """Whether an ended span is masked before the processors get it: the provider's
+        exporters are not the host's own, which mask what they export."""
         self._known: object = None
         self._starts: tuple[Callable[[Any], object], ...] = ()
         self._ends: tuple[Callable[[Any], object], ...] = ()
@@ -239,8 +250,13 @@ class _RecordedSpan(Span, ReadableSpan):
         multi = recorder._multi
         if multi is not None and multi._span_processors is not recorder._known:
             recorder._hooks()
+        ended: ReadableSpan = self
+        if recorder._masks and any_registered():
+            from host.telemetry.redacting import redacted_span
+
+            ended = redacted_span(self)
         for on_end in recorder._ends:
-            on_end(self)
+            on_end(ended)
 
 
 def _frozen(value: AnyValue) -> AnyValue:
@@ -248,17 +264,17 @@ def _frozen(value: AnyValue) -> AnyValue:
     return tuple(value) if isinstance(value, list) else value
 
 
-def recorder_for(provider: object, scope: str, version: str) -> SpanRecorder | None:
-    """A :class:`SpanRecorder` for an SDK ``provider``; ``None`` for any other kind, and
-    for one the SDK's own tracer must serve: disabled (``OTEL_SDK_DISABLED``), or with an
-    attribute length limit to apply."""
+def recorder_for(provider: object, scope: str, version: str, *, masks: bool) -> SpanRecorder | None:
+    """A :class:`SpanRecorder` for an SDK ``provider`` (``masks``: see :class:`SpanRecorder`);
+    ``None`` for any other kind, and for one the SDK's own tracer must serve: disabled
+    (``OTEL_SDK_DISABLED``), or with an attribute length limit to apply."""
     from opentelemetry.sdk.trace import TracerProvider
 
     if not isinstance(provider, TracerProvider):
         return None
     if provider._disabled or provider._span_limits.max_span_attribute_length is not None:
         return None
-    return SpanRecorder(provider, scope, version)
+    return SpanRecorder(provider, scope, version, masks=masks)
 
 
 def _type_name(error: BaseException) -> str:

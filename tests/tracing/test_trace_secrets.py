@@ -14,6 +14,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from host import AgentHost
 from host.redaction import MASK
@@ -100,3 +103,39 @@ async def test_a_leaked_key_reaches_no_span_log_line_or_run_store_byte(
     assert secret not in caplog.text
     for record in caplog.records:
         assert secret not in record.getMessage() and secret not in (record.exc_text or "")
+
+
+@pytest.mark.parametrize("installed", ["given", "global"])
+async def test_an_applications_own_provider_gets_no_secret_either(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    installed: str,
+) -> None:
+    """The application's provider, passed to the host or installed globally, exports
+    through exporters the host did not wrap: the host masks its spans as they end."""
+    secret = new_secret()
+    monkeypatch.setenv(KEY_VARIABLE, secret)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    plan = {
+        "steps": [
+            step("first", "leaky.read", query=secret),
+            step("second", "leaky.read", "first", query=secret),
+        ]
+    }
+    keyed = {"provider": "openai", "model": "gpt-test", "api_key_env": KEY_VARIABLE}
+    config = write_host(tmp_path, models={"keyed": keyed}, telemetry={"capture_content": True})
+    if installed == "global":
+        monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    given = provider if installed == "given" else None
+    async with AgentHost(config, strict=True, tracer_provider=given) as host:
+        result = await host.execute(plan, f"leak {secret}")
+
+    assert result.status == "failed"
+    spans = exporter.get_finished_spans()
+    assert {"step first", "step second", "execute_tool leaky.read"} <= {s.name for s in spans}
+    exported = "".join(span.to_json() for span in spans)
+    assert f"token {MASK}" in exported and f"key {MASK} was rejected" in exported
+    assert secret not in exported
