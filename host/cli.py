@@ -29,7 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from host.redaction import redacted_output
 
     with redacted_output():
-        return _main(argv)
+        status = _main(argv)
+        try:
+            _end_tracing()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        return status
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -442,7 +448,35 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _end_tracing() -> None:
+    """Export the spans still held, if tracing was set up: here, output is still masked and
+    Ctrl-C is answered, unlike in the exit hook that would do it otherwise."""
+    setup = sys.modules.get("host.telemetry.setup")
+    if setup is not None:
+        setup.shutdown()
+
+
+class _OneLine(logging.Formatter):
+    """A record on one line: the traceback it carries is left out (``--debug`` shows it)
+    and its error named after the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info is None and record.exc_text is None:
+            return super().format(record)
+        from host.errors import describe_error
+
+        error = record.exc_info[1] if record.exc_info else None
+        brief = logging.makeLogRecord(
+            {**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None}
+        )
+        line = super().format(brief)
+        return f"{line} ({describe_error(error)})" if error is not None else line
+
+
 def _configure_logging(debug: bool) -> None:
-    logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    shape = "%(levelname)s: %(message)s"
+    handler.setFormatter(logging.Formatter(shape) if debug else _OneLine(shape))
+    logging.basicConfig(handlers=[handler])
     logging.getLogger("agent_host").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("semantic_kernel").setLevel(logging.DEBUG if debug else logging.CRITICAL)

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from host.errors import describe_error
+from host.errors import ConfigError, describe_error
 from host.paused_runs import Kind
 from host.redaction import redact
 from host.sqlite_store import SQLiteStore
@@ -58,6 +58,9 @@ _QUEUED = 1024
 
 _LINGER = 0.05
 """Seconds the writer lets runs gather before writing a batch smaller than :data:`_BATCH`."""
+
+_LARGEST = 2**63 - 1
+"""SQLite's largest integer: a ``limit`` or ``keep`` past it is as good as none."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -165,13 +168,17 @@ class RunStore(SQLiteStore):
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         super().__init__(database, "")
-        _create_table(self._db)
-        _write_ahead(self._db, database)
-        self._layout = _layout(self._db)
-        """The ``run_layouts`` row of the names this store writes (see :func:`_row`)."""
+        try:
+            _create_table(self._db)
+            _write_ahead(self._db, database)
+            self._layout = _layout(self._db)
+            """The ``run_layouts`` row of the names this store writes (see :func:`_row`)."""
+        except sqlite3.Error as problem:  # not a database, or one SQLite cannot open here
+            self._db.close()
+            raise ConfigError([f"runs.database: cannot open {database} ({problem})"]) from None
         self._layouts: dict[int, _Names] = {}
         """The layouts read so far, by number (a layout, once written, never changes)."""
-        self.keep = keep
+        self.keep = min(keep, _LARGEST)
         self._queued: deque[_Item] = deque()
         self._closed = False
         """Set by :meth:`close`, or when the writer stops: a run recorded then is not kept."""
@@ -232,7 +239,8 @@ class RunStore(SQLiteStore):
         where, given = ("WHERE status = ?", (status,)) if status else ("", ())
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM runs {where} {_NEWEST_FIRST} LIMIT ?", (*given, limit)
+                f"SELECT {_COLUMNS} FROM runs {where} {_NEWEST_FIRST} LIMIT ?",
+                (*given, min(limit, _LARGEST)),
             ).fetchall()
             return [_recorded(row, self._names) for row in rows]
 

@@ -101,7 +101,9 @@ def _add_steps(parent: Tree, records: tuple[StepRecord, ...]) -> None:
 
     for record in records:
         failed = record.status == "failed"
-        served = f"  {record.model} ({record.provider}/{record.model_id})" if record.model else ""
+        served = f"  {record.model}" if record.model else ""
+        if record.model and record.provider:  # a failed call has no provider that answered
+            served += f" ({record.provider}/{record.model_id})"
         node = parent.add(
             Text.assemble(
                 ("✗ " if failed else "✓ ", "red" if failed else "green"),

@@ -11,6 +11,7 @@ and lines from several processes do not interleave.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -22,14 +23,20 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import format_span_id, format_trace_id
 
+_log = logging.getLogger(__name__)
+
 
 class JsonLinesSpanExporter(SpanExporter):
-    """Append spans to ``path`` (its folder is created); :class:`OSError` if it cannot be opened."""
+    """Append spans to ``path`` (its folder is created); :class:`OSError` if it cannot be opened.
+
+    A batch that cannot be written (a full disk) is lost with a warning naming the file.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._descriptor: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lock = threading.Lock()
+        self._path = path
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         data = "".join(json.dumps(span_record(span)) + "\n" for span in spans).encode()
@@ -37,8 +44,17 @@ class JsonLinesSpanExporter(SpanExporter):
             if self._descriptor is None:
                 return SpanExportResult.FAILURE
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._descriptor, view) :]
+            try:
+                while view:
+                    view = view[os.write(self._descriptor, view) :]
+            except OSError as problem:
+                _log.warning(
+                    "telemetry: %d span(s) not written to %s (%s)",
+                    len(spans),
+                    self._path,
+                    problem.strerror,
+                )
+                return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

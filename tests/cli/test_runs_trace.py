@@ -181,6 +181,23 @@ def test_trace_last_with_no_run_recorded_is_status_1(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (1, "error: no run is recorded yet\n")
 
 
+@pytest.mark.parametrize("command", [["runs"], ["trace", "--last"]])
+def test_a_runs_database_that_is_not_one_is_named_in_one_line_and_status_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "runs.sqlite3").write_text("notes, not a database\n" * 200)
+    result = agent_host(*command, "--config", str(config))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"error: runs.database: cannot open {tmp_path / 'runs.sqlite3'} (file is not a database)"
+    ]
+
+
+def test_a_limit_past_sqlites_integers_lists_every_run(recorded: Recorded) -> None:
+    assert len(listed(recorded, "--limit", str(2**64))) == 4
+
+
 def test_runs_of_an_in_memory_database_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "host.yaml"
     config.write_text(
@@ -211,3 +228,49 @@ def test_only_the_tree_and_table_import_rich_and_none_imports_semantic_kernel(
     result = agent_host(probe=probe)
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) == loaded
+
+
+def test_ctrl_c_while_spans_are_flushed_at_the_end_is_interrupted_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI flushes the spans itself (an exporter may wait seconds for its endpoint), not
+    in the exit hook, where Ctrl-C printed a traceback and the status stayed 0."""
+    from host import cli
+    from host.telemetry import setup
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(setup, "shutdown", interrupted)
+    assert cli.main(["runs", "--config", str(write_config(tmp_path))]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_logged_error_is_one_line_without_its_traceback_unless_debug() -> None:
+    probe = (
+        "import logging, sys\nfrom host.cli import _configure_logging\n"
+        "_configure_logging(sys.argv[1] == 'debug')\n"
+        "try:\n    int('abc')\nexcept ValueError:\n"
+        "    logging.getLogger('opentelemetry').exception('Unable to parse')\n"
+    )
+    brief, debug = (
+        subprocess.run(
+            [sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True
+        ).stderr
+        for mode in ("", "debug")
+    )
+    assert brief == (
+        "ERROR: Unable to parse (ValueError: invalid literal for int() with base 10: 'abc')\n"
+    )
+    assert debug.startswith("ERROR: Unable to parse\nTraceback (most recent call last):")
+
+
+async def test_a_step_whose_model_failed_names_the_model_without_a_provider(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, replies=())
+    async with AgentHost(config) as host:
+        failed = await host.execute(OK_PLAN, "greet the day")
+    result = agent_host("trace", failed.run_id, "--config", str(config))
+    greet = next(line for line in result.stdout.splitlines() if "✗ greet" in line)
+    assert "None" not in greet and greet.split("  ")[-1].startswith("local")

@@ -206,6 +206,24 @@ def test_keep_must_be_positive(tmp_path: Path) -> None:
         load_config(config)
 
 
+def test_a_file_that_is_not_a_database_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    database = tmp_path / "runs.sqlite3"
+    database.write_text("not a database, but notes\n" * 200)
+    with pytest.raises(ConfigError) as raised:
+        RunStore(database)
+    assert str(raised.value) == f"runs.database: cannot open {database} (file is not a database)"
+
+
+def test_a_keep_or_limit_past_sqlites_integers_means_every_run(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3", keep=10**20)
+    store.record(result("run0", datetime(2026, 6, 21, tzinfo=UTC)), "plan", "p")
+    store.flush()
+    try:
+        assert [run.run_id for run in store.runs(limit=10**20)] == ["run0"]
+    finally:
+        store.close()
+
+
 def test_runs_filter_by_status_newest_first(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite3")
     start = datetime(2026, 6, 21, tzinfo=UTC)

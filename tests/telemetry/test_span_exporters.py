@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext
 
 from host.errors import ConfigError
 from host.telemetry import shutdown, start_tracing
+from host.telemetry.jsonl import JsonLinesSpanExporter
 from tests.telemetry.otlp_receivers import GrpcReceiver, HttpReceiver, attributes
 from tests.telemetry.telemetry_kit import LoadTelemetry, emit_run, read_jsonl
 
@@ -179,3 +183,18 @@ def test_unopenable_jsonl_file_is_a_config_error_at_its_line(
         start_tracing(loaded)
     assert f"{loaded.path}:7: telemetry.file: cannot open" in str(raised.value)
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_jsonl_batch_that_cannot_be_written_is_one_warning_naming_the_file(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exporter = JsonLinesSpanExporter(Path("/dev/full"))
+    span = ReadableSpan("step s1", context=SpanContext(1, 2, is_remote=False))
+    try:
+        assert exporter.export([span]) is SpanExportResult.FAILURE
+    finally:
+        exporter.shutdown()
+    assert [record.getMessage() for record in caplog.records] == [
+        "telemetry: 1 span(s) not written to /dev/full (No space left on device)"
+    ]
