@@ -2,12 +2,13 @@
 
 Tests talk to servers they start on 127.0.0.1; a test that would reach a real
 endpoint (a hosted model, a public API) is a bug. Within :func:`loopback_only`,
-resolving a name other than loopback, or connecting a socket to an address
-outside 127.0.0.0/8 and ::1, raises :class:`RealNetworkError` before anything
-leaves the machine. Connecting is guarded at ``socket.socket.connect`` and
-``connect_ex``, which asyncio's ``sock_connect``, ``create_connection`` and
+resolving a name other than loopback, or connecting or sending a datagram to an
+address outside 127.0.0.0/8 and ::1, raises :class:`RealNetworkError` before
+anything leaves the machine. Connecting is guarded at ``socket.socket.connect``
+and ``connect_ex``, which asyncio's ``sock_connect``, ``create_connection`` and
 ``open_connection`` also use, so literal IP addresses are caught as well as
-names. Unix sockets are allowed. The block gets the list of the addresses it refused,
+names; datagrams at ``socket.socket.sendto``, which DNS clients such as dnspython
+use. Unix sockets are allowed. The block gets the list of the addresses it refused,
 so a caller can fail a test even when the code under test swallowed the error.
 """
 
@@ -40,7 +41,7 @@ def _is_loopback(host: object) -> bool:
 
 @contextlib.contextmanager
 def loopback_only(who: str = "test") -> Iterator[list[str]]:
-    """Within the block, resolving or connecting to a non-loopback host raises.
+    """Within the block, resolving, connecting or sending to a non-loopback host raises.
 
     ``who`` names the culprit in the error; the block receives the list of refused
     addresses (``'host':port``), in order.
@@ -49,6 +50,7 @@ def loopback_only(who: str = "test") -> Iterator[list[str]]:
     resolve = socket.getaddrinfo
     connect = socket.socket.connect
     connect_ex = socket.socket.connect_ex
+    sendto = socket.socket.sendto
 
     def check(host: object, port: object) -> None:
         if not _is_loopback(host):
@@ -60,6 +62,12 @@ def loopback_only(who: str = "test") -> Iterator[list[str]]:
     def guarded_getaddrinfo(host: Any, port: Any = None, *args: Any, **kwargs: Any) -> Any:
         check(host, port)
         return resolve(host, port, *args, **kwargs)
+
+    def guarded_sendto(sock: socket.socket, data: Any, *flags_and_address: Any) -> int:
+        address = flags_and_address[-1] if flags_and_address else None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            check(address[0], address[1])
+        return sendto(sock, data, *flags_and_address)
 
     def guarded_connect(sock: socket.socket, address: Any) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -75,5 +83,6 @@ def loopback_only(who: str = "test") -> Iterator[list[str]]:
         mock.patch.object(socket, "getaddrinfo", guarded_getaddrinfo),
         mock.patch.object(socket.socket, "connect", guarded_connect),
         mock.patch.object(socket.socket, "connect_ex", guarded_connect_ex),
+        mock.patch.object(socket.socket, "sendto", guarded_sendto),
     ):
         yield refused

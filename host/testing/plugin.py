@@ -20,6 +20,7 @@ aiohttp: pytest loads it in every run of every project that installs agent-host.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
@@ -49,6 +50,9 @@ ASYNC_FIXTURES = frozenset({"agent_host", "openai_server"})
 
 _REFUSED = pytest.StashKey[list[str]]()
 """The addresses the guard refused during a test, in order."""
+
+_GUARD = pytest.StashKey[contextlib.ExitStack]()
+"""The guard and the hidden keys of a test, from its setup to the end of its teardown."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -89,8 +93,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Refuse an async fixture without pytest-asyncio; start the guard, which stays on
+    until the test's teardown, so that it covers the fixtures of every scope."""
     needed = sorted(ASYNC_FIXTURES & set(getattr(item, "fixturenames", ())))
     if needed and not item.config.pluginmanager.has_plugin("asyncio"):
         pytest.fail(
@@ -99,22 +105,69 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "@pytest.mark.asyncio unless asyncio_mode = auto",
             pytrace=False,
         )
+    guard = item.stash[_GUARD] = contextlib.ExitStack()
+    if not _network_allowed(item):
+        from host.testing.network import loopback_only
+
+        hidden = guard.enter_context(pytest.MonkeyPatch.context())
+        for variable in HIDDEN_KEYS:
+            hidden.setenv(variable, "")
+        item.stash[_REFUSED] = guard.enter_context(loopback_only(f"test {item.nodeid}"))
+    with _failing_on_refusal(item):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """Fail a test the guard refused an address to, even if the refusal was caught."""
-    try:
+    with _failing_on_refusal(item), _failing_on_exhaustion(item):
         return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Stop the guard after the test's fixtures are torn down."""
+    try:
+        with _failing_on_refusal(item):
+            return (yield)
     finally:
-        refused = item.stash.get(_REFUSED, [])
-        if refused:
+        if guard := item.stash.get(_GUARD, None):
+            del item.stash[_GUARD]
+            guard.close()
+
+
+@contextlib.contextmanager
+def _failing_on_refusal(item: pytest.Item) -> Iterator[None]:
+    """Fail this phase of a test when the guard refused it an address, even if the
+    refusal was caught."""
+    refused = item.stash.get(_REFUSED, [])
+    before = len(refused)
+    try:
+        yield
+    finally:
+        if len(refused) > before:
             pytest.fail(
-                f"{item.nodeid} tried to reach {', '.join(dict.fromkeys(refused))}: a test may "
-                "reach loopback only, so that none calls a hosted model or a public API by "
-                "accident. Answer it with scripted_model or openai_server, or opt out: "
+                f"{item.nodeid} tried to reach {', '.join(dict.fromkeys(refused[before:]))}: a "
+                "test may reach loopback only, so that none calls a hosted model or a public "
+                "API by accident. Answer it with scripted_model or openai_server, or opt out: "
                 "@pytest.mark.allow_network on the test, --agent-host-allow-network or "
                 "agent_host_allow_network = true for the run.",
+                pytrace=False,
+            )
+
+
+@contextlib.contextmanager
+def _failing_on_exhaustion(item: pytest.Item) -> Iterator[None]:
+    """Fail a test that called ``scripted_model`` more often than scripted, even if the
+    host turned the error into a failed step or run."""
+    try:
+        yield
+    finally:
+        model = getattr(item, "funcargs", {}).get("scripted_model")
+        if model is not None and model.exhausted:
+            pytest.fail(
+                f"{item.nodeid}: ScriptExhaustedError: {model.exhausted[0]}. Script a step for "
+                "each call: scripted_model.add(Reply(...)) or "
+                "@pytest.mark.agent_host(models=[Reply(...)])",
                 pytrace=False,
             )
 
@@ -125,24 +178,6 @@ def _network_allowed(item: pytest.Item) -> bool:
         or bool(item.config.getoption("agent_host_allow_network"))
         or bool(item.config.getini("agent_host_allow_network"))
     )
-
-
-@pytest.fixture(autouse=True)
-def _agent_host_network_guard(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """Loopback only and no real API key, unless the test or the run opted out."""
-    item = request.node
-    if not isinstance(item, pytest.Item) or _network_allowed(item):
-        yield
-        return
-    from host.testing.network import loopback_only
-
-    for variable in HIDDEN_KEYS:
-        monkeypatch.setenv(variable, "")
-    with loopback_only(f"test {item.nodeid}") as refused:
-        item.stash[_REFUSED] = refused
-        yield
 
 
 @dataclass(frozen=True)
@@ -167,12 +202,22 @@ class HostOptions:
 
     def __post_init__(self) -> None:
         models = self.models
-        if isinstance(models, str) and models != "config":
-            pytest.fail(
-                f"@pytest.mark.agent_host: models={models!r}; expected None, 'config', a list "
-                "of steps or a mapping of model names to services",
-                pytrace=False,
-            )
+        if models is None or models == "config" or isinstance(models, Mapping):
+            return
+        problem = f"models={models!r}"
+        if isinstance(models, Sequence) and not isinstance(models, str):
+            from host.testing.scripted import Delay, Raise, Reply, ToolCall, ToolCalls
+
+            steps = (Reply, ToolCall, ToolCalls, Delay, Raise)
+            wrong = [step for step in models if not (isinstance(step, steps) or callable(step))]
+            if not wrong:
+                return
+            problem = f"models holds {wrong[0]!r}, not a step (Reply, ToolCall, Delay, ...)"
+        pytest.fail(
+            f"@pytest.mark.agent_host: {problem}; expected None, 'config', a list of steps "
+            "or a mapping of model names to services",
+            pytrace=False,
+        )
 
     @classmethod
     def of(cls, item: pytest.Item) -> HostOptions:
@@ -361,29 +406,43 @@ async def agent_host(
     ``tmp_path``, and ``virtual_clock``, ``faulty_tool`` and ``traced`` when the test
     asks for them."""
     from host.api import AgentHost
+    from host.errors import AgentHostError
 
     options = HostOptions.of(cast(pytest.Item, request.node))
     root = request.config.rootpath
-    loaded = options.load(root)
-    models = options.services(loaded, scripted_model)
-    faulty: FaultyToolScript | None = _requested(request, "faulty_tool")
-    spans: CapturedSpans | None = _requested(request, "traced")
-    loaded = _for_test(
-        loaded,
-        doubled=list(models),
-        modules=[faulty.module] if faulty is not None else [],
-        runs=tmp_path / "runs.sqlite3",
-    )
-    async with AgentHost(
-        loaded,
-        plugin_dirs=_folders(options.plugins_dir, root),
-        prompt_dirs=_folders(options.prompts_dir, root),
-        strict=options.strict,
-        models=models,
-        clock=_requested(request, "virtual_clock"),
-        tracer_provider=spans.provider if spans is not None else None,
-    ) as host:
+    host: AgentHost | None = None
+    failure: str | None = None
+    try:
+        loaded = options.load(root)
+        models = options.services(loaded, scripted_model)
+        faulty: FaultyToolScript | None = _requested(request, "faulty_tool")
+        spans: CapturedSpans | None = _requested(request, "traced")
+        loaded = _for_test(
+            loaded,
+            doubled=list(models),
+            modules=[faulty.module] if faulty is not None else [],
+            runs=tmp_path / "runs.sqlite3",
+        )
+        host = AgentHost(
+            loaded,
+            plugin_dirs=_folders(options.plugins_dir, root),
+            prompt_dirs=_folders(options.prompts_dir, root),
+            strict=options.strict,
+            models=models,
+            clock=_requested(request, "virtual_clock"),
+            tracer_provider=spans.provider if spans is not None else None,
+        )
+        host.start()
+    except AgentHostError as error:  # a bad config, plugin or prompt file, named in error
+        failure = str(error)
+    if failure is not None or host is None:  # failed outside the except: no chained error
+        if host is not None:
+            await host.close()
+        pytest.fail(f"agent_host could not start the host: {failure}", pytrace=False)
+    try:
         yield host
+    finally:
+        await host.close()
 
 
 def _requested(request: pytest.FixtureRequest, name: str) -> Any:

@@ -129,6 +129,7 @@ class ScriptedChatCompletion(ChatCompletionClientBase):
     _default: Step | None = PrivateAttr()
     _clock: Clock = PrivateAttr()
     _requests: list[RecordedRequest] = PrivateAttr(default_factory=list)
+    _exhausted: list[str] = PrivateAttr(default_factory=list)
 
     def __init__(
         self,
@@ -168,12 +169,19 @@ class ScriptedChatCompletion(ChatCompletionClientBase):
         )
         twin._script = self._script
         twin._requests = self._requests
+        twin._exhausted = self._exhausted
         return twin
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every call so far, oldest first."""
         return self._requests
+
+    @property
+    def exhausted(self) -> list[str]:
+        """The message of each call the script had no step for, even if its caller
+        caught the :class:`ScriptExhaustedError`."""
+        return self._exhausted
 
     @property
     def clock(self) -> Clock:
@@ -245,10 +253,11 @@ class ScriptedChatCompletion(ChatCompletionClientBase):
         elif self._default is not None:
             step = self._default
         else:
-            raise ScriptExhaustedError(
+            self._exhausted.append(
                 f"scripted model {self.service_id!r}: no reply scripted for call "
                 f"{len(self._requests)}"
             )
+            raise ScriptExhaustedError(self._exhausted[-1])
         while True:
             if isinstance(step, Reply | ToolCalls):
                 return step

@@ -66,6 +66,28 @@ def test_loopback_resolves(host: str) -> None:
 
 
 @pytest.mark.parametrize(("family", "address"), REAL_ADDRESSES, ids=REAL_IDS)
+def test_sending_a_datagram_to_a_literal_real_address_fails(
+    family: socket.AddressFamily, address: tuple[object, ...]
+) -> None:
+    """Kills: ``sendto`` left unguarded: a DNS client (dnspython) queries a resolver so."""
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(RealNetworkError, match="only loopback"):
+            sock.sendto(b"x", address)
+        with pytest.raises(RealNetworkError, match="only loopback"):
+            sock.sendto(b"x", 0, address)
+
+
+def test_a_datagram_to_loopback_is_sent() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+    ):
+        server.bind(("127.0.0.1", 0))
+        sock.sendto(b"ping", server.getsockname())
+        assert server.recv(4) == b"ping"
+
+
+@pytest.mark.parametrize(("family", "address"), REAL_ADDRESSES, ids=REAL_IDS)
 @pytest.mark.parametrize("method", ["connect", "connect_ex"])
 def test_connecting_to_a_literal_real_address_fails(
     family: socket.AddressFamily, address: tuple[object, ...], method: str

@@ -270,6 +270,151 @@ def test_a_whole_run_can_opt_out(guarded: pytest.Pytester, opt_out: list[str]) -
     assert outcomes(result) == {"passed": 1, "deselected": 4}, result.stdout.str()
 
 
+def test_the_guard_covers_fixtures_of_every_scope(
+    shop: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kills: a session- or module-scoped fixture (set up before a function-scoped guard)
+    reaching a real endpoint or reading a real key, a refusal caught in a fixture's
+    teardown passing unseen, a key a fixture sets for its test undone before the test."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-machine")
+    write(
+        shop,
+        "tests/test_scopes.py",
+        """\
+        import os
+        import socket
+
+        import pytest
+
+
+        def reach():
+            try:
+                socket.create_connection(("192.0.2.1", 80), timeout=1)
+            except Exception:
+                pass  # the code under test swallows the error
+
+
+        @pytest.fixture(scope="session")
+        def shared_key():
+            reach()
+            return os.environ["OPENAI_API_KEY"]
+
+
+        @pytest.fixture
+        def closing():
+            yield
+            reach()
+
+
+        @pytest.fixture
+        def test_key(monkeypatch):
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+
+        def test_session_fixture(shared_key):
+            pass
+
+
+        def test_teardown(closing):
+            pass
+
+
+        def test_a_key_set_by_a_fixture(test_key):
+            assert os.environ["OPENAI_API_KEY"] == "sk-test"
+        """,
+    )
+
+    result = run(shop, "tests/test_scopes.py")
+
+    assert outcomes(result) == {"passed": 2, "errors": 2}, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_session_fixture*",
+            "tests/test_scopes.py::test_session_fixture tried to reach '192.0.2.1':80: *",
+            "*ERROR at teardown of test_teardown*",
+            "tests/test_scopes.py::test_teardown tried to reach '192.0.2.1':80: *",
+        ]
+    )
+
+
+def test_a_call_beyond_the_script_fails_the_test_even_in_a_failed_run(
+    shop: pytest.Pytester,
+) -> None:
+    """Kills: an unscripted model call that ``execute`` records as a failed run, letting
+    a test that does not check the run's status pass."""
+    write(
+        shop,
+        "tests/test_unscripted.py",
+        """\
+        async def test_unscripted(agent_host):
+            await agent_host.execute({"steps": [{"id": "pitch", "function": "shop.pitch",
+                                                 "capability": "write",
+                                                 "arguments": {"item": "tea", "units": "3"}}]})
+        """,
+    )
+
+    result = run(shop, "tests/test_unscripted.py")
+
+    assert outcomes(result) == {"failed": 1}, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "tests/test_unscripted.py::test_unscripted: ScriptExhaustedError: scripted model "
+            "'writer': no reply scripted for call 1. Script a step for each call: *"
+        ]
+    )
+
+
+def test_a_host_that_cannot_start_fails_with_the_reason_alone(shop: pytest.Pytester) -> None:
+    """Kills: a bad config path, a broken plugin or a ``models=`` that is not a list of
+    steps reported as a traceback through the plugin and the host instead of a message
+    naming the file or the value."""
+    write(shop, "broken/syntax.py", "def oops(:\n")
+    write(
+        shop,
+        "tests/test_cannot_start.py",
+        """\
+        import pytest
+
+        from host.testing import Reply
+
+
+        @pytest.mark.agent_host(config="nowhere/host.yaml")
+        async def test_a_missing_config(agent_host):
+            pass
+
+
+        @pytest.mark.agent_host(plugins_dir="broken")
+        async def test_a_broken_plugin(agent_host):
+            pass
+
+
+        @pytest.mark.agent_host(models=Reply("one step, not a list"))
+        async def test_one_step(agent_host):
+            pass
+
+
+        @pytest.mark.agent_host(models=["a text, not a step"])
+        async def test_a_text_step(agent_host):
+            pass
+        """,
+    )
+
+    result = run(shop, "tests/test_cannot_start.py")
+
+    assert outcomes(result) == {"errors": 4}, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "agent_host could not start the host: */nowhere/host.yaml: config file not found",
+            "agent_host could not start the host: */broken/syntax.py: cannot import: SyntaxError*",
+            "@pytest.mark.agent_host: models=Reply(text='one step, not a list', usage=None); "
+            "expected None, 'config', a list of steps or a mapping of model names to services",
+            "@pytest.mark.agent_host: models holds 'a text, not a step', not a step (Reply, *",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "plugin.py:" not in result.stdout.str()
+
+
 def test_the_host_and_the_server_are_closed_after_their_test(shop: pytest.Pytester) -> None:
     """Kills: ``agent_host`` never closed, ``openai_server`` left running, the server
     unreachable from a test under the guard."""
