@@ -270,6 +270,28 @@ def test_a_whole_run_can_opt_out(guarded: pytest.Pytester, opt_out: list[str]) -
     assert outcomes(result) == {"passed": 1, "deselected": 4}, result.stdout.str()
 
 
+def test_the_authors_own_plugins_folder_imports_beside_the_hosts(shop: pytest.Pytester) -> None:
+    """Kills: agent-host's ``plugins`` as a regular package, which hides a project's own
+    ``plugins/`` folder (a namespace package) from ``import plugins.inventory``."""
+    write(
+        shop,
+        "tests/test_direct.py",
+        """\
+        from plugins.inventory import Inventory
+        from plugins.weather import WeatherPlugin
+
+
+        def test_a_plugin_class_called_directly():
+            assert Inventory().stock("iced tea") == 12
+            assert WeatherPlugin.__module__ == "plugins.weather"
+        """,
+    )
+
+    result = run(shop, "-o", "pythonpath=.", "tests/test_direct.py")
+
+    assert outcomes(result) == {"passed": 1}, result.stdout.str()
+
+
 def test_the_guard_covers_fixtures_of_every_scope(
     shop: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

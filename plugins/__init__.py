@@ -1,1 +1,0 @@
-"""Native plugins the host loads by default: clock, weather and email."""
