@@ -44,6 +44,11 @@ _APPLICATION_PROVIDER = (
 )
 
 
+EXIT_WAIT_SECONDS = 5.0
+"""How long :func:`shutdown` waits for what is held to be exported: an OTLP exporter
+whose endpoint is down retries a batch for about 10 s, and there may be several."""
+
+
 class _Provider(Protocol):
     def force_flush(self, timeout_millis: int = 30000) -> bool: ...
 
@@ -118,16 +123,34 @@ def start_tracing(loaded: LoadedConfig) -> Telemetry:
 
 
 def shutdown() -> None:
-    """Export every span and measurement still held, then end the providers built here.
+    """Export every span and measurement still held, then end the providers built here,
+    waiting :data:`EXIT_WAIT_SECONDS` at most (a warning then says where the rest was
+    going; the process may end without it).
 
     Safe to call more than once; also called when the process exits.
     """
     global _current
     with _lock:
         telemetry, _current = _current, None
-    for provider in telemetry.built if telemetry is not None else ():
-        provider.force_flush()
-        provider.shutdown()
+    if telemetry is None or not telemetry.built:
+        return
+    ended = threading.Event()
+    providers = telemetry.built
+
+    def end() -> None:
+        for provider in providers:
+            provider.force_flush()
+            provider.shutdown()
+        ended.set()
+
+    threading.Thread(target=end, name="telemetry-shutdown", daemon=True).start()
+    if not ended.wait(EXIT_WAIT_SECONDS):
+        where = telemetry.settings.endpoint or telemetry.settings.exporter
+        _log.warning(
+            "telemetry: what was left to export did not reach %s within %g s; not waiting for it",
+            where,
+            EXIT_WAIT_SECONDS,
+        )
 
 
 def _build(settings: TracingSettings, file_key: str) -> Telemetry:

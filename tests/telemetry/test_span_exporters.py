@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanContext
 
 from host.errors import ConfigError
-from host.telemetry import shutdown, start_tracing
+from host.telemetry import setup, shutdown, start_tracing
 from host.telemetry.jsonl import JsonLinesSpanExporter
 from tests.telemetry.otlp_receivers import GrpcReceiver, HttpReceiver, attributes
 from tests.telemetry.telemetry_kit import LoadTelemetry, emit_run, read_jsonl
@@ -198,3 +199,20 @@ def test_a_jsonl_batch_that_cannot_be_written_is_one_warning_naming_the_file(
     assert [record.getMessage() for record in caplog.records] == [
         "telemetry: 1 span(s) not written to /dev/full (No space left on device)"
     ]
+
+
+def test_the_exit_waits_a_bounded_time_for_an_endpoint_that_never_answers(
+    load_telemetry: LoadTelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kills: :func:`shutdown` waiting for every batch's export (about 10 s each, retries
+    included) when the collector accepts connections but never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2")  # the export thread gives up
+        monkeypatch.setattr(setup, "EXIT_WAIT_SECONDS", 0.2)
+        loaded = load_telemetry(f"exporter: otlp\nendpoint: {endpoint}")
+        emit_run(start_tracing(loaded).tracer)
+        shutdown()
+    assert f"did not reach {endpoint}/v1/traces within 0.2 s" in caplog.text
