@@ -573,6 +573,7 @@ class AgentHost:
         the steps done by then, and the cancellation goes on.
         """
         from host.routing import pinned
+        from host.runs import recorded_after
         from planners.follow_up import follow_up
 
         started = time.time()
@@ -583,7 +584,7 @@ class AgentHost:
         answering = self._answer(request, deadline, model, planned_as)
         if self._tracing is not None:  # one trace: planning and the steps under one run span
             answering = self._tracing.traced_run("plan", request, answering)
-        with pinned(model):
+        with pinned(model), recorded_after():
             result = await answering
         return self._runs().record(result, started=started)
 

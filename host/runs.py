@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from host.errors import describe_error
@@ -30,6 +32,22 @@ if TYPE_CHECKING:
     from host.run_store import RunStore
     from host.steps import StepRunner
     from host.workflows import Workflow
+
+
+_recorded_after: ContextVar[bool] = ContextVar("agent_host_recorded_after", default=False)
+"""Whether the plan's run in this context is recorded by its caller once it returns."""
+
+
+@contextmanager
+def recorded_after() -> Iterator[None]:
+    """Inside the block, a plan's run that returns is left to the caller to record, with
+    what it adds (a planned run's planning): one write, not two. A cancelled run is
+    recorded here all the same (its caller gets no result)."""
+    token = _recorded_after.set(True)
+    try:
+        yield
+    finally:
+        _recorded_after.reset(token)
 
 
 class Runs:
@@ -68,7 +86,7 @@ class Runs:
         in flight holds no frame of this method.
         """
         if self._executor is None:
-            ended = None if self._store is None else self.record
+            ended = None if self._store is None else self._ended
             self._executor = Executor(self._steps, paused=self._keep_plan, ended=ended)
         return self._executor.run(
             plan, request=request, run_id=state.run_id, state=state, deadline=deadline
@@ -81,6 +99,13 @@ class Runs:
         if self._store is not None:
             self._store.record(result, "plan", "plan", started=started)
         return result
+
+    def _ended(self, result: RunResult) -> RunResult:
+        """The executor's end of a run: recorded, unless its caller records it (see
+        :func:`recorded_after`)."""
+        if _recorded_after.get() and result.status != "cancelled":
+            return result
+        return self.record(result)
 
     def _keep_plan(
         self, plan: Plan, result: RunResult, state: RunState, deadline: float | None

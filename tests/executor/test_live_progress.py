@@ -203,6 +203,25 @@ async def test_a_cancelled_run_is_recorded_cancelled_with_the_steps_done(tmp_pat
     assert [s.step_id for s in recorded.steps] == ["first"]
 
 
+async def test_a_planned_run_cancelled_while_executing_is_recorded_cancelled(
+    tmp_path: Path,
+) -> None:
+    """``host.run`` records a run once it returns; one cancelled while its plan runs never
+    returns, so the executor records it."""
+    model = ScriptedChatCompletion("local", [Delay(3600, Reply("never"))])
+    async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
+        running = asyncio.create_task(host.run("echo the word"))
+        await run_until(lambda: bool(model.requests))
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        host.run_store.flush()
+        recorded = host.run_store.last()
+    assert recorded is not None and recorded.status == "cancelled"
+    assert recorded.request == "echo the word"
+    assert recorded.plan is not None and "talk.Echo" in recorded.plan  # the executor's record
+
+
 async def test_a_run_cancelled_while_planning_is_recorded_cancelled(tmp_path: Path) -> None:
     model = ScriptedChatCompletion("local", [Delay(3600, Reply("never"))])
     config = write_echo_config(

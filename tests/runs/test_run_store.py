@@ -99,6 +99,25 @@ async def test_a_planned_run_is_one_row_with_its_planning(tmp_path: Path) -> Non
     assert run.steps == result.steps
 
 
+async def test_a_planned_run_is_written_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kills: the executor recording the executed plan and ``host.run`` then recording the
+    planned run over it (two writes of one run)."""
+    written: list[str] = []
+    record = RunStore.record
+
+    def counted(store: RunStore, result: RunResult, *args: Any, **kwargs: Any) -> None:
+        written.append(result.run_id)
+        record(store, result, *args, **kwargs)
+
+    monkeypatch.setattr(RunStore, "record", counted)
+    async with AgentHost(write_config(tmp_path)) as host:
+        planned = await host.run("say hi")
+        executed = await host.execute(OK_PLAN, "greet the day")
+    assert written == [planned.run_id, executed.run_id]
+
+
 @pytest.mark.parametrize("kind", ["plan", "workflow"])
 async def test_a_paused_run_is_recorded_and_its_resume_updates_the_same_row(
     tmp_path: Path, kind: str
