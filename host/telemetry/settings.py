@@ -65,6 +65,8 @@ def tracing_settings(loaded: LoadedConfig, environment: Mapping[str, str]) -> Tr
     exporter = (config.exporter or _environment_exporter(env)) if config.enabled else "none"
     metrics = _choice(env, ("OTEL_METRICS_EXPORTER",), get_args(MetricExporter), "none")
     otlp = exporter == "otlp"
+    if exporter != "none":
+        _check_sampler(env)
     return TracingSettings(
         exporter=exporter,
         service_name=config.service_name or env.get("OTEL_SERVICE_NAME", DEFAULT_SERVICE_NAME),
@@ -101,6 +103,45 @@ def _choice(
                 raise ConfigError([f"{name}: {env[name]!r} is not supported (expected {expected})"])
             return value
     return default
+
+
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+"""The SDK's own ``OTEL_TRACES_SAMPLER`` names (a package may add more by entry point)."""
+
+
+def _check_sampler(env: Mapping[str, str]) -> None:
+    """``OTEL_TRACES_SAMPLER`` names a sampler the SDK has, and a ratio sampler's
+    ``OTEL_TRACES_SAMPLER_ARG`` is a number from 0 to 1 (the SDK would warn and trace
+    every run instead)."""
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
+    if name not in _SAMPLERS:
+        from importlib.metadata import entry_points
+
+        added = tuple(point.name for point in entry_points(group="opentelemetry_traces_sampler"))
+        if name not in added:
+            expected = ", ".join((*_SAMPLERS, *added))
+            value = env["OTEL_TRACES_SAMPLER"]
+            raise ConfigError(
+                [f"OTEL_TRACES_SAMPLER: {value!r} is not a sampler (expected {expected})"]
+            )
+    argument = env.get("OTEL_TRACES_SAMPLER_ARG")
+    if argument is None or not name.endswith("traceidratio"):
+        return
+    try:
+        ratio = float(argument)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(
+            [f"OTEL_TRACES_SAMPLER_ARG: {argument!r} is not a ratio (expected 0 to 1)"]
+        )
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -116,6 +117,44 @@ def test_sampler_variables_are_honoured(
     load_telemetry: LoadTelemetry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    loaded = load_telemetry("exporter: jsonl\nfile: spans.jsonl")
+    emit_run(start_tracing(loaded).tracer)
+    shutdown()
+    assert read_jsonl(loaded.base_dir / "spans.jsonl") == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [
+        ({"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER: 'sometimes' is not a sampler"),
+        (
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+            "OTEL_TRACES_SAMPLER_ARG: 'half' is not a ratio (expected 0 to 1)",
+        ),
+        (
+            {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+            "OTEL_TRACES_SAMPLER_ARG: '2' is not a ratio (expected 0 to 1)",
+        ),
+    ],
+)
+def test_a_bad_sampler_variable_is_a_config_error(
+    load_telemetry: LoadTelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    problem: str,
+) -> None:
+    """Kills: the SDK's own handling, a warning and every trace sampled."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        start_tracing(load_telemetry("exporter: jsonl\nfile: spans.jsonl"))
+
+
+def test_a_ratio_sampler_takes_its_ratio(
+    load_telemetry: LoadTelemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "TraceIdRatio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
     loaded = load_telemetry("exporter: jsonl\nfile: spans.jsonl")
     emit_run(start_tracing(loaded).tracer)
     shutdown()
