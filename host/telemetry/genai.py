@@ -196,13 +196,14 @@ class Tracing:
     @staticmethod
     def mark(result: RunResult) -> None:
         """Give ``result`` the id of the trace its run is in (the current span's), if any."""
-        context = current_span().get_span_context()
-        if context.is_valid:
-            result.trace_id = f"{context.trace_id:032x}"
+        trace_id = _exported_trace(current_span())
+        if trace_id is not None:
+            result.trace_id = trace_id
 
     def ended_run(self, span: Span, result: RunResult) -> None:
-        """Tell ``span`` how its run ended, and ``result`` which trace it is in."""
-        result.trace_id = f"{span.get_span_context().trace_id:032x}"
+        """Tell ``span`` how its run ended, and ``result`` which trace it is in (none when
+        the sampler left the trace out)."""
+        result.trace_id = _exported_trace(span)
         if self.capture_content and result.output is not None:
             span.set_attribute("output.value", _text(result.output))
         records = (*result.planning, *result.steps)
@@ -379,6 +380,13 @@ class Tracing:
             text = "".join(str(m) for m in messages if m is not None)
             span.set_attribute("gen_ai.output.messages", _messages("assistant", text, reasons))
             span.set_attribute("output.value", text)  # what Phoenix shows as the reply
+
+
+def _exported_trace(span: Span) -> str | None:
+    """The id of ``span``'s trace, if it is recorded: a viewer can find it."""
+    context = span.get_span_context()
+    sampled = context.is_valid and context.trace_flags & TraceFlags.SAMPLED
+    return f"{context.trace_id:032x}" if sampled else None
 
 
 class _Current:

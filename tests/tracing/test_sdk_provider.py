@@ -52,6 +52,14 @@ async def test_a_sampler_that_drops_every_trace_leaves_no_span(tmp_path: Path) -
     assert result.status == "failed"  # the run itself is unchanged
     assert [s.step_id for s in result.steps] == ["ask", "count"]
     assert spans.spans == ()
+    assert result.trace_id is None  # no viewer has it: `runs` and `trace` show none
+
+
+async def test_a_sampled_run_names_its_trace(tmp_path: Path) -> None:
+    result, spans = await traced_run(tmp_path)
+
+    [root] = spans.roots()
+    assert result.trace_id == f"{root.context.trace_id:032x}"
 
 
 async def test_otel_sdk_disabled_leaves_no_span(
