@@ -59,6 +59,11 @@ _QUEUED = 1024
 _LINGER = 0.05
 """Seconds the writer lets runs gather before writing a batch smaller than :data:`_BATCH`."""
 
+_LOCKED_WAIT_MS = 60_000
+"""How long a write waits for another process's write transaction on the same file
+before its batch is given up (SQLite's default, 5 s, lost runs behind a long one); the
+writer is off the runs' path, so waiting costs them nothing."""
+
 _LARGEST = 2**63 - 1
 """SQLite's largest integer: a ``limit`` or ``keep`` past it is as good as none."""
 
@@ -171,6 +176,7 @@ class RunStore(SQLiteStore):
         try:
             _create_table(self._db)
             _write_ahead(self._db, database)
+            self._db.execute(f"PRAGMA busy_timeout = {_LOCKED_WAIT_MS}")
             self._layout = _layout(self._db)
             """The ``run_layouts`` row of the names this store writes (see :func:`_row`)."""
         except sqlite3.Error as problem:  # not a database, or one SQLite cannot open here

@@ -472,6 +472,16 @@ def test_an_output_json_has_no_type_for_is_recorded_as_its_fields_or_text(
     assert run.steps[0].output == {"at": when.isoformat(), "receipt": {"number": 7}}
 
 
+def test_a_write_waits_a_minute_for_another_process_holding_the_file(tmp_path: Path) -> None:
+    """Kills: SQLite's default 5 s, past which a batch behind another process's long
+    write transaction was given up (its runs lost)."""
+    store = RunStore(tmp_path / "runs.sqlite3")
+    try:
+        assert store._db.execute("PRAGMA busy_timeout").fetchone() == (60_000,)
+    finally:
+        store.close()
+
+
 def test_the_run_store_puts_the_shared_file_in_wal_and_the_stores_beside_still_sync(
     tmp_path: Path,
 ) -> None:
