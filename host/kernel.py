@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from host.config import LoadedConfig
 from host.models.selection import ModelSelector
 from host.plugins import PluginLoader
-from host.prompt_files import PromptLoader
+from host.prompt_files import PromptLoader, drop_broken_calls
 from host.resilience.chain import install
 from host.resilience.guard import Guard
 from host.sources import SourceReport
@@ -48,5 +48,6 @@ def build_kernel(
     prompts = PromptLoader(kernel, report)
     for directory in [*map(loaded.resolve, config.prompts.directories), *prompt_dirs]:
         prompts.load_directory(directory)
+    drop_broken_calls(kernel, report)
     report.raise_if_strict(strict)
     return kernel, report

@@ -70,6 +70,50 @@ class PromptLoader:
         self._report.files[name] = source
 
 
+def drop_broken_calls(kernel: Kernel, report: SourceReport) -> None:
+    """Drop, and report, each prompt function whose template calls a function the kernel
+    does not hold (``{{plugin.function}}``, in SK's own template format): it would fail
+    on every call, blamed on its model. Repeated, since a dropped function may be the
+    one another calls."""
+    from semantic_kernel.exceptions import KernelFunctionNotFoundError, KernelPluginNotFoundError
+
+    while True:
+        broken = []
+        for plugin in kernel.plugins.values():
+            for function in plugin.functions.values():
+                for called in _calls(function):
+                    try:
+                        kernel.get_function(*called)
+                    except (KernelFunctionNotFoundError, KernelPluginNotFoundError):
+                        broken.append((plugin.name, function.name, ".".join(filter(None, called))))
+                        break
+        if not broken:
+            return
+        for plugin_name, function_name, missing in broken:
+            name = f"{plugin_name}.{function_name}"
+            del kernel.plugins[plugin_name].functions[function_name]
+            reason = f"{name}'s template calls {missing}, which is not loaded"
+            report.fail(report.files.pop(name, name), reason)
+
+
+def _calls(function: KernelFunction) -> list[tuple[str | None, str]]:
+    """The functions a prompt function's template calls (plugin or ``None``, name)."""
+    from semantic_kernel.prompt_template.kernel_prompt_template import KernelPromptTemplate
+    from semantic_kernel.template_engine.blocks.code_block import CodeBlock
+    from semantic_kernel.template_engine.blocks.function_id_block import FunctionIdBlock
+
+    template = getattr(function, "prompt_template", None)
+    if not isinstance(template, KernelPromptTemplate):
+        return []
+    return [
+        (block.tokens[0].plugin_name, block.tokens[0].function_name)
+        for block in template._blocks
+        if isinstance(block, CodeBlock)
+        and block.tokens
+        and isinstance(block.tokens[0], FunctionIdBlock)
+    ]
+
+
 def _from_folder(folder: Path, plugin_name: str) -> KernelFunction:
     return KernelFunctionFromPrompt.from_directory(str(folder), plugin_name=plugin_name)
 

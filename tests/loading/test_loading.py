@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -244,3 +245,30 @@ def test_broken_prompt_file_is_reported_and_skipped(
     host = AgentHost(scripted_config, prompt_dirs=[tmp_path / "prompts"])
     assert [info.name for info in host.catalogue] == ["Mixed.Good"]
     assert [p.source for p in host.problems] == [str(plugin / source)]
+
+
+def test_a_template_calling_a_function_not_loaded_is_reported_and_skipped(
+    tmp_path: Path, scripted_config: Path
+) -> None:
+    """Kills: such a prompt function loaded, to fail on every call as its model's error
+    (``KernelPluginNotFoundError``), naming neither itself nor its file. One calling a
+    loaded native function stays; one calling the dropped one goes too."""
+    directory = plugin_dir(tmp_path, {"greeter.py": GREETER})
+    plugin = tmp_path / "prompts" / "Talk"
+    plugin.mkdir(parents=True)
+    (plugin / "Greets.yaml").write_text('name: Greets\ntemplate: "Say {{greeter.greet}}"\n')
+    (plugin / "Lost.yaml").write_text('name: Lost\ntemplate: "Say {{nope.find $input}}"\n')
+    (plugin / "Relays.yaml").write_text('name: Relays\ntemplate: "Tell {{Talk.Lost}}"\n')
+    host = AgentHost(scripted_config, plugin_dirs=[directory], prompt_dirs=[plugin.parent])
+    assert [info.name for info in host.catalogue] == ["Talk.Greets", "greeter.greet"]
+    assert [(p.source, p.reason) for p in host.problems] == [
+        (str(plugin / "Lost.yaml"), "Talk.Lost's template calls nope.find, which is not loaded"),
+        (
+            str(plugin / "Relays.yaml"),
+            "Talk.Relays's template calls Talk.Lost, which is not loaded",
+        ),
+    ]
+    with pytest.raises(LoadError, match=re.escape("Talk.Lost's template calls nope.find")):
+        AgentHost(
+            scripted_config, plugin_dirs=[directory], prompt_dirs=[plugin.parent], strict=True
+        ).start()
