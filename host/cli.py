@@ -46,14 +46,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as error:
-        from host.errors import AgentHostError
+    except Exception as error:  # the host's own (bad input) or not (a bug): one line, 2
+        from host.errors import AgentHostError, describe_error
 
         if args.debug:  # printed here, where stderr still masks secrets
             traceback.print_exc()
-        message = str(error) if isinstance(error, AgentHostError) else repr(error)
+        message = str(error) if isinstance(error, AgentHostError) else describe_error(error)
         print(f"error: {message}", file=sys.stderr)
-        return 2 if isinstance(error, AgentHostError) else 1
+        return 2
     return status
 
 

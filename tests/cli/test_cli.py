@@ -228,3 +228,17 @@ def test_run_takes_an_answer_for_a_hand_off(tmp_path: Path) -> None:
     assert asked.returncode == 3 and "What should it say?" in asked.stderr
     assert answered.returncode == 0, answered.stderr
     assert answered.stdout.strip() == "OK, hi"
+
+
+def test_an_unexpected_error_is_one_line_and_status_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kills: a bug's error printed as its repr with status 1, which reads as a failed run."""
+    from host import cli
+
+    def broken(args: object) -> int:
+        raise RuntimeError("the store went away\nsecond line")
+
+    monkeypatch.setattr(cli, "_runs", broken)
+    assert cli.main(["runs"]) == 2
+    assert capsys.readouterr().err == "error: RuntimeError: the store went away\n"
