@@ -25,7 +25,7 @@ from host.chat import view
 from host.chat.commands import Command, CommandError, parse
 from host.chat.sessions import Sessions, Turn, TurnKind
 from host.errors import AgentHostError, describe_error
-from host.progress import watching
+from host.progress import Planned, Progress, watching
 from host.state import RunResult, RunStatus, spent
 
 if TYPE_CHECKING:
@@ -45,6 +45,12 @@ Ask = Callable[[str], Awaitable[str | None]]
 """Puts a hand-off's question to the person; ``None`` or blank leaves the run waiting."""
 
 T = TypeVar("T")
+
+_CANCELLED = Text.assemble(("cancelled", "yellow"), " (the session goes on)")
+
+
+class _StartCancelled(Exception):
+    """Ctrl-C while a line waited for the host to start: the line is dropped."""
 
 
 class Chat:
@@ -75,9 +81,9 @@ class Chat:
         """Whether lines go to the model directly (``/chat``)."""
         self.ask: Ask | None = None
         """Asks a hand-off's question (the REPL's); without it a run is left waiting."""
-        self.starting: Awaitable[None] | None = None
+        self.starting: asyncio.Future[None] | None = None
         """The host's start under way in a thread (the REPL's), which any use of the host
-        waits for."""
+        waits for; a failed start ends the chat (:meth:`line` raises its error)."""
         self.plan: tuple[Plan, str] | None = None
         """The last plan of the session and the planner that made it (``/plan``)."""
         self.last_run: str | None = None
@@ -109,9 +115,15 @@ class Chat:
             self.check_model(self.model)
 
     async def started(self) -> AgentHost:
-        """The host, once started, with a continued session's turns read back."""
-        if self.starting is not None:
-            await self.starting
+        """The host, once started, with a continued session's turns read back. Waiting for
+        the start, the line is a turn :meth:`interrupt` cancels (:class:`_StartCancelled`)."""
+        starting = self.starting
+        if starting is not None and not starting.done():
+            await self._cancellable(asyncio.shield(starting))  # the start goes on regardless
+            if not starting.done():
+                raise _StartCancelled
+        if starting is not None:
+            starting.result()
         if not self._read:
             self._read = True
             self._read_back(self.sessions.turns(self.session_id))
@@ -142,23 +154,38 @@ class Chat:
         return self.host.models.configured(model)
 
     async def line(self, text: str) -> bool:
-        """Answer one line; ``False`` when the chat should end."""
+        """Answer one line; ``False`` when the chat should end. Raises the start's error
+        when the host failed to start."""
         from host.chat.slash import run_command
 
         try:
-            parsed = parse(text)
+            parsed = parse(_utf8(text))
             if isinstance(parsed, Command):
                 return await run_command(self, parsed)
             if parsed is not None and self.direct:
                 await self.direct_turn(parsed)
             elif parsed is not None:
                 await self._request(parsed)
-        except (AgentHostError, CommandError) as error:
-            self._error(str(error))
-        except Exception as error:  # a bug must not end the session; --debug shows where
-            _log.debug("chat line failed", exc_info=True)
-            self._error(describe_error(error))
+        except _StartCancelled:
+            self._flush(_CANCELLED)
+        except Exception as error:
+            if self._start_failed():
+                raise  # no host to go on with
+            if isinstance(error, AgentHostError | CommandError):
+                self._error(str(error))
+            else:  # a bug must not end the session; --debug shows where
+                _log.debug("chat line failed", exc_info=True)
+                self._error(describe_error(error))
         return True
+
+    def _start_failed(self) -> bool:
+        starting = self.starting
+        return (
+            starting is not None
+            and starting.done()
+            and not starting.cancelled()
+            and starting.exception() is not None
+        )
 
     def new_session(self) -> None:
         """Start a new session (``/new``): no history, no exchanges, no last plan."""
@@ -221,15 +248,22 @@ class Chat:
         """``work`` with its progress shown live (on a terminal); ``None`` when
         :meth:`interrupt` cancelled it."""
         if not self.live:
-            return await work
+            with watching(self._planned):  # for /plan
+                return await work
         turn_view = view.TurnView(self.console)
-        result = await self._cancellable(_watched(work, turn_view))
-        self._pending.extend(turn_view.lines)
+        try:
+            result = await self._cancellable(_watched(work, turn_view))
+        finally:  # on an error too: its line comes after them (see _error)
+            self._pending.extend(turn_view.lines)
         if turn_view.plan is not None:
             self.plan = turn_view.plan
         if result is None:
-            self._flush(Text.assemble(("cancelled", "yellow"), " (the session goes on)"))
+            self._flush(_CANCELLED)
         return result
+
+    def _planned(self, event: Progress) -> None:
+        if isinstance(event, Planned):
+            self.plan = (event.plan, event.source)
 
     async def _cancellable(self, work: Awaitable[T]) -> T | None:
         """Await ``work`` as the turn :meth:`interrupt` cancels; ``None`` when it did. It has
@@ -254,7 +288,7 @@ class Chat:
             answer = await self.ask(result.question or "What should the step's output be?")
             if not answer or not answer.strip():
                 break
-            resumed = await self._turn(self.host.resume(result.run_id, answer.strip()))
+            resumed = await self._turn(self.host.resume(result.run_id, _utf8(answer.strip())))
             if resumed is None:
                 return None
             result = resumed
@@ -292,7 +326,7 @@ class Chat:
                 (f" (later: /resume {result.run_id} ANSWER)", "dim"),
             )
         else:
-            shown = Text(f"error: {result.error or result.status}", "red")
+            shown = Text(f"error: {view.printable(result.error or result.status)}", "red")
         self._flush(shown, view.summary(result, (time.monotonic() - begun) * 1000))
 
     def _flush(self, *more: RenderableType) -> None:
@@ -305,8 +339,8 @@ class Chat:
     def _error(self, message: str) -> None:
         """``error: message``, one line (on stderr without a terminal)."""
         self.errors += 1
-        if self.live:
-            self.console.print(Text(f"error: {message}", "red"))
+        if self.live:  # after the lines of the turn it ended, if any
+            self._flush(Text(f"error: {view.printable(message)}", "red"))
         else:
             print(f"error: {message}", file=sys.stderr, flush=True)
 
@@ -320,7 +354,7 @@ class Chat:
         reply = await self._cancellable(direct.send(text, model, stream))
         stream.end()
         if reply is None:
-            self._flush(Text.assemble(("cancelled", "yellow"), " (the session goes on)"))
+            self._flush(_CANCELLED)
             self.sessions.add(self.session_id, Turn("chat", text, "cancelled"))
             return
         tokens = (reply.tokens_in, reply.tokens_out, reply.cost)
@@ -361,6 +395,13 @@ def _turn_of(kind: TurnKind, request: str, result: RunResult) -> Turn:
         spent(records, "tokens_out"),
         spent(records, "cost"),
     )
+
+
+def _utf8(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold (the surrogate escapes of bytes that were not
+    UTF-8, read from stdin or a terminal) as ``?``: a run or turn holding one cannot be
+    stored."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _plain(output: Any) -> str:

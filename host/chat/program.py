@@ -10,6 +10,7 @@ line ended in an error.
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ async def _terminal(talk: Chat, history: Path) -> int:
 async def _piped(talk: Chat) -> int:
     """One line of stdin after another, until its end or ``/exit``."""
     talk.start()
+    if isinstance(sys.stdin, io.TextIOWrapper):  # a line that is not UTF-8 is read, marked
+        sys.stdin.reconfigure(errors="replace")
     try:
         while line := await asyncio.to_thread(sys.stdin.readline):
             if not await talk.line(line):

@@ -46,6 +46,14 @@ _ONE_LINE_EACH = Text("\n", no_wrap=True, overflow="ellipsis")
 """Joins lines that are each cut at the terminal's edge rather than wrapped."""
 _MARKDOWN = re.compile(r"^(?:#{1,6} |[-*+] |\d+\. |> |```)|\*\*|`|\[[^\]\n]+\]\(", re.MULTILINE)
 """Text that reads as Markdown: a heading, list, quote, fence, emphasis, code or link."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Characters a terminal acts on (escape sequences, bells...): all controls but tab and newline."""
+
+
+def printable(text: str) -> str:
+    """``text`` without the control characters a terminal would act on: what a model or a
+    function wrote must not move the cursor, clear the screen or recolour what follows."""
+    return _CONTROL.sub("", text)
 
 
 @dataclass(slots=True)
@@ -112,7 +120,7 @@ class TurnView:
         if isinstance(event, StepText):
             running = self._running.get(event.step_id)
             if running is not None:
-                running.text = (running.text + event.text)[-WRITTEN:]
+                running.text = (running.text + printable(event.text))[-WRITTEN:]
         elif isinstance(event, StepEvent):
             self._step_event(event)
         elif isinstance(event, CallStarted):
@@ -185,7 +193,7 @@ def step_line(record: StepRecord) -> Text:
         ("  cache hit", "cyan") if record.cache_hit else "",
         ("  degraded", "yellow") if record.degraded else "",
         ("  asks a person", "yellow") if asking else "",
-        (f"  {record.error_type}: {record.error}", "red") if failed else "",
+        (f"  {record.error_type}: {printable(str(record.error))}", "red") if failed else "",
         _route(record.model, record.route_reason),
         no_wrap=True,
         overflow="ellipsis",
@@ -216,6 +224,7 @@ def summary(result: RunResult, elapsed_ms: float) -> Text:
 def answer(output: Any) -> RenderableType:
     """An answer: Markdown when it reads as Markdown, JSON for data, else the text."""
     if isinstance(output, str):
+        output = printable(output)
         if _MARKDOWN.search(output):
             from rich.markdown import Markdown
 
@@ -233,7 +242,7 @@ def tool_call_line(call: ToolCallShown) -> Text:
         ("⚙ ", "cyan"),
         (call.function, "bold"),
         f"({given}) → ",
-        (preview(call.result), "" if call.ran else "yellow"),
+        (printable(preview(call.result)), "" if call.ran else "yellow"),
         f"  {duration(call.latency_ms)}" if call.ran else "  (not run)",
         no_wrap=True,
         overflow="ellipsis",
@@ -262,6 +271,8 @@ class ReplyStream:
         """Whether the last text written left a line open."""
 
     def text(self, chunk: str) -> None:
+        if self._live:
+            chunk = printable(chunk)
         self._console.file.write(chunk)
         self._console.file.flush()
         self._open = not chunk.endswith("\n")

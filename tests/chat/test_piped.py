@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.chat_kit import AGENT_HOST, QUESTION, environment, write_config
+from tests.chat.chat_kit import AGENT_HOST, QUESTION, environment, recorded_runs, write_config
 
 
 def chat(tmp_path: Path, lines: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,3 +73,34 @@ def test_a_bad_option_is_one_error_line(
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.startswith(message) and len(done.stderr.splitlines()) == 1
+
+
+def test_a_line_that_is_not_utf8_is_read_marked_and_no_run_is_lost(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    done = subprocess.run(
+        [str(AGENT_HOST), "chat", "--config", str(tmp_path / "host.yaml")],
+        input=b"greet Alice\ngreet B\xe9a\ngreet Carol\n",
+        capture_output=True,
+        env=environment(tmp_path),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == [
+        "Hello, greet Alice!",
+        "Hello, greet B\ufffda!",
+        "Hello, greet Carol!",
+    ]
+    requests = [
+        run["request"] for run in recorded_runs(tmp_path / "host.yaml", environment(tmp_path))
+    ]
+    assert requests == ["greet Carol", "greet B\ufffda", "greet Alice"]
+
+
+def test_plan_shows_the_last_plan(tmp_path: Path) -> None:
+    done = chat(tmp_path, "greet Alice\n/plan\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "planned by clauses",
+        "└── s1_greet  desk.greet(visitor=greet Alice)  [fetch]",
+    ]

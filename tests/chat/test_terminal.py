@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from tests.chat.chat_kit import QUESTION, Terminal, environment, recorded_runs, write_config
@@ -139,3 +141,43 @@ def test_a_team_runs_from_the_chat_with_each_turn_shown(tmp_path: Path) -> None:
     assert "Traceback" not in chat.text
     [team] = [run for run in recorded_runs(config, env) if run["kind"] == "team"]
     assert (team["status"], team["request"]) == ("ok", "Sell lemons")
+
+
+SLOW_START = "import time\n\ntime.sleep(5)  # the host's start waits for this import\n"
+
+
+def test_a_line_typed_while_the_host_starts_ends_the_chat_if_the_start_fails(
+    config: Path, env: dict[str, str]
+) -> None:
+    (config.parent / "plugins" / "slow.py").write_text(SLOW_START)
+    chat = Terminal(config, "--model", "nowhere", env=env)
+    chat.send("greet Bob")  # before the start has failed
+    chat.wait_for("error: unknown model 'nowhere' (configured models: local)")
+    chat.child.expect(pexpect.EOF, timeout=60)
+    chat.child.close()
+    assert chat.child.exitstatus == 2
+
+
+def test_ctrl_c_while_the_host_starts_cancels_the_line(config: Path, env: dict[str, str]) -> None:
+    (config.parent / "plugins" / "slow.py").write_text(SLOW_START)
+    chat = Terminal(config, env=env)
+    chat.send("greet Alice")
+    time.sleep(1.5)  # the prompt has left the terminal's raw mode; the start takes 5 s or more
+    chat.child.sendintr()
+    chat.wait_for("cancelled (the session goes on)")
+    chat.send("greet Bob")
+    chat.wait_for("Hello, greet Bob!")
+    assert chat.leave() == 0
+    assert [run["request"] for run in recorded_runs(config, env)] == ["greet Bob"]
+
+
+def test_escape_sequences_a_model_writes_reach_the_terminal_inert(tmp_path: Path) -> None:
+    config = write_config(tmp_path, replies=("\x1b[2J\x1b]0;owned\x07\x1b[31mthere",) * 2)
+    chat = Terminal(config, env=environment(tmp_path))
+    chat.send("say hello")
+    chat.wait_for("ok · 1 step")
+    chat.send("/chat hi")
+    chat.wait_for("local · ")
+    assert chat.leave() == 0
+    assert "\x1b[2J" not in chat._raw and "\x1b]0;" not in chat._raw
+    assert "\x1b[31mthere" not in chat._raw and "[31mthere" in chat.text
