@@ -59,6 +59,9 @@ _QUEUED = 1024
 _LINGER = 0.05
 """Seconds the writer lets runs gather before writing a batch smaller than :data:`_BATCH`."""
 
+_UNBINDABLE = (UnicodeError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+"""What SQLite raises for a value it cannot bind (a lone surrogate, a huge integer)."""
+
 _LOCKED_WAIT_MS = 60_000
 """How long a write waits for another process's write transaction on the same file
 before its batch is given up (SQLite's default, 5 s, lost runs behind a long one); the
@@ -359,7 +362,15 @@ class RunStore(SQLiteStore):
         if not rows:
             return
         with self._lock, self._db:
-            self._db.executemany(_UPSERT, rows)
+            try:
+                self._db.executemany(_UPSERT, rows)
+            except _UNBINDABLE:  # one row SQLite cannot take must not lose the others
+                for row in rows:  # a row written again is the same upsert
+                    try:
+                        self._db.execute(_UPSERT, row)
+                    except _UNBINDABLE as error:
+                        problem = describe_error(error)
+                        _log.warning("run store: run %s not recorded (%s)", row[0], problem)
             self._db.execute(_TRIM, (self.keep,))
 
 
@@ -466,8 +477,9 @@ def _row(queued: _Queued, layout: int) -> tuple[str, str, float, float, str]:
     )
     try:
         encoded = orjson.dumps(values).decode()
-    except TypeError:  # a value orjson cannot hold (a type it does not know, a huge int)
-        encoded = _LENIENT_ENCODER.encode(values)
+    except TypeError:  # a value orjson cannot hold (a type it does not know, a huge int,
+        # text that is not UTF-8: a lone surrogate, which SQLite cannot take either, as ?)
+        encoded = _LENIENT_ENCODER.encode(values).encode("utf-8", "replace").decode("utf-8")
     started = queued.ended if queued.started is None else queued.started
     records = (*planning, *steps, *compensations)
     if records:

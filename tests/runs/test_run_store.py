@@ -154,6 +154,28 @@ def result(run_id: str, started: datetime, status: RunStatus = "ok") -> RunResul
     return RunResult(run_id, f"request {run_id}", status, "2026-06-21", (record,))
 
 
+def test_text_that_is_not_utf8_loses_no_run_of_its_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kills: one row SQLite cannot bind (a lone surrogate, as bytes that were not UTF-8
+    are read) failing the batch's one statement, and every run of the batch with it."""
+    store = RunStore(tmp_path / "runs.sqlite3")
+    start = datetime(2026, 6, 21, tzinfo=UTC)
+    marked = dataclasses.replace(result("run1", start), request="greet B\udce9a")
+    store.record(result("run0", start), "plan", "plan")
+    store.record(marked, "plan", "plan")
+    store.record(result("run\udce9", start), "plan", "plan")  # an id SQLite cannot take
+    store.record(result("run3", start), "plan", "plan")
+    store.flush()
+    try:
+        assert sorted(run.run_id for run in store.runs()) == ["run0", "run1", "run3"]
+        stored_run = store.get("run1")
+        assert stored_run is not None and stored_run.request == "greet B?a"
+    finally:
+        store.close()
+    assert "run store: run run\udce9 not recorded (UnicodeEncodeError" in caplog.text
+
+
 def test_the_oldest_runs_past_keep_are_removed(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite3", keep=3)
     start = datetime(2026, 6, 21, tzinfo=UTC)
