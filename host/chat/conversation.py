@@ -351,8 +351,10 @@ class Chat:
         model = self.model or self.services().default
         begun = time.monotonic()
         stream = view.ReplyStream(self.console, self.live)
-        reply = await self._cancellable(direct.send(text, model, stream))
-        stream.end()
+        try:
+            reply = await self._cancellable(direct.send(text, model, stream))
+        finally:  # a reply that failed half-way leaves no line open for the error
+            stream.end()
         if reply is None:
             self._flush(_CANCELLED)
             self.sessions.add(self.session_id, Turn("chat", text, "cancelled"))

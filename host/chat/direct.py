@@ -176,11 +176,15 @@ class DirectChat:
             await reply.read(
                 service.get_streaming_chat_message_contents(history, settings, kernel=self.kernel)
             )
+            if turn.capped:  # the cap ended the tool calls: one more request, without tools
+                plain = service.get_prompt_execution_settings_class()()
+                await reply.read(service.get_streaming_chat_message_contents(history, plain))
+        except Exception as error:  # as a step's call fails: the model named, one line
+            from host.resilience.translation import translate
+
+            raise translate(error, model, model=model) from error
         finally:
             _turn.reset(token)
-        if turn.capped:  # the cap ended the tool calls: one more request, without tools
-            plain = service.get_prompt_execution_settings_class()()
-            await reply.read(service.get_streaming_chat_message_contents(history, plain))
         text = "".join(reply.pieces)
         if text:
             history.add_assistant_message(text)

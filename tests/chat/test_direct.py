@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from host.testing import ChatReply, ChatToolCall, OpenAICompatibleServer
+from host.testing import ChatReply, ChatToolCall, HttpError, OpenAICompatibleServer
 from tests.chat.chat_kit import Terminal, environment, write_config
 
 
@@ -80,3 +80,23 @@ async def test_chat_mode_sends_lines_to_the_model_until_chat_again(tmp_path: Pat
     await asyncio.to_thread(chat.send, "greet Alice")
     await asyncio.to_thread(chat.wait_for, "Hello, greet Alice!")
     assert await asyncio.to_thread(chat.leave) == 0
+
+
+async def test_a_failed_reply_is_one_error_line_naming_the_model(tmp_path: Path) -> None:
+    """Kills: SK's exception text (its service class, the openai error's repr) as the line,
+    naming neither the model nor what went wrong."""
+    async with OpenAICompatibleServer(default=None) as server:
+        server.enqueue(
+            HttpError(400, {"error": {"message": "the prompt is too long"}}),
+            ChatReply("Back again."),
+        )
+        config = write_config(tmp_path, models=hosted(server.base_url))
+        env = environment(tmp_path, CHAT_TEST_KEY="sk-test")
+        chat = Terminal(config, "--model", "hosted", env=env)
+        await asyncio.to_thread(chat.send, "/chat hello")
+        line = await asyncio.to_thread(chat.wait_for, "the prompt is too long")
+        await asyncio.to_thread(chat.send, "/chat hello again")
+        await asyncio.to_thread(chat.wait_for, "Back again.")
+        assert await asyncio.to_thread(chat.leave) == 0
+    assert "error: model 'hosted': BadRequestError: Error code: 400" in line
+    assert "ServiceResponseException" not in line and "OpenAIChatCompletion" not in line
