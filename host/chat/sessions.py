@@ -102,7 +102,10 @@ class Sessions(SQLiteStore):
         return None if row is None else str(row[0])
 
     def find(self, session_id: str) -> str | None:
-        """The session ``session_id``, or the only one whose id starts with it."""
+        """The session ``session_id``, or the only one whose id starts with it (none for a
+        blank id, which every id would start with)."""
+        if not session_id.strip():
+            return None
         with self._lock:
             rows = self._db.execute(
                 "SELECT session_id FROM chat_sessions WHERE session_id = ? "
