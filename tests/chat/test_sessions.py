@@ -49,7 +49,12 @@ def test_a_session_is_found_by_its_id_or_a_unique_start(sessions: Sessions) -> N
     assert sessions.find("abc") == "abc"  # the whole id wins over a start it shares
     assert sessions.find("ab") is None  # more than one starts so
     assert sessions.find("zzz") is None
-    assert sessions.find("") is None and sessions.find(" ") is None  # not every session's start
+
+
+def test_a_blank_id_finds_no_session_even_the_only_one(sessions: Sessions) -> None:
+    """Kills: a blank id read as the start every id shares, continuing the only session."""
+    sessions.add("abc123", Turn("run", "x", "ok"))
+    assert sessions.find("") is None and sessions.find(" ") is None
 
 
 def test_a_resumed_run_replaces_its_turn(sessions: Sessions) -> None:
