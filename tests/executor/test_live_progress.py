@@ -13,6 +13,7 @@ from semantic_kernel.contents import ChatHistory
 from host import AgentHost
 from host.errors import CannotPlanError, ConfigError
 from host.progress import CallStarted, Planned, Progress, StepEvent, StepFinished, watching
+from host.run_store import RecordedRun
 from host.testing import Delay, Raise, Reply, ScriptedChatCompletion, run_until
 from planners.follow_up import follow_up
 from tests.executor.echo_kit import write_echo_config
@@ -203,6 +204,19 @@ async def test_a_cancelled_run_is_recorded_cancelled_with_the_steps_done(tmp_pat
     assert [s.step_id for s in recorded.steps] == ["first"]
 
 
+async def cancelled_once_asked(
+    host: AgentHost, request: str, model: ScriptedChatCompletion
+) -> RecordedRun | None:
+    """``host.run(request)`` cancelled once ``model`` is asked; the newest run recorded."""
+    running = asyncio.create_task(host.run(request))
+    await run_until(lambda: bool(model.requests))
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    host.run_store.flush()
+    return host.run_store.last()
+
+
 async def test_a_planned_run_cancelled_while_executing_is_recorded_cancelled(
     tmp_path: Path,
 ) -> None:
@@ -210,13 +224,7 @@ async def test_a_planned_run_cancelled_while_executing_is_recorded_cancelled(
     returns, so the executor records it."""
     model = ScriptedChatCompletion("local", [Delay(3600, Reply("never"))])
     async with AgentHost(write_echo_config(tmp_path), models={"local": model}) as host:
-        running = asyncio.create_task(host.run("echo the word"))
-        await run_until(lambda: bool(model.requests))
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
-        host.run_store.flush()
-        recorded = host.run_store.last()
+        recorded = await cancelled_once_asked(host, "echo the word", model)
     assert recorded is not None and recorded.status == "cancelled"
     assert recorded.request == "echo the word"
     assert recorded.plan is not None and "talk.Echo" in recorded.plan  # the executor's record
@@ -228,13 +236,7 @@ async def test_a_run_cancelled_while_planning_is_recorded_cancelled(tmp_path: Pa
         tmp_path, model="    capabilities: [plan, write]\n", extra="planning:\n  planner: model\n"
     )
     async with AgentHost(config, models={"local": model}) as host:
-        running = asyncio.create_task(host.run("xyzzy plugh"))  # no clause plan: the model's
-        await run_until(lambda: bool(model.requests))
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
-        host.run_store.flush()
-        recorded = host.run_store.last()
+        recorded = await cancelled_once_asked(host, "xyzzy plugh", model)  # no clause plan
     assert recorded is not None and recorded.status == "cancelled"
     assert recorded.request == "xyzzy plugh" and recorded.steps == ()
 

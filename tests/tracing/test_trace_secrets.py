@@ -54,15 +54,22 @@ class Leaky:
 '''
 
 
+def leaky_key(folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh secret as the value of :data:`KEY_VARIABLE`, and the :data:`LEAKY` plugin
+    in ``folder``'s ``plugins``."""
+    secret = new_secret()
+    monkeypatch.setenv(KEY_VARIABLE, secret)
+    (folder / "plugins").mkdir()
+    (folder / "plugins" / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    return secret
+
+
 @pytest.mark.usefixtures("no_global_provider")
 async def test_a_leaked_key_reaches_no_span_log_line_or_run_store_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    secret = new_secret()
-    monkeypatch.setenv(KEY_VARIABLE, secret)
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    secret = leaky_key(tmp_path, monkeypatch)
     plan = {
         "steps": [
             {**step("ask", "talk.Ask", input=f"say {secret}"), "capability": "write"},
@@ -115,10 +122,7 @@ async def test_an_applications_own_provider_gets_no_secret_either(
 ) -> None:
     """The application's provider, passed to the host or installed globally, exports
     through exporters the host did not wrap: the host masks its spans as they end."""
-    secret = new_secret()
-    monkeypatch.setenv(KEY_VARIABLE, secret)
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    secret = leaky_key(tmp_path, monkeypatch)
     plan = {
         "steps": [
             step("first", "leaky.read", query=secret),
