@@ -329,9 +329,10 @@ def _plugins(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     store = _run_store(args)
     try:
-        runs = store.runs(args.status, args.limit)
+        runs = store.runs(args.status, args.limit) if store is not None else []
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     if args.json:
         _print_json([run.summary() for run in runs])
         return 0
@@ -348,12 +349,14 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _trace(args: argparse.Namespace) -> int:
     store = _run_store(args)
-    try:
-        run = store.last() if args.last else store.get(args.run_id)
-    finally:
-        store.close()
+    run = None
+    if store is not None:
+        try:
+            run = store.last() if args.last else store.get(args.run_id)
+        finally:
+            store.close()
     if run is None:
-        if args.last:
+        if args.last or store is None:
             print("error: no run is recorded yet", file=sys.stderr)
         else:
             print(
@@ -394,8 +397,9 @@ def _chat(args: argparse.Namespace) -> int:
     )
 
 
-def _run_store(args: argparse.Namespace) -> RunStore:
-    """The run store of the config ``args`` name; a config error when it is in memory."""
+def _run_store(args: argparse.Namespace) -> RunStore | None:
+    """The run store of the config ``args`` name; ``None`` when its file does not exist yet
+    (nothing is created to read it); a config error when it is in memory."""
     from host.api import default_config_path, runs_database
     from host.config import load_config
     from host.errors import ConfigError
@@ -413,6 +417,10 @@ def _run_store(args: argparse.Namespace) -> RunStore:
                 "name a file to list them here"
             ]
         )
+    from pathlib import Path
+
+    if not Path(location).exists():
+        return None
     return RunStore(location, keep=loaded.config.runs.keep)
 
 

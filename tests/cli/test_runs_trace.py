@@ -181,6 +181,25 @@ def test_trace_last_with_no_run_recorded_is_status_1(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (1, "error: no run is recorded yet\n")
 
 
+@pytest.mark.parametrize(
+    ("command", "status", "said"),
+    [
+        (["runs"], 0, "no run recorded\n"),
+        (["trace", "--last"], 1, "error: no run is recorded yet\n"),
+        (["trace", "abcdef"], 1, "error: no run is recorded yet\n"),
+    ],
+)
+def test_reading_runs_before_any_creates_no_database(
+    tmp_path: Path, command: list[str], status: int, said: str
+) -> None:
+    """Kills: ``runs`` and ``trace``, which only read, creating the database (and its
+    folder) they were pointed at."""
+    config = write_config(tmp_path)
+    result = agent_host(*command, "--config", str(config))
+    assert (result.returncode, result.stdout + result.stderr) == (status, said)
+    assert not (tmp_path / "runs.sqlite3").exists()
+
+
 @pytest.mark.parametrize("command", [["runs"], ["trace", "--last"]])
 def test_a_runs_database_that_is_not_one_is_named_in_one_line_and_status_2(
     tmp_path: Path, command: list[str]
