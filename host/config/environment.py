@@ -12,7 +12,9 @@ import yaml
 from dotenv import dotenv_values
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SCALAR = re.compile(r"^(true|false|True|False|-?\d+(\.\d+)?)$")
+_SCALAR = re.compile(r"^(true|false|True|False|-?(0|[1-9]\d*)(\.\d+)?)$")
+"""A value YAML reads as a bool or a decimal number: not ``0123``, which YAML 1.1 reads as
+octal (83), so a PIN or an id with leading zeros stays text."""
 
 
 def read_environment(dotenv: str | None) -> dict[str, str]:
@@ -27,14 +29,17 @@ def read_environment(dotenv: str | None) -> dict[str, str]:
 
 
 def interpolate(node: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
-    """Replace references in every string of ``node``; record unset variables in ``problems``."""
+    """Replace references in every string of ``node``; record unset variables in ``problems``.
+
+    ``path`` is the key path of ``node`` as validation names it (``models.w.options.0``).
+    """
     if isinstance(node, dict):
         return {
             key: interpolate(value, env, f"{path}.{key}" if path else str(key), problems)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [interpolate(item, env, f"{path}[{i}]", problems) for i, item in enumerate(node)]
+        return [interpolate(item, env, f"{path}.{i}", problems) for i, item in enumerate(node)]
     if not isinstance(node, str):
         return node
 

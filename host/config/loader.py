@@ -134,7 +134,10 @@ def parse_config(
     problems: list[str] = []
     data = interpolate(raw, environment, "", problems)
     if problems:
-        raise ConfigError([f"{source}: {problem}" for problem in problems])
+        lines = key_lines(text) if text is not None else {}
+        raise ConfigError(
+            [f"{where(source, lines, problem.split(':', 1)[0])}: {problem}" for problem in problems]
+        )
     try:
         return HostConfig.model_validate(data)
     except ValidationError as error:

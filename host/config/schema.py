@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -102,6 +103,17 @@ class ModelConfig(CallPolicy):
     def _version_as_text(cls, value: object) -> object:
         """``api_version: 2024-10-21`` unquoted is a YAML date; Azure wants the text."""
         return value.isoformat() if isinstance(value, date) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """A client given another scheme, or none, fails every call with a bare connection
+        error that names no URL; say so at load instead."""
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("expected an http:// or https:// URL")
+        if value is not None and not urlsplit(value).hostname:
+            raise ValueError("expected a URL with a host, such as http://127.0.0.1:11434/v1")
+        return value
 
     @property
     def secret_variable(self) -> str | None:
@@ -391,18 +403,29 @@ class HostConfig(_Strict):
                 f"(expected one of {sorted(self.models)})"
             )
         for name, model in self.models.items():
+            if model.provider == "azure_openai" and model.base_url is None:
+                raise ValueError(
+                    f"models.{name}.provider: azure_openai needs base_url (the resource endpoint)"
+                )
             for target in model.fallback:
                 if isinstance(target, StaticValue):
                     continue
-                provider = target.split("/", 1)[0] if "/" in target else None
-                if provider is None and target not in self.models:
+                provider, slash, model_name = target.partition("/")
+                if not slash and target not in self.models:
                     raise ValueError(
                         f"models.{name}.fallback: {target!r} is neither a model in the table "
                         "nor provider/model (e.g. openai/gpt-4)"
                     )
-                if provider is not None and provider not in get_args(Provider):
+                if slash and provider not in get_args(Provider):
                     raise ValueError(
                         f"models.{name}.fallback: unknown provider {provider!r} in {target!r}"
+                    )
+                if slash and not model_name.strip():
+                    raise ValueError(f"models.{name}.fallback: no model after the / in {target!r}")
+                if provider == "azure_openai" and slash:
+                    raise ValueError(
+                        f"models.{name}.fallback: {target!r} has no resource endpoint "
+                        "(add it to models with a base_url and name it)"
                     )
         for name, tool in self.tools.items():
             for target in tool.fallback:

@@ -171,7 +171,30 @@ BAD_CONFIGS = {
     "not a mapping": ("- just\n- a list\n", ["expected a mapping at the top level, got a list"]),
     "unset variable": (
         "models:\n  w:\n    provider: openai\n    model: ${NO_SUCH_VARIABLE_XYZ}\n",
-        ["models.w.model", "${NO_SUCH_VARIABLE_XYZ} is not set"],
+        ["host.yaml:4: models.w.model", "${NO_SUCH_VARIABLE_XYZ} is not set"],
+    ),
+    "unset variable in a list": (
+        MODEL + "    options:\n      replies: [ok, '${NO_SUCH_VARIABLE_XYZ}']\n",
+        ["host.yaml:6: models.writer.options.replies.1", "${NO_SUCH_VARIABLE_XYZ} is not set"],
+    ),
+    **{
+        f"base_url {url}": (
+            MODEL + f"    base_url: '{url}'\n",
+            ["host.yaml:5", "models.writer.base_url", f"(got '{url}')"],
+        )
+        for url in ("localhost:11434/v1", "ftp://127.0.0.1/v1", "http://", "")
+    },
+    "azure_openai without base_url": (
+        "models:\n  writer:\n    provider: azure_openai\n    model: deployment\n",
+        ["host.yaml:3", "models.writer.provider: azure_openai needs base_url"],
+    ),
+    "azure_openai provider/model fallback": (
+        MODEL + "    fallback: azure_openai/deployment\n",
+        ["host.yaml:5", "models.writer.fallback", "no resource endpoint"],
+    ),
+    "fallback provider without a model": (
+        MODEL + "    fallback: [openai/gpt-4, 'openai/ ']\n",
+        ["host.yaml:5", "models.writer.fallback: no model after the / in 'openai/ '"],
     ),
     "telemetry unknown exporter": (
         MODEL + "telemetry:\n  exporter: zipkin\n",
@@ -278,6 +301,21 @@ def test_interpolation_reads_env_then_dotenv_then_default(
         4,
         15.0,
     )
+
+
+def test_a_variable_with_leading_zeros_stays_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # YAML 1.1 reads 0123 as the octal number 83.
+    monkeypatch.setenv("AGENT_HOST_TEST_PIN", "0123")
+    monkeypatch.setenv("AGENT_HOST_TEST_RETRIES", "02")
+    path = write(
+        tmp_path,
+        MODEL + "    retries: ${AGENT_HOST_TEST_RETRIES}\n"
+        "    options: {pin: '${AGENT_HOST_TEST_PIN}', count: '${AGENT_HOST_TEST_COUNT:-10}'}\n",
+    )
+    model = load_config(path, dotenv=tmp_path / "none.env").config.models["writer"]
+    assert (model.options, model.retries) == ({"pin": "0123", "count": 10}, 2)
 
 
 def test_missing_secret_is_an_error_only_when_the_model_is_used(
