@@ -450,6 +450,9 @@ def _argument(text: str, command: str) -> tuple[str, Any]:
         return key[:-1], json.loads(value)
     except json.JSONDecodeError as error:
         raise InvalidArgumentsError(command, [f"{key[:-1]}: invalid JSON ({error.msg})"]) from None
+    except RecursionError:
+        problem = f"{key[:-1]}: invalid JSON (nested too deeply to read)"
+        raise InvalidArgumentsError(command, [problem]) from None
 
 
 def _print_json(data: Any) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from host.redaction import redact
-from host.sqlite_store import SQLiteStore
+from host.sqlite_store import SQLiteStore, json_text
 
 EffectState = Literal["new", "pending", "done"]
 """``new``: never attempted; ``pending``: intended, outcome unknown; ``done``: outcome recorded."""
@@ -81,7 +81,7 @@ class IdempotencyStore(SQLiteStore):
 
     def put(self, key: str, function: str, output: Any) -> None:
         """Record that ``key``'s effect is done, with its output (its intent is settled)."""
-        text = redact(json.dumps(output, ensure_ascii=False, default=str))
+        text = redact(json_text(output))
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO effects (key, function, output) VALUES (?, ?, ?)",

@@ -25,7 +25,7 @@ from typing import Any, Literal, NamedTuple
 
 from host.errors import RunBusyError, UnknownRunError
 from host.redaction import redact
-from host.sqlite_store import SQLiteStore
+from host.sqlite_store import SQLiteStore, json_text
 from host.state import CallEvent, RunState, StepRecord
 
 Kind = Literal["plan", "workflow", "team"]
@@ -110,7 +110,7 @@ class PausedRuns(SQLiteStore):
 
     def keep(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` under its run id, unclaimed (replacing an earlier pause of it)."""
-        text = redact(json.dumps(_encode(snapshot), ensure_ascii=False, default=str))
+        text = redact(json_text(_encode(snapshot)))
         run_id = snapshot.state.run_id
         with self._lock, self._db:
             self._db.execute(

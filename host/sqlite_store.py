@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from host.errors import ConfigError
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text SQLite can store: non-ASCII text as it is, unless some text
+    is not UTF-8 (a lone surrogate, as a command line's undecodable bytes give), which
+    is then kept escaped and reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, default=str)
+    return text
 
 
 class SQLiteStore:

@@ -52,7 +52,9 @@ def render(template: str, arguments: Mapping[str, Any], state: RunState, where: 
         except (KeyError, IndexError, ValueError, TypeError):
             problem = f"template names unknown value {{{name}}}"
             raise InvalidArgumentsError(where, [problem]) from None
-        return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
+        return (
+            found if isinstance(found, str) else json.dumps(found, ensure_ascii=False, default=str)
+        )
 
     return _PLACEHOLDER.sub(value, template)
 
@@ -64,7 +66,9 @@ async def check(
     judge: Judge | None,
 ) -> Verdict:
     """Every check of ``validation`` against ``output``; ``facts`` are the rendered mentions."""
-    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    text = (
+        output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
+    )
     problems: list[str] = []
     checks = 0
     if validation.json_schema is not None:

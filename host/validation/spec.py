@@ -71,6 +71,20 @@ class Validation(_Strict):
                 raise ValueError(f"regex {pattern!r} does not compile: {error}") from None
         return pattern
 
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_checks(cls, schema: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if schema is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as error:
+                where = "".join(f"[{p!r}]" for p in error.absolute_path)
+                at = f" at {where}" if where else ""
+                raise ValueError(f"not a valid JSON Schema{at}: {error.message}") from None
+        return schema
+
     @model_validator(mode="after")
     def _paths_complete(self) -> Validation:
         if not (self.json_schema or self.regex or self.mentions or self.judge):

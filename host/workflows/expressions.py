@@ -215,7 +215,7 @@ class _Parser:
         kind, token, _ = self.tokens[self.position]
         self.position += 1
         if kind in ("text", "number"):
-            return _Constant(ast.literal_eval(token))
+            return _Constant(self.literal(kind, token))
         if token == "(":
             inner = self.expression()
             self.expect(")")
@@ -228,6 +228,16 @@ class _Parser:
             return _Reference(self.reference(token))
         self.position -= 1
         return self.fail("expected a value")
+
+    def literal(self, kind: str, token: str) -> Any:
+        """The value of a text or number token; one Python would not read (``007``,
+        ``'\\x4'``) fails here, at its column."""
+        try:
+            return ast.literal_eval(token)
+        except (SyntaxError, ValueError) as error:
+            self.position -= 1
+            reason = error.msg if isinstance(error, SyntaxError) else str(error)
+            return self.fail(f"malformed {kind} ({reason})")
 
     def list(self) -> _Node:
         items: list[_Node] = []
@@ -292,12 +302,13 @@ def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
 
 
 def _reader(state: RunState) -> Reader:
-    """Reads references from ``state``; what cannot be read is ``None``."""
+    """Reads references from ``state``; what cannot be read (JSON text nested too deeply
+    to parse too) is ``None``."""
 
     def read(target: RefTarget) -> Any:
         try:
             return state.resolve(target)
-        except (KeyError, IndexError, ValueError, TypeError):
+        except (KeyError, IndexError, ValueError, TypeError, RecursionError):
             return None
 
     return read
@@ -360,7 +371,8 @@ class Template:
         return cls(text, tuple(part for part in parts if part != ""))
 
     def render(self, state: RunState) -> str:
-        """The text with each placeholder's value: text as is, null as "", other values as JSON."""
+        """The text with each placeholder's value: text as is, null as "", other values as JSON
+        (what JSON cannot hold as its text)."""
         return "".join(
             part if isinstance(part, str) else _as_text(part.evaluate(state))
             for part in self._parts
@@ -376,7 +388,16 @@ class Template:
         return self.text
 
 
+_JSON_KINDS = (bool, int, float, list, tuple, dict)
+
+
 def _as_text(value: Any) -> str:
+    """``value`` for a placeholder; a native function's output that JSON cannot hold (a
+    date) as its text."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, _JSON_KINDS):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)

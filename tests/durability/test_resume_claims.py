@@ -11,6 +11,7 @@ from crash_kit import effects, killed_at, resume_command, write_mail_host
 
 from host import AgentHost
 from host.errors import RunBusyError, UnknownRunError, WorkflowError
+from host.idempotency import IdempotencyStore
 from host.paused_runs import DEFAULT_LEASE, PausedRuns, Snapshot, Waiting
 from host.state import RunState
 from host.testing import VirtualClock
@@ -220,3 +221,20 @@ def test_pausing_again_replaces_the_snapshot_and_frees_the_claim() -> None:
     store.keep(claim.snapshot)
     assert [(w.run_id, w.last_error) for w in store.waiting()] == [("r1", None)]
     assert store.claim("r1").snapshot.waiting_step == "s1"
+
+
+def test_text_that_is_not_utf8_is_kept_and_read_back_as_it_was(tmp_path: Path) -> None:
+    undecodable = "caf\udcff"  # what argv gives for the byte 0xff
+    paused = PausedRuns(tmp_path / "runs.sqlite3")
+    keys = IdempotencyStore(tmp_path / "runs.sqlite3")
+    state = RunState({"text": undecodable, "plain": "café"}, run_id="r1")
+    paused.keep(Snapshot("workflow", {}, "", None, "ask", f"Post {undecodable}?", (), state))
+    keys.put("r1/post", "mail.post", f"posted {undecodable}")
+
+    snapshot = paused.claim("r1").snapshot
+
+    assert snapshot.state.values == {"text": undecodable, "plain": "café"}
+    assert snapshot.question == f"Post {undecodable}?"
+    assert keys.get("r1/post") == ("done", f"posted {undecodable}")
+    paused.close()
+    keys.close()

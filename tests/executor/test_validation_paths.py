@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,11 @@ import pytest
 
 from host import AgentHost
 from host.errors import UnknownRunError
+from host.state import RunState
 from host.testing import Raise, Reply, ScriptedChatCompletion
-from host.validation.checks import Verdict, judgement
+from host.validation.checks import Verdict, check, judgement, render
 from host.validation.checks import _missing as missing_facts
+from host.validation.spec import Validation
 from tests.conftest import ROOT
 
 WRITE = """\
@@ -276,6 +279,18 @@ def test_mentions_compare_numbers_and_names_not_dates(
 )
 def test_judge_replies_are_read_as_json_or_yes_no(reply: str, verdict: tuple[bool, str]) -> None:
     assert judgement(reply) == verdict
+
+
+async def test_a_native_output_json_cannot_hold_is_checked_as_its_text() -> None:
+    rules = Validation(regex=r"^\"2026-01-02\"$", mentions=["{steps.day.output}"])
+    state = RunState(run_id="r")
+    state.outputs["day"] = date(2026, 1, 2)
+    facts = [render(mention, {}, state, "copy") for mention in rules.mentions]
+
+    verdict = await check(rules, date(2026, 1, 2), facts, None)
+
+    assert facts == ['"2026-01-02"']
+    assert verdict.problems == ()
 
 
 def test_confidence_is_the_share_of_checks_passed() -> None:

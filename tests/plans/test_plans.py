@@ -366,6 +366,10 @@ def test_attached_functions_are_checked_like_steps() -> None:
     [
         ({"on_fail": ["abort"]}, "expected at least one check"),
         ({"regex": "(", "on_fail": ["abort"]}, "does not compile"),
+        (
+            {"json_schema": {"properties": {"a": {"type": "objekt"}}}},
+            r"not a valid JSON Schema at \['properties'\]\['a'\]\['type'\]: 'objekt'",
+        ),
         ({"regex": "x", "on_fail": ["alternative"]}, "no alternative is given"),
         ({"regex": "x", "on_fail": ["pray"]}, "'retry', 'alternative', 'human' or 'abort'"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -68,6 +69,9 @@ def test_an_expression_reads_state_and_gives_its_value(
         ("a.b & c", "unexpected '&' at column 5"),
         ("steps.x.output = 'a'", "unexpected '=' at column 16"),
         ("  ", "expected an expression, got empty text"),
+        ("steps.zip.output == 01234", "malformed number (leading zeros"),
+        ("'\\x4' == state.a", "malformed text ((unicode error)"),
+        ("state.a == '\\N{nothing}'", "malformed text ((unicode error)"),
     ],
 )
 def test_a_bad_expression_is_named_with_its_column(text: str, problem: str) -> None:
@@ -95,6 +99,21 @@ def test_a_template_fills_its_placeholders_from_state(state: RunState) -> None:
     )
 
     assert template.render(state) == 'To Shanghai: ["billing"], unknown.'
+
+
+def test_a_field_of_text_nested_too_deeply_to_parse_is_null(state: RunState) -> None:
+    state.outputs["deep"] = "[" * 100_000 + "]" * 100_000
+
+    assert Expression.parse("steps.deep.output.x == null").evaluate(state) is True
+
+
+def test_a_template_writes_a_value_json_cannot_hold_as_its_text(state: RunState) -> None:
+    state.outputs["day"] = date(2026, 1, 2)
+    state.outputs["days"] = [date(2026, 1, 2)]
+
+    rendered = Template.parse("On {{ steps.day.output }}: {{ steps.days.output }}").render(state)
+
+    assert rendered == 'On 2026-01-02: ["2026-01-02"]'
 
 
 def test_a_template_with_an_unclosed_placeholder_is_rejected() -> None:

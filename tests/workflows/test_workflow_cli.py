@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from host.cli import main
 from tests.conftest import ROOT
 from tests.workflows.test_email_workflow import replies, write_inbox
 from tests.workflows.workflow_kit import write_host
@@ -68,4 +69,17 @@ def test_a_bad_workflow_file_is_one_error_line(tmp_path: Path, config: Path) -> 
     assert failed.returncode == 2
     assert failed.stderr.startswith(
         f"error: {bad}:3: nodes.a.function: unknown function 'email.sendd' (did you mean"
+    )
+
+
+def test_an_input_nested_too_deeply_to_read_is_named(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 60_000 + "]" * 60_000
+
+    status = main(["workflow", str(EMAIL), "--config", str(config), "--input", f"body:={deep}"])
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "error: workflow: body: invalid JSON (nested too deeply to read)\n"
     )

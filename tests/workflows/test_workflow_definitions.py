@@ -176,6 +176,15 @@ BAD = [
         "nodes.2nd-look: a node id is a name: letters, digits and _, not first a digit",
         id="node id not a name",
     ),
+    pytest.param(
+        REVIEW_LOOP.replace(
+            "to: end, signal: pass}", "to: end, when: 'steps.testing.output == 007'}"
+        ),
+        17,
+        "edges.2.when: malformed number (leading zeros in decimal integer literals are not "
+        "permitted",
+        id="number Python would not read",
+    ),
     pytest.param("name: x\nnodes: [a\n", 3, "YAML syntax error", id="yaml syntax"),
     pytest.param(
         REVIEW_LOOP.replace("edges:\n", "  review: {ask: 'Again?'}\nedges:\n"),
