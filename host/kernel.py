@@ -49,5 +49,25 @@ def build_kernel(
     for directory in [*map(loaded.resolve, config.prompts.directories), *prompt_dirs]:
         prompts.load_directory(directory)
     drop_broken_calls(kernel, report)
+    _report_unknown_names(loaded, kernel, report)
     report.raise_if_strict(strict)
     return kernel, report
+
+
+def _report_unknown_names(loaded: LoadedConfig, kernel: Kernel, report: SourceReport) -> None:
+    """Report each ``tools`` entry naming no loaded plugin or function, and each
+    ``validation`` entry naming no loaded function: a misspelt name's policy or checks
+    would apply to nothing, silently."""
+    plugins = {plugin.name for plugin in kernel.plugins.values()}
+    functions = {
+        f"{plugin.name}.{function}"
+        for plugin in kernel.plugins.values()
+        for function in plugin.functions
+    }
+    named = [(f"tools.{name}", name, plugins | functions) for name in loaded.config.tools]
+    named += [(f"validation.{name}", name, functions) for name in loaded.config.validation]
+    for key, name, known in named:
+        if name not in known:
+            what = "plugin or function" if key.startswith("tools.") else "function"
+            where = loaded.locate(key).removesuffix(f": {key}")
+            report.fail(where, f"{key}: no loaded {what} is called {name!r}; it applies to nothing")

@@ -272,3 +272,34 @@ def test_a_template_calling_a_function_not_loaded_is_reported_and_skipped(
         AgentHost(
             scripted_config, plugin_dirs=[directory], prompt_dirs=[plugin.parent], strict=True
         ).start()
+
+
+def test_a_tools_or_validation_entry_naming_nothing_loaded_is_reported(
+    tmp_path: Path, scripted_config: Path
+) -> None:
+    """Kills: a misspelt name under ``tools`` or ``validation`` loading silently, its
+    timeout, retries or checks then applying to nothing."""
+    directory = plugin_dir(tmp_path, {"greeter.py": GREETER})
+    with scripted_config.open("a", encoding="utf-8") as config:
+        config.write(
+            "tools:\n"
+            "  greeter: {retries: 1}\n"  # a plugin
+            "  greeter.greet: {timeout: 5s}\n"  # a function
+            "  greeterr: {retries: 3}\n"
+            "  greeter.great: {timeout: 1s}\n"
+            "validation:\n"
+            "  greeter.greet: {regex: Hello}\n"
+            "  greeter: {regex: Hello}\n"  # a plugin: validation is per function
+        )
+    host = AgentHost(scripted_config, plugin_dirs=[directory])
+    assert [info.name for info in host.catalogue] == ["greeter.greet"]
+    assert [str(problem) for problem in host.problems] == [
+        f"{scripted_config}:9: tools.greeterr: no loaded plugin or function is called "
+        "'greeterr'; it applies to nothing",
+        f"{scripted_config}:10: tools.greeter.great: no loaded plugin or function is called "
+        "'greeter.great'; it applies to nothing",
+        f"{scripted_config}:13: validation.greeter: no loaded function is called 'greeter'; "
+        "it applies to nothing",
+    ]
+    with pytest.raises(LoadError, match=re.escape("tools.greeterr: no loaded plugin")):
+        AgentHost(scripted_config, plugin_dirs=[directory], strict=True).start()
