@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -36,3 +36,6 @@ def parse_duration(value: object) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds, parsed from ``5s``/``300ms``/``2m``/``1h`` or a number."""
+
+Limit = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+"""A :data:`Duration` a call or run is bounded by: above 0 (a bound of 0 fails every call)."""

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from host import errors
-from host.config.durations import Duration
+from host.config.durations import Duration, Limit
 from host.validation.spec import Validation
 
 Provider = Literal["openai", "azure_openai", "anthropic", "local", "scripted"]
@@ -59,7 +59,7 @@ ERROR_CLASSES = frozenset(
 class CallPolicy(_Strict):
     """How calls to one model or tool are guarded; unset fields take ``resilience`` defaults."""
 
-    timeout: Duration | None = None
+    timeout: Limit | None = None
     retries: int | None = Field(default=None, ge=0)
     retry_on: list[str] | None = None
     fallback: list[FallbackTarget] = Field(default_factory=list)
@@ -142,7 +142,7 @@ class ToolConfig(CallPolicy):
 class ResilienceDefaults(_Strict):
     """The one place defaults for every model and tool call are set."""
 
-    timeout: Duration | None = 60.0
+    timeout: Limit | None = 60.0
     retries: int = Field(default=0, ge=0)
     backoff_initial: Duration = 0.5
     backoff_multiplier: float = Field(default=2.0, ge=1.0)
@@ -152,7 +152,7 @@ class ResilienceDefaults(_Strict):
     stale_ttl: Duration = 3600.0
     cache_max_entries: int = Field(default=DEFAULT_CACHE_MAX_ENTRIES, ge=1)
     """The response cache's bound; past it, the least recently used result is dropped."""
-    deadline: Duration | None = None
+    deadline: Limit | None = None
 
 
 class RunsConfig(_Strict):

@@ -93,6 +93,14 @@ BAD_CONFIGS = {
         ["host.yaml:5", "models.writer.timeout", "'soon'", "5s, 300ms, 2m"],
     ),
     "negative duration": (MODEL + "    timeout: -1s\n", ["models.writer.timeout", "'-1s'"]),
+    "zero timeout": (
+        MODEL + "    timeout: 0s\n",
+        ["host.yaml:5: models.writer.timeout", "greater than 0 (got '0s')"],
+    ),
+    "zero deadline": (
+        MODEL + "resilience:\n  deadline: 0\n",
+        ["host.yaml:6: resilience.deadline", "greater than 0 (got 0)"],
+    ),
     **{
         f"{value} duration": (
             MODEL + f"    timeout: {value}\n",
