@@ -12,7 +12,15 @@ from datetime import date
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from host import errors
 from host.config.durations import Duration, Limit
@@ -83,6 +91,49 @@ class ModelCost(_Strict):
 
     input: float = Field(default=0.0, ge=0)
     output: float = Field(default=0.0, ge=0)
+
+
+class LocalOptions(_Strict):
+    """``options`` of a ``local`` model: :class:`~host.models.local.LocalChatCompletion`'s
+    own settings, checked at load."""
+
+    model_path: str | None = None
+    n_ctx: int = Field(default=2048, gt=0)
+    n_threads: int | None = Field(default=None, gt=0)
+    seed: int = 0
+    prefix_cache_mib: int = Field(default=64, ge=0)
+    prefix_store_mib: int = Field(default=256, ge=0)
+
+
+class ScriptedOptions(_Strict):
+    """``options`` of a ``scripted`` model: the replies it plays, in order."""
+
+    replies: list[str] = Field(default_factory=list)
+
+
+_OPTIONS: dict[str, type[_Strict]] = {"local": LocalOptions, "scripted": ScriptedOptions}
+"""The options each provider takes; the hosted ones take none (sampling settings are a
+prompt function's ``execution_settings``)."""
+
+
+def _check_options(name: str, model: ModelConfig) -> None:
+    """Raise ``ValueError`` for a model's option its provider does not take (a misspelt
+    key was ignored, and a hosted model's options did nothing) or a bad value."""
+    kind = _OPTIONS.get(model.provider)
+    if kind is None:
+        if model.options:
+            raise ValueError(
+                f"models.{name}.options: {model.provider} takes no options (sampling settings "
+                f"go in a prompt function's execution_settings; got {sorted(model.options)})"
+            )
+        return
+    try:
+        kind.model_validate(model.options)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        key = ".".join(str(part) for part in problem["loc"])
+        reason = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+        raise ValueError(f"models.{name}.options.{key}: {reason}") from None
 
 
 class ModelConfig(CallPolicy):
@@ -403,6 +454,7 @@ class HostConfig(_Strict):
                 f"(expected one of {sorted(self.models)})"
             )
         for name, model in self.models.items():
+            _check_options(name, model)
             if model.provider == "azure_openai" and model.base_url is None:
                 raise ValueError(
                     f"models.{name}.provider: azure_openai needs base_url (the resource endpoint)"

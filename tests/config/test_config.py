@@ -93,6 +93,18 @@ BAD_CONFIGS = {
         ["host.yaml:5", "models.writer.timeout", "'soon'", "5s, 300ms, 2m"],
     ),
     "negative duration": (MODEL + "    timeout: -1s\n", ["models.writer.timeout", "'-1s'"]),
+    "a hosted model's options": (
+        MODEL + "    options: {temperature: 0.2}\n",
+        ["host.yaml:5: models.writer.options: openai takes no options", "['temperature']"],
+    ),
+    "a misspelt local option": (
+        "models:\n  small:\n    provider: local\n    model: m\n    options: {n_ctxx: 4096}\n",
+        ["host.yaml:5: models.small.options.n_ctxx: unknown key"],
+    ),
+    "a bad local option": (
+        "models:\n  small:\n    provider: local\n    model: m\n    options: {n_ctx: -1}\n",
+        ["host.yaml:5: models.small.options.n_ctx: Input should be greater than 0"],
+    ),
     "zero timeout": (
         MODEL + "    timeout: 0s\n",
         ["host.yaml:5: models.writer.timeout", "greater than 0 (got '0s')"],
@@ -319,11 +331,12 @@ def test_a_variable_with_leading_zeros_stays_text(
     monkeypatch.setenv("AGENT_HOST_TEST_RETRIES", "02")
     path = write(
         tmp_path,
-        MODEL + "    retries: ${AGENT_HOST_TEST_RETRIES}\n"
-        "    options: {pin: '${AGENT_HOST_TEST_PIN}', count: '${AGENT_HOST_TEST_COUNT:-10}'}\n",
+        "models:\n  writer:\n    provider: scripted\n    model: s\n"
+        "    retries: ${AGENT_HOST_TEST_RETRIES}\n"
+        "    options: {replies: ['${AGENT_HOST_TEST_PIN}']}\n",
     )
     model = load_config(path, dotenv=tmp_path / "none.env").config.models["writer"]
-    assert (model.options, model.retries) == ({"pin": "0123", "count": 10}, 2)
+    assert (model.options, model.retries) == ({"replies": ["0123"]}, 2)
 
 
 def test_missing_secret_is_an_error_only_when_the_model_is_used(

@@ -263,3 +263,19 @@ def test_loading_hides_llama_cpp_lines_from_a_redirected_stderr_too(
     print("after", file=sys.stderr)
     assert screen.getvalue() == ""
     assert capfd.readouterr().err == "after\n"
+
+
+def test_the_options_config_checks_are_the_local_services_own_settings() -> None:
+    """Kills: a setting added to (or renamed in) the service but not to what the config
+    accepts, or the other way round, with its own default and bounds."""
+    from host.config.schema import LocalOptions
+
+    service_fields = {
+        name: (field.default, field.metadata)
+        for name, field in LocalChatCompletion.model_fields.items()
+        if name not in {"service_id", "ai_model_id", "instruction_role"}
+    }
+    config_fields = {
+        name: (field.default, field.metadata) for name, field in LocalOptions.model_fields.items()
+    }
+    assert config_fields == service_fields
