@@ -69,7 +69,9 @@ def default_config_path() -> Path:
 class AgentHost:
     """A Semantic Kernel host: configured models, plugins and prompt functions.
 
-    Use it as ``async with AgentHost("config/host.yaml") as host:``. Loading
+    Use it as ``async with AgentHost("config/host.yaml") as host:``; the config may also be
+    a mapping as the YAML file would hold it (its folders relative to the current one), a
+    :class:`~host.config.HostConfig` or a loaded config. Loading
     happens on entry; broken plugin or prompt files are skipped and listed in
     :attr:`problems` (or fatal with ``strict=True``). ``models`` replaces named
     models with ready services, e.g. a scripted double in tests. ``tracer_provider``
@@ -80,7 +82,7 @@ class AgentHost:
 
     def __init__(
         self,
-        config: str | Path | HostConfig | LoadedConfig | None = None,
+        config: str | Path | Mapping[str, Any] | HostConfig | LoadedConfig | None = None,
         *,
         plugin_dirs: Sequence[str | Path] = (),
         prompt_dirs: Sequence[str | Path] = (),
@@ -651,9 +653,17 @@ def runs_database(loaded: LoadedConfig) -> str | Path:
     return database if database == ":memory:" else loaded.resolve(database)
 
 
-def _load(source: str | Path | HostConfig | LoadedConfig | None) -> LoadedConfig:
+def _load(
+    source: str | Path | Mapping[str, Any] | HostConfig | LoadedConfig | None,
+) -> LoadedConfig:
     if isinstance(source, LoadedConfig):
         return source
     if isinstance(source, HostConfig):
         return LoadedConfig(source, None, os.environ)
+    if isinstance(source, Mapping):  # checked as a file's mapping is, named "config"
+        from host.config.loader import parse_config
+
+        return LoadedConfig(
+            parse_config(dict(source), os.environ, source="config"), None, os.environ
+        )
     return load_config(source if source is not None else default_config_path())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from host import AgentHost
-from host.errors import LoadError
+from host.errors import ConfigError, LoadError
 from tests.conftest import SK_SAMPLES
 
 GREETER = """
@@ -303,3 +303,16 @@ def test_a_tools_or_validation_entry_naming_nothing_loaded_is_reported(
     ]
     with pytest.raises(LoadError, match=re.escape("tools.greeterr: no loaded plugin")):
         AgentHost(scripted_config, plugin_dirs=[directory], strict=True).start()
+
+
+async def test_a_config_given_as_a_mapping_is_checked_as_a_file_is(tmp_path: Path) -> None:
+    """Kills: a mapping passed through to ``load_config`` as if it were a path (a bare
+    ``TypeError``)."""
+    directory = plugin_dir(tmp_path, {"greeter.py": GREETER})
+    scripted = {"provider": "scripted", "model": "s", "options": {"replies": ["hi"]}}
+    async with AgentHost({"models": {"main": scripted}}, plugin_dirs=[directory]) as host:
+        record = await host.invoke("greeter.greet", name="Ada")
+    assert record.output == "Hello, Ada!"
+    with pytest.raises(ConfigError) as raised:
+        AgentHost({"models": {"main": {**scripted, "timeout": "soon"}}}).start()
+    assert str(raised.value).startswith("config: models.main.timeout: expected a duration")
