@@ -289,22 +289,25 @@ def _count_expanded(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]
 
 
 def validation_problems(error: ValidationError, source: str, text: str | None) -> list[str]:
-    """One ``source:line: key.path: problem (got value)`` line per item of ``error``."""
+    """One ``source:line: key.path: problem (got value)`` line per item of ``error`` (per
+    line of a whole-config check's message, which names every problem it found)."""
     lines = key_lines(text) if text is not None else {}
-    return [_describe(item, source, lines) for item in error.errors()]
+    return [line for item in error.errors() for line in _describe(item, source, lines)]
 
 
-def _describe(item: Any, source: str, lines: dict[str, int]) -> str:
+def _describe(item: Any, source: str, lines: dict[str, int]) -> list[str]:
     path = ".".join(str(part) for part in item["loc"])
     message = str(item["msg"]).removeprefix("Value error, ")
     if not path:
-        key = message.split(":", 1)[0]
-        return f"{where(source, lines, key)}: {message}"
+        return [
+            f"{where(source, lines, problem.split(':', 1)[0])}: {problem}"
+            for problem in message.splitlines()
+        ]
     if item["type"] == "extra_forbidden":
-        return f"{where(source, lines, path)}: {path}: unknown key"
+        return [f"{where(source, lines, path)}: {path}: unknown key"]
     if item["type"] == "missing":
-        return f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"
-    return f"{where(source, lines, path)}: {path}: {message} (got {quoted(item['input'])})"
+        return [f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"]
+    return [f"{where(source, lines, path)}: {path}: {message} (got {quoted(item['input'])})"]
 
 
 @dataclass(frozen=True)

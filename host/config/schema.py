@@ -7,7 +7,7 @@ that apply them read these objects and never parse YAML themselves.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -116,13 +116,13 @@ _OPTIONS: dict[str, type[_Strict]] = {"local": LocalOptions, "scripted": Scripte
 prompt function's ``execution_settings``)."""
 
 
-def _check_options(name: str, model: ModelConfig) -> None:
-    """Raise ``ValueError`` for a model's option its provider does not take (a misspelt
-    key was ignored, and a hosted model's options did nothing) or a bad value."""
+def _option_problems(name: str, model: ModelConfig) -> Iterator[str]:
+    """A model's option its provider does not take (a misspelt key was ignored, and a hosted
+    model's options did nothing), or a bad value."""
     kind = _OPTIONS.get(model.provider)
     if kind is None:
         if model.options:
-            raise ValueError(
+            yield (
                 f"models.{name}.options: {model.provider} takes no options (sampling settings "
                 f"go in a prompt function's execution_settings; got {sorted(model.options)})"
             )
@@ -130,10 +130,10 @@ def _check_options(name: str, model: ModelConfig) -> None:
     try:
         kind.model_validate(model.options)
     except ValidationError as error:
-        problem = error.errors()[0]
-        key = ".".join(str(part) for part in problem["loc"])
-        reason = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
-        raise ValueError(f"models.{name}.options.{key}: {reason}") from None
+        for problem in error.errors():
+            key = ".".join(str(part) for part in problem["loc"])
+            reason = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+            yield f"models.{name}.options.{key}: {reason}"
 
 
 class ModelConfig(CallPolicy):
@@ -438,57 +438,64 @@ class HostConfig(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HostConfig:
+        """Every name one part of the config gives another resolves; each problem is one
+        line of the error (the loader places each at its key's line)."""
         if not self.models:
             raise ValueError("models: expected at least one model")
+        problems = [*self._agent_problems(), *self._model_problems(), *self._tool_problems()]
+        if problems:
+            raise ValueError("\n".join(problems))
+        _refuse_cycles("models", self._model_fallbacks())
+        _refuse_cycles("tools", self._tool_fallbacks())
+        return self
+
+    def _agent_problems(self) -> Iterator[str]:
         for name, agent in self.agents.items():
             if AGENT_NAME.fullmatch(name) is None:
-                raise ValueError(f"agents.{name}: a name is letters, digits and _ (got {name!r})")
+                yield f"agents.{name}: a name is letters, digits and _ (got {name!r})"
             if agent.model is not None and agent.model not in self.models:
-                raise ValueError(
+                yield (
                     f"agents.{name}.model: {agent.model!r} is not in models "
                     f"(expected one of {sorted(self.models)})"
                 )
         if self.default_model is not None and self.default_model not in self.models:
-            raise ValueError(
+            yield (
                 f"default_model: {self.default_model!r} is not in models "
                 f"(expected one of {sorted(self.models)})"
             )
+
+    def _model_problems(self) -> Iterator[str]:
         for name, model in self.models.items():
-            _check_options(name, model)
+            yield from _option_problems(name, model)
             if model.provider == "azure_openai" and model.base_url is None:
-                raise ValueError(
-                    f"models.{name}.provider: azure_openai needs base_url (the resource endpoint)"
-                )
+                yield f"models.{name}.provider: azure_openai needs base_url (the resource endpoint)"
             for target in model.fallback:
                 if isinstance(target, StaticValue):
                     continue
                 provider, slash, model_name = target.partition("/")
                 if not slash and target not in self.models:
-                    raise ValueError(
+                    yield (
                         f"models.{name}.fallback: {target!r} is neither a model in the table "
                         "nor provider/model (e.g. openai/gpt-4)"
                     )
-                if slash and provider not in get_args(Provider):
-                    raise ValueError(
-                        f"models.{name}.fallback: unknown provider {provider!r} in {target!r}"
-                    )
-                if slash and not model_name.strip():
-                    raise ValueError(f"models.{name}.fallback: no model after the / in {target!r}")
-                if provider == "azure_openai" and slash:
-                    raise ValueError(
+                elif slash and provider not in get_args(Provider):
+                    yield f"models.{name}.fallback: unknown provider {provider!r} in {target!r}"
+                elif slash and not model_name.strip():
+                    yield f"models.{name}.fallback: no model after the / in {target!r}"
+                elif provider == "azure_openai" and slash:
+                    yield (
                         f"models.{name}.fallback: {target!r} has no resource endpoint "
                         "(add it to models with a base_url and name it)"
                     )
+
+    def _tool_problems(self) -> Iterator[str]:
         for name, tool in self.tools.items():
             for target in tool.fallback:
                 if isinstance(target, StaticValue):
                     continue
                 plugin, _, function = target.partition(".")
                 if not plugin or not function:
-                    raise ValueError(f"tools.{name}.fallback: {target!r} is not plugin.function")
-        _refuse_cycles("models", self._model_fallbacks())
-        _refuse_cycles("tools", self._tool_fallbacks())
-        return self
+                    yield f"tools.{name}.fallback: {target!r} is not plugin.function"
 
     def _model_fallbacks(self) -> dict[str, list[str]]:
         """Each model's fallbacks that are models in the table."""

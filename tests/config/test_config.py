@@ -369,3 +369,26 @@ def test_env_example_lists_every_variable_the_shipped_configs_use() -> None:
         used |= set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
         used |= set(re.findall(r"api_key_env: *([A-Z_][A-Z0-9_]*)", text))
     assert used <= listed, f"missing from .env.example: {sorted(used - listed)}"
+
+
+def test_every_reference_that_does_not_resolve_is_a_line_at_its_key(tmp_path: Path) -> None:
+    """Kills: the whole-config checks stopping at the first problem they meet."""
+    path = write(
+        tmp_path,
+        "default_model: nobody\n"
+        + MODEL
+        + "    fallback: [ghost, openai/]\n"
+        + "    options: {temperature: 0.2}\n"
+        + "agents:\n  critic:\n    instructions: Review.\n    model: phantom\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, dotenv=tmp_path / "none.env")
+    assert raised.value.problems == [
+        f"{path}:11: agents.critic.model: 'phantom' is not in models (expected one of ['writer'])",
+        f"{path}:1: default_model: 'nobody' is not in models (expected one of ['writer'])",
+        f"{path}:7: models.writer.options: openai takes no options (sampling settings go in a "
+        "prompt function's execution_settings; got ['temperature'])",
+        f"{path}:6: models.writer.fallback: 'ghost' is neither a model in the table nor "
+        "provider/model (e.g. openai/gpt-4)",
+        f"{path}:6: models.writer.fallback: no model after the / in 'openai/'",
+    ]
