@@ -24,7 +24,7 @@ from pydantic import (
 
 from host import errors
 from host.config.durations import Duration, Limit
-from host.validation.spec import Validation
+from host.validation.spec import Validation, check_schema
 
 Provider = Literal["openai", "azure_openai", "anthropic", "local", "scripted"]
 
@@ -94,8 +94,8 @@ class ModelCost(_Strict):
 
 
 class LocalOptions(_Strict):
-    """``options`` of a ``local`` model: :class:`~host.models.local.LocalChatCompletion`'s
-    own settings, checked at load."""
+    """``options`` of a ``local`` model: how :class:`~host.models.local.LocalChatCompletion`
+    runs its GGUF file (the fields of :class:`~host.models.llama_models.LlamaSettings`)."""
 
     model_path: str | None = None
     n_ctx: int = Field(default=2048, gt=0)
@@ -389,12 +389,7 @@ class AgentConfig(_Strict):
     @classmethod
     def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            import jsonschema
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(value)
-            except jsonschema.SchemaError as error:
-                raise ValueError(f"not a valid JSON schema: {error.message}") from None
+            check_schema(value)
         return value
 
     @model_validator(mode="after")

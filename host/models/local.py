@@ -43,6 +43,7 @@ from semantic_kernel.utils.telemetry.model_diagnostics.decorators import (
 )
 from typing_extensions import override
 
+from host.config.schema import LocalOptions
 from host.errors import ProviderError
 from host.models.llama_models import (
     LlamaSettings,
@@ -92,12 +93,8 @@ class LocalChatCompletion(ChatCompletionClientBase):
     ai_model_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
         "gemma-3-270m"
     )
-    model_path: str | None = None
-    n_ctx: int = Field(default=2048, gt=0)
-    n_threads: int | None = Field(default=None, gt=0)
-    seed: int = 0
-    prefix_cache_mib: int = Field(default=64, ge=0)
-    prefix_store_mib: int = Field(default=256, ge=0)
+    options: LocalOptions = Field(default_factory=LocalOptions)
+    """How the GGUF file is run: the model row's ``options``, checked at config load."""
     _loaded: LoadedModel | None = PrivateAttr(default=None)
 
     @override
@@ -207,7 +204,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
             "messages": _llama_messages(chat_history),
             "max_tokens": local.max_tokens,
             "temperature": local.temperature or 0.0,
-            "seed": self.seed if local.seed is None else local.seed,
+            "seed": self.options.seed if local.seed is None else local.seed,
         }
         if local.top_p is not None:
             request["top_p"] = local.top_p
@@ -218,14 +215,7 @@ class LocalChatCompletion(ChatCompletionClientBase):
             model = self._loaded = await asyncio.to_thread(
                 load_model,
                 self.service_id,
-                LlamaSettings(
-                    self.model_path,
-                    self.n_ctx,
-                    self.n_threads,
-                    self.seed,
-                    self.prefix_cache_mib,
-                    self.prefix_store_mib,
-                ),
+                LlamaSettings(**self.options.model_dump()),
             )
         async with model.queue():
             return await asyncio.to_thread(self._generate, model, request, grammar, pieces)

@@ -71,9 +71,11 @@ def _anthropic(name: str, model: ModelConfig, secret: str | None) -> ChatComplet
 
 
 def _local(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:
+    from host.config.schema import LocalOptions
     from host.models.local import LocalChatCompletion
 
-    return LocalChatCompletion(service_id=name, ai_model_id=model.model, **model.options)
+    options = LocalOptions.model_validate(model.options)  # checked at load already
+    return LocalChatCompletion(service_id=name, ai_model_id=model.model, options=options)
 
 
 def _scripted(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:

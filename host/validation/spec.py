@@ -8,7 +8,8 @@ Text fields that name values (``mentions``, an alternative's ``template`` and
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
@@ -75,14 +76,7 @@ class Validation(_Strict):
     @classmethod
     def _schema_checks(cls, schema: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
         if schema is not None:
-            import jsonschema
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(schema)
-            except jsonschema.SchemaError as error:
-                where = "".join(f"[{p!r}]" for p in error.absolute_path)
-                at = f" at {where}" if where else ""
-                raise ValueError(f"not a valid JSON Schema{at}: {error.message}") from None
+            check_schema(schema)
         return schema
 
     @model_validator(mode="after")
@@ -92,3 +86,15 @@ class Validation(_Strict):
         if "alternative" in self.on_fail and self.alternative is None:
             raise ValueError("on_fail lists alternative but no alternative is given")
         return self
+
+
+def check_schema(schema: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming where ``schema`` is not a valid JSON Schema (2020-12)."""
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        where = "".join(f"[{part!r}]" for part in error.absolute_path)
+        at = f" at {where}" if where else ""
+        raise ValueError(f"not a valid JSON Schema{at}: {error.message}") from None

@@ -105,7 +105,7 @@ async def test_a_team_in_python_is_checked_too(tmp_path: Path) -> None:
             "agents.a: give capability or model, not both",
         ),
         ("    model: gone\n", "agents.a.model: 'gone' is not in models"),
-        ("    output_schema: {type: 7}\n", "agents.a.output_schema: not a valid JSON schema"),
+        ("    output_schema: {type: 7}\n", "agents.a.output_schema: not a valid JSON Schema at"),
         ("    max_tokens: 0\n", "agents.a.max_tokens: Input should be greater than 0"),
     ],
     ids=["functions", "capability and model", "unknown model", "bad schema", "no tokens"],

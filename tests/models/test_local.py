@@ -18,6 +18,7 @@ from semantic_kernel.connectors.ai.prompt_execution_settings import PromptExecut
 from semantic_kernel.contents import AuthorRole, ChatHistory, FinishReason
 from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt
 
+from host.config.schema import LocalOptions
 from host.errors import ProviderError
 from host.models.llama_models import _native_stderr_silenced
 from host.models.local import (
@@ -137,7 +138,9 @@ def test_system_text_alone_becomes_a_user_turn() -> None:
 
 async def test_missing_model_file_is_a_provider_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing.gguf"
-    service = LocalChatCompletion(service_id="offline", model_path=str(missing))
+    service = LocalChatCompletion(
+        service_id="offline", options=LocalOptions(model_path=str(missing))
+    )
 
     with pytest.raises(ProviderError) as caught:
         await service.get_chat_message_content(_ask("hi"), LocalExecutionSettings())
@@ -150,7 +153,7 @@ async def test_missing_model_file_is_a_provider_error(tmp_path: Path) -> None:
 async def test_file_that_is_not_gguf_is_a_provider_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a model")
-    service = LocalChatCompletion(service_id="offline", model_path=str(junk))
+    service = LocalChatCompletion(service_id="offline", options=LocalOptions(model_path=str(junk)))
 
     with pytest.raises(ProviderError, match="GGUF") as caught:
         await service.get_chat_message_content(_ask("hi"), LocalExecutionSettings())
@@ -214,7 +217,9 @@ async def test_invalid_grammar_is_a_provider_error() -> None:
 @pytest.mark.slow
 async def test_concurrent_requests_share_one_loaded_model() -> None:
     # n_ctx=512 is used by no other test, so this test owns the first load of that model.
-    first, second = (LocalChatCompletion(service_id=name, n_ctx=512) for name in ("a", "b"))
+    first, second = (
+        LocalChatCompletion(service_id=name, options=LocalOptions(n_ctx=512)) for name in ("a", "b")
+    )
     settings = LocalExecutionSettings(max_tokens=8, response_format={"type": "json_object"})
     loads_before = load_count()
 
@@ -263,19 +268,3 @@ def test_loading_hides_llama_cpp_lines_from_a_redirected_stderr_too(
     print("after", file=sys.stderr)
     assert screen.getvalue() == ""
     assert capfd.readouterr().err == "after\n"
-
-
-def test_the_options_config_checks_are_the_local_services_own_settings() -> None:
-    """Kills: a setting added to (or renamed in) the service but not to what the config
-    accepts, or the other way round, with its own default and bounds."""
-    from host.config.schema import LocalOptions
-
-    service_fields = {
-        name: (field.default, field.metadata)
-        for name, field in LocalChatCompletion.model_fields.items()
-        if name not in {"service_id", "ai_model_id", "instruction_role"}
-    }
-    config_fields = {
-        name: (field.default, field.metadata) for name, field in LocalOptions.model_fields.items()
-    }
-    assert config_fields == service_fields
