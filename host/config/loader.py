@@ -141,7 +141,7 @@ def parse_config(
     try:
         return HostConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(validation_problems(error, source, text)) from None
+        raise ConfigError(validation_problems(error, source, text, HostConfig)) from None
 
 
 def read_yaml_mapping(
@@ -288,14 +288,43 @@ def _count_expanded(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]
     return size
 
 
-def validation_problems(error: ValidationError, source: str, text: str | None) -> list[str]:
+def validation_problems(
+    error: ValidationError, source: str, text: str | None, model: type[BaseModel] | None = None
+) -> list[str]:
     """One ``source:line: key.path: problem (got value)`` line per item of ``error`` (per
-    line of a whole-config check's message, which names every problem it found)."""
+    line of a whole-config check's message, which names every problem it found). An
+    unknown key of ``model`` (the validated class) names the key it may have meant."""
     lines = key_lines(text) if text is not None else {}
-    return [line for item in error.errors() for line in _describe(item, source, lines)]
+    return [line for item in error.errors() for line in _describe(item, source, lines, model)]
 
 
-def _describe(item: Any, source: str, lines: dict[str, int]) -> list[str]:
+def _meant(model: type[BaseModel] | None, loc: Sequence[Any]) -> str:
+    """`` (did you mean 'x'?)`` for an unknown key at ``loc`` close to a key of the class
+    it belongs to (found along ``loc`` from ``model``), else nothing."""
+    import difflib
+    import types
+    from typing import Union, get_args, get_origin
+
+    kind: Any = model
+    for part in loc[:-1]:
+        while get_origin(kind) in (Union, types.UnionType):  # X | None: the model
+            kind = next(arg for arg in get_args(kind) if arg is not type(None))
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            kind = field.annotation if field is not None else None
+        elif get_origin(kind) in (dict, list):  # a name or an index: its values' type
+            kind = get_args(kind)[-1]
+        else:
+            return ""
+    if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(kind.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(
+    item: Any, source: str, lines: dict[str, int], model: type[BaseModel] | None = None
+) -> list[str]:
     path = ".".join(str(part) for part in item["loc"])
     message = str(item["msg"]).removeprefix("Value error, ")
     if not path:
@@ -304,7 +333,7 @@ def _describe(item: Any, source: str, lines: dict[str, int]) -> list[str]:
             for problem in message.splitlines()
         ]
     if item["type"] == "extra_forbidden":
-        return [f"{where(source, lines, path)}: {path}: unknown key"]
+        return [f"{where(source, lines, path)}: {path}: unknown key{_meant(model, item['loc'])}"]
     if item["type"] == "missing":
         return [f"{where(source, lines, path.rsplit('.', 1)[0])}: {path}: required key is missing"]
     return [f"{where(source, lines, path)}: {path}: {message} (got {quoted(item['input'])})"]

@@ -392,3 +392,23 @@ def test_every_reference_that_does_not_resolve_is_a_line_at_its_key(tmp_path: Pa
         "provider/model (e.g. openai/gpt-4)",
         f"{path}:6: models.writer.fallback: no model after the / in 'openai/'",
     ]
+
+
+def test_a_misspelt_key_names_the_key_it_may_have_meant(tmp_path: Path) -> None:
+    """Kills: ``unknown key`` alone, leaving the reader to find the right spelling."""
+    path = write(
+        tmp_path,
+        MODEL
+        + "    timout: 5s\n    flavour: mint\ntools:\n  weather: {cache: 300}\n"
+        + "agents:\n  critic:\n    instructons: Review.\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, dotenv=tmp_path / "none.env")
+    assert sorted(raised.value.problems) == sorted(
+        [
+            f"{path}:5: models.writer.timout: unknown key (did you mean 'timeout'?)",
+            f"{path}:6: models.writer.flavour: unknown key",  # nothing close
+            f"{path}:8: tools.weather.cache: unknown key (did you mean 'cache_ttl'?)",
+            f"{path}:11: agents.critic.instructons: unknown key (did you mean 'instructions'?)",
+        ]
+    )
