@@ -39,10 +39,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from host.errors import ConfigError, describe_error
+from host.errors import describe_error
 from host.paused_runs import Kind
 from host.redaction import redact
-from host.sqlite_store import SQLiteStore
+from host.sqlite_store import SQLiteStore, cannot_open, storable
 from host.state import CallEvent, RunResult, RunStatus, StepRecord, spent
 
 _log = logging.getLogger("agent_host")
@@ -184,7 +184,7 @@ class RunStore(SQLiteStore):
             """The ``run_layouts`` row of the names this store writes (see :func:`_row`)."""
         except sqlite3.Error as problem:  # not a database, or one SQLite cannot open here
             self._db.close()
-            raise ConfigError([f"runs.database: cannot open {database} ({problem})"]) from None
+            raise cannot_open(database, problem) from None
         self._layouts: dict[int, _Names] = {}
         """The layouts read so far, by number (a layout, once written, never changes)."""
         self.keep = min(keep, _LARGEST)
@@ -479,7 +479,7 @@ def _row(queued: _Queued, layout: int) -> tuple[str, str, float, float, str]:
         encoded = orjson.dumps(values).decode()
     except TypeError:  # a value orjson cannot hold (a type it does not know, a huge int,
         # text that is not UTF-8: a lone surrogate, which SQLite cannot take either, as ?)
-        encoded = _LENIENT_ENCODER.encode(values).encode("utf-8", "replace").decode("utf-8")
+        encoded = storable(_LENIENT_ENCODER.encode(values))
     started = queued.ended if queued.started is None else queued.started
     records = (*planning, *steps, *compensations)
     if records:

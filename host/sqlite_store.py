@@ -23,6 +23,18 @@ def json_text(value: Any) -> str:
     return text
 
 
+def storable(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold (the surrogate escapes of bytes that were not
+    UTF-8, read from a terminal, a pipe or a command line) as ``?``: SQLite refuses a
+    string holding one."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def cannot_open(database: str | Path, problem: sqlite3.Error) -> ConfigError:
+    """The error for a ``runs.database`` file SQLite cannot use (not a database, say)."""
+    return ConfigError([f"runs.database: cannot open {database} ({problem})"])
+
+
 class SQLiteStore:
     """One connection, usable from any thread, with ``schema`` created on open.
 
@@ -57,5 +69,5 @@ def _connect(database: str | Path, schema: str) -> sqlite3.Connection:
     except sqlite3.Error as problem:
         if db is not None:
             db.close()
-        raise ConfigError([f"runs.database: cannot open {database} ({problem})"]) from None
+        raise cannot_open(database, problem) from None
     return db

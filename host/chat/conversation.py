@@ -26,6 +26,7 @@ from host.chat.commands import Command, CommandError, parse
 from host.chat.sessions import Sessions, Turn, TurnKind
 from host.errors import AgentHostError, describe_error
 from host.progress import Planned, Progress, watching
+from host.sqlite_store import storable
 from host.state import RunResult, RunStatus, spent
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class Chat:
         from host.chat.slash import run_command
 
         try:
-            parsed = parse(_utf8(text))
+            parsed = parse(storable(text))
             if isinstance(parsed, Command):
                 return await run_command(self, parsed)
             if parsed is not None and self.direct:
@@ -288,7 +289,7 @@ class Chat:
             answer = await self.ask(result.question or "What should the step's output be?")
             if not answer or not answer.strip():
                 break
-            resumed = await self._turn(self.host.resume(result.run_id, _utf8(answer.strip())))
+            resumed = await self._turn(self.host.resume(result.run_id, storable(answer.strip())))
             if resumed is None:
                 return None
             result = resumed
@@ -397,13 +398,6 @@ def _turn_of(kind: TurnKind, request: str, result: RunResult) -> Turn:
         spent(records, "tokens_out"),
         spent(records, "cost"),
     )
-
-
-def _utf8(text: str) -> str:
-    """``text`` with what UTF-8 cannot hold (the surrogate escapes of bytes that were not
-    UTF-8, read from stdin or a terminal) as ``?``: a run or turn holding one cannot be
-    stored."""
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _plain(output: Any) -> str:
