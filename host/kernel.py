@@ -64,10 +64,12 @@ def _report_unknown_names(loaded: LoadedConfig, kernel: Kernel, report: SourceRe
         for plugin in kernel.plugins.values()
         for function in plugin.functions
     }
-    named = [(f"tools.{name}", name, plugins | functions) for name in loaded.config.tools]
-    named += [(f"validation.{name}", name, functions) for name in loaded.config.validation]
-    for key, name, known in named:
+    named = [
+        ("tools", name, plugins | functions, "plugin or function") for name in loaded.config.tools
+    ]
+    named += [("validation", name, functions, "function") for name in loaded.config.validation]
+    for section, name, known, what in named:
         if name not in known:
-            what = "plugin or function" if key.startswith("tools.") else "function"
-            where = loaded.locate(key).removesuffix(f": {key}")
-            report.fail(where, f"{key}: no loaded {what} is called {name!r}; it applies to nothing")
+            key = f"{section}.{name}"
+            reason = f"{key}: no loaded {what} is called {name!r}; it applies to nothing"
+            report.fail(loaded.position(key), reason)

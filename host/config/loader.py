@@ -46,10 +46,15 @@ class LoadedConfig:
 
     def locate(self, key: str) -> str:
         """``file:line: key`` for a problem at ``key`` (a dotted path), as validation names them."""
+        return key if self.path is None else f"{self.position(key)}: {key}"
+
+    def position(self, key: str) -> str:
+        """``file:line`` of ``key`` (a dotted path); ``config`` for a config not read from
+        a file."""
         if self.path is None:
-            return key
+            return "config"
         lines = key_lines(self.text) if self.text is not None else {}
-        return f"{where(str(self.path), lines, key)}: {key}"
+        return where(str(self.path), lines, key)
 
     def check_tool_fallbacks(self, functions: Collection[str]) -> None:
         """Raise :class:`ConfigError` for each ``tools`` fallback naming no function in
@@ -135,9 +140,7 @@ def parse_config(
     data = interpolate(raw, environment, "", problems)
     if problems:
         lines = key_lines(text) if text is not None else {}
-        raise ConfigError(
-            [f"{where(source, lines, problem.split(':', 1)[0])}: {problem}" for problem in problems]
-        )
+        raise ConfigError([_placed(problem, source, lines) for problem in problems])
     try:
         return HostConfig.model_validate(data)
     except ValidationError as error:
@@ -328,10 +331,7 @@ def _describe(
     path = ".".join(str(part) for part in item["loc"])
     message = str(item["msg"]).removeprefix("Value error, ")
     if not path:
-        return [
-            f"{where(source, lines, problem.split(':', 1)[0])}: {problem}"
-            for problem in message.splitlines()
-        ]
+        return [_placed(problem, source, lines) for problem in message.splitlines()]
     if item["type"] == "extra_forbidden":
         return [f"{where(source, lines, path)}: {path}: unknown key{_meant(model, item['loc'])}"]
     if item["type"] == "missing":
@@ -359,6 +359,11 @@ def located(
         return [f"{label}: {problem}" for problem in problems]
     lines = key_lines(text) if text is not None else {}
     return [f"{where(source, lines, problem.path)}: {problem}" for problem in problems]
+
+
+def _placed(problem: str, source: str, lines: dict[str, int]) -> str:
+    """``source:line: problem``, at the line of the key path ``problem`` starts with."""
+    return f"{where(source, lines, problem.split(':', 1)[0])}: {problem}"
 
 
 def where(source: str, lines: dict[str, int], path: str) -> str:

@@ -52,9 +52,7 @@ def render(template: str, arguments: Mapping[str, Any], state: RunState, where: 
         except (KeyError, IndexError, ValueError, TypeError):
             problem = f"template names unknown value {{{name}}}"
             raise InvalidArgumentsError(where, [problem]) from None
-        return (
-            found if isinstance(found, str) else json.dumps(found, ensure_ascii=False, default=str)
-        )
+        return _as_text(found)
 
     return _PLACEHOLDER.sub(value, template)
 
@@ -66,9 +64,7 @@ async def check(
     judge: Judge | None,
 ) -> Verdict:
     """Every check of ``validation`` against ``output``; ``facts`` are the rendered mentions."""
-    text = (
-        output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
-    )
+    text = _as_text(output)
     problems: list[str] = []
     checks = 0
     if validation.json_schema is not None:
@@ -143,3 +139,9 @@ def _numbers(text: str) -> list[float]:
 
 def _show(number: float) -> str:
     return f"{number:g}"
+
+
+def _as_text(value: Any) -> str:
+    """``value`` as checks read it: text as it is, anything else as JSON (what JSON cannot
+    hold, a date, as its text)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
