@@ -20,6 +20,7 @@ from semantic_kernel.contents import ChatHistory
 
 from bench.chat import embedded_turn_ratio
 from host import AgentHost
+from host.config.schema import LocalOptions
 from host.models.llama_models import LlamaSettings, load_model
 from host.models.local import LocalChatCompletion, LocalExecutionSettings
 
@@ -59,7 +60,7 @@ def _shipped_config_in(directory: Path) -> Iterator[None]:
 async def _measure(rounds: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     cores = LocalChatCompletion(service_id="cores")
-    one = LocalChatCompletion(service_id="one", n_threads=1)
+    one = LocalChatCompletion(service_id="one", options=LocalOptions(n_threads=1))
     free = await _ms_per_token(cores, None, rounds)
     figures["model_free_ms_per_token"] = statistics.median(free)
     constrained = await _ms_per_token(cores, LIST_SCHEMA, rounds)

@@ -221,7 +221,8 @@ class WeatherPlugin:
         expression: Annotated[str, "a date expression, as clock.resolve_date takes it"],
     ) -> Annotated[str, "the date as YYYY-MM-DD"]:
         """The date ``expression`` denotes, relative to today in ``city``'s time zone."""
-        return self._clock.resolve_date(expression, self.city(city).timezone)
+        resolved: str = self._clock.resolve_date(expression, self.city(city).timezone)
+        return resolved  # a kernel_function's return type is not kept by its decorator
 
     @kernel_function(
         name="known_cities",
