@@ -285,7 +285,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    arguments = dict(_argument(text, "invoke") for text in args.arguments)
+    arguments = _arguments(args.arguments, "invoke")
 
     async def go() -> int:
         async with _host(args) as host:
@@ -300,7 +300,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _workflow(args: argparse.Namespace) -> int:
-    inputs = dict(_argument(text, "workflow") for text in args.inputs)
+    inputs = _arguments(args.inputs, "workflow")
     return _reported(args, lambda host: host.run_workflow(args.file, inputs))
 
 
@@ -433,6 +433,20 @@ def _positive(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
     return number
+
+
+def _arguments(texts: list[str], command: str) -> dict[str, Any]:
+    """Each ``KEY=VALUE`` or ``KEY:=JSON`` of ``texts`` (see :func:`_argument`); a key given
+    twice names ``command`` (which value was meant cannot be told)."""
+    from host.errors import InvalidArgumentsError, quoted
+
+    given: dict[str, Any] = {}
+    for text in texts:
+        key, value = _argument(text, command)
+        if key in given:
+            raise InvalidArgumentsError(command, [f"{quoted(key)} given more than once"])
+        given[key] = value
+    return given
 
 
 def _argument(text: str, command: str) -> tuple[str, Any]:

@@ -163,6 +163,17 @@ def test_invoke_with_bad_argument_prints_one_line_and_fails(cli_config: Path) ->
     ]
 
 
+def test_invoke_refuses_an_argument_given_twice(cli_config: Path) -> None:
+    result = agent_host(
+        "invoke", "clock.resolve_date", "expression=today", "expression=2026-06-21",
+        "--config", str(cli_config),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: invoke: 'expression' given more than once"
+    ]
+
+
 def test_run_json_reports_output_and_step_metadata(cli_config: Path) -> None:
     result = agent_host(
         "run", "tell me a joke about the weather", "--json", "--config", str(cli_config)

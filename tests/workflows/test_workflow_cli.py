@@ -83,3 +83,20 @@ def test_an_input_nested_too_deeply_to_read_is_named(
     assert capsys.readouterr().err == (
         "error: workflow: body: invalid JSON (nested too deeply to read)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [["message_id=0001", "message_id=0002"], ["message_id=0001", 'message_id:="0002"']],
+    ids=["text twice", "text then JSON"],
+)
+def test_an_input_given_twice_is_refused_before_anything_runs(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], inputs: list[str]
+) -> None:
+    options = [part for text in inputs for part in ("--input", text)]
+
+    status = main(["workflow", str(EMAIL), "--config", str(config), *options, "--answer", "yes"])
+
+    assert status == 2
+    assert capsys.readouterr().err == "error: workflow: 'message_id' given more than once\n"
+    assert not (tmp_path / "outbox").exists()
