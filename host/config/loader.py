@@ -120,7 +120,8 @@ def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> Loaded
     raw, text = read_yaml_mapping(file)
     dotenv_file = Path(dotenv) if dotenv is not None else Path(".env")
     environment = read_environment(
-        read_text(dotenv_file, kind=".env") if dotenv_file.exists() else None
+        read_text(dotenv_file, kind=".env") if dotenv_file.exists() else None,
+        source=str(dotenv_file),
     )
     config = parse_config(raw, environment, source=str(file), text=text)
     return LoadedConfig(config, file, environment, text)
@@ -129,9 +130,14 @@ def load_config(path: str | Path, *, dotenv: str | Path | None = None) -> Loaded
 def parse_config(
     raw: dict[str, Any], environment: Mapping[str, str], *, source: str, text: str | None = None
 ) -> HostConfig:
-    """Validate an already-parsed mapping (``source`` names it in messages)."""
+    """Validate an already-parsed mapping (``source`` names it in messages).
+
+    Top-level keys starting with ``x-`` are extension fields (docker-compose's
+    convention), a place for anchors other keys merge: they are left unread.
+    """
     from host.redaction import environment_secrets, register
 
+    raw = {k: v for k, v in raw.items() if not (isinstance(k, str) and k.startswith("x-"))}
     models = raw.get("models")
     rows = models.values() if isinstance(models, dict) else ()
     named = [row.get("api_key_env") for row in rows if isinstance(row, dict)]
@@ -376,17 +382,23 @@ def key_lines(text: str) -> dict[str, int]:
     """Map each key path (``models.writer.timeout``) to its 1-based line in the YAML text."""
     lines: dict[str, int] = {}
 
-    def walk(node: yaml.Node, path: str) -> None:
+    def walk(node: yaml.Node, path: str, merged: bool = False) -> None:
+        children: list[tuple[str, yaml.Node, yaml.Node]] = []
+        sources: list[yaml.Node] = []  # of merge keys: placed where written, if not overridden
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                child = f"{path}.{key.value}" if path else str(key.value)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
+                if key.tag == _MERGE:
+                    sources += value.value if isinstance(value, yaml.SequenceNode) else [value]
+                else:
+                    children.append((f"{path}.{key.value}" if path else str(key.value), key, value))
         elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                child = f"{path}.{index}"
-                lines[child] = item.start_mark.line + 1
-                walk(item, child)
+            children = [(f"{path}.{index}", item, item) for index, item in enumerate(node.value)]
+        for child, start, value in children:
+            if not merged or child not in lines:
+                lines[child] = start.start_mark.line + 1
+            walk(value, child, merged)
+        for source in sources:
+            walk(source, path, merged=True)
 
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:

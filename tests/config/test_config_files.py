@@ -134,16 +134,96 @@ def test_dotenv_with_a_bad_byte_names_the_line_not_the_secret(tmp_path: Path) ->
     ]
 
 
+UNPARSABLE_DOTENV: dict[str, tuple[str, list[str]]] = {
+    "a double quote left open, a later one closing it": (
+        f'# keys\n\nOPENAI_API_KEY="{SECRET}\nCITY=Zurich\nOTHER="x"\n',
+        [":3: cannot parse this line (unterminated quote?)"],
+    ),
+    "a single quote never closed, after blank lines": (
+        f"CITY=Zurich\r\n\r\n\r\nOPENAI_API_KEY='{SECRET}\r\nOTHER=x\r\n",
+        [":4: cannot parse this line (unterminated quote?)"],
+    ),
+    "no equals sign, and a name missing": (
+        f"CITY=Zurich\nOPENAI_API_KEY {SECRET}\n={SECRET}\n",
+        [
+            ":2: cannot parse this line (expected NAME=value)",
+            ":3: cannot parse this line (expected NAME=value)",
+        ],
+    ),
+    "text after a closed quote": (
+        f'OPENAI_API_KEY="{SECRET}" {SECRET}\n',
+        [":1: cannot parse this line (expected NAME=value)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNPARSABLE_DOTENV))
+def test_dotenv_line_python_dotenv_cannot_parse_is_named_not_quoted(
+    tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    text, expected = UNPARSABLE_DOTENV[case]
+    config = tmp_path / "host.yaml"
+    config.write_text(MODEL, encoding="utf-8")
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(text.encode())
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, dotenv=dotenv)
+    assert raised.value.problems == [f"{dotenv}{problem}" for problem in expected]
+    assert SECRET not in str(raised.value)
+    assert not [record for record in caplog.records if record.name.startswith("dotenv")]
+
+
+def test_extension_fields_are_left_unread_and_their_anchors_merge(tmp_path: Path) -> None:
+    path = tmp_path / "host.yaml"
+    path.write_text(
+        "x-notes: ${NOT_SET_ANYWHERE}\n"
+        "x-base: &base {provider: scripted, model: s1, retries: 2}\n"
+        "models:\n  main: {<<: *base, model: s2}\n",
+        encoding="utf-8",
+    )
+    main = load_config(path, dotenv=tmp_path / "none.env").config.models["main"]
+    assert (main.provider, main.model, main.retries) == ("scripted", "s2", 2)
+
+
+def test_a_problem_in_a_merged_key_is_placed_where_the_key_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "host.yaml"
+    path.write_text(
+        "x-base: &base {provider: scripted, model: s1, retries: -1}\n"
+        "x-mid: &mid\n  <<: *base\n  retries: -2\n"
+        "models:\n"
+        "  main: {<<: *base, model: s2}\n"
+        "  kept:\n    <<: *mid\n    model: s3\n    retries: -3\n"
+        "  nested: {<<: *mid}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, dotenv=tmp_path / "none.env")
+    assert [problem.split(" (got")[0] for problem in raised.value.problems] == [
+        f"{path}:1: models.main.retries: Input should be greater than or equal to 0",
+        f"{path}:10: models.kept.retries: Input should be greater than or equal to 0",
+        f"{path}:4: models.nested.retries: Input should be greater than or equal to 0",
+    ]
+
+
 @pytest.mark.parametrize(
-    ("dotenv", "config"),
+    ("dotenv", "config", "expected"),
     [
-        (f"OPENAI_API_KEY={SECRET}\n".encode() + b"X=\xff\n", MODEL.encode()),
-        (f"OPENAI_API_KEY={SECRET}\n".encode(), f"# {SECRET}\n{MODEL}".encode("utf-16")),
+        (f"OPENAI_API_KEY={SECRET}\n".encode() + b"X=\xff\n", MODEL.encode(), "save it as UTF-8"),
+        (
+            f"OPENAI_API_KEY={SECRET}\n".encode(),
+            f"# {SECRET}\n{MODEL}".encode("utf-16"),
+            "save it as UTF-8",
+        ),
+        (
+            f'OPENAI_API_KEY="{SECRET}\nCITY=Zurich\n'.encode(),
+            MODEL.encode(),
+            ".env:1: cannot parse this line (unterminated quote?)",
+        ),
     ],
-    ids=["bad .env", "UTF-16 config"],
+    ids=["bad .env", "UTF-16 config", "unterminated quote in .env"],
 )
 def test_cli_reports_a_bad_file_without_echoing_it(
-    tmp_path: Path, dotenv: bytes, config: bytes
+    tmp_path: Path, dotenv: bytes, config: bytes, expected: str
 ) -> None:
     (tmp_path / ".env").write_bytes(dotenv)
     (tmp_path / "host.yaml").write_bytes(config)
@@ -158,4 +238,4 @@ def test_cli_reports_a_bad_file_without_echoing_it(
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    assert "save it as UTF-8" in result.stderr and SECRET not in result.stderr
+    assert expected in result.stderr and SECRET not in result.stderr
