@@ -7,8 +7,9 @@ fail a test for the refusals these tests provoke on purpose, is opted out of.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,15 @@ REAL_ADDRESSES = [
     (socket.AF_INET6, ("::ffff:192.0.2.1", 80, 0, 0)),
 ]
 REAL_IDS = ["ipv4", "ipv4 https", "ipv6", "ipv4-mapped ipv6"]
+
+LOOKUPS: dict[str, Callable[[str], object]] = {
+    "getaddrinfo": lambda host: socket.getaddrinfo(host, 443),
+    "getnameinfo": lambda host: socket.getnameinfo((host, 443), 0),
+    "gethostbyname": lambda host: socket.gethostbyname(host),
+    "gethostbyname_ex": lambda host: socket.gethostbyname_ex(host),
+    "gethostbyaddr": lambda host: socket.gethostbyaddr(host),
+}
+"""Each name lookup of ``socket``, asking for one host, looked up when called."""
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +62,52 @@ def listener(request: pytest.FixtureRequest) -> Iterator[tuple[socket.AddressFam
         server.bind((host, 0))
         server.listen()
         yield family, host, server.getsockname()[1]
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each lookup answered by a fake that lists its own name, under a guard of its own:
+    which lookups would have reached the resolver, none reaching a real one."""
+    asked: list[str] = []
+    for name in LOOKUPS:
+        monkeypatch.setattr(socket, name, lambda *_, name=name, **__: asked.append(name))
+    with loopback_only("the guarded block"):
+        yield asked
+
+
+@pytest.mark.parametrize("host", ["example.invalid", "pypi.org", "192.0.2.1"])
+@pytest.mark.parametrize("lookup", LOOKUPS)
+def test_looking_up_another_host_fails_before_the_resolver(
+    lookup: str, host: str, resolver: list[str]
+) -> None:
+    """Kills: a lookup left unguarded (the name leaks to a DNS server, and the test hangs
+    offline), the host checked after resolving, a message without the host."""
+    with pytest.raises(RealNetworkError, match=f"tried to reach {re.escape(repr(host))}"):
+        LOOKUPS[lookup](host)
+    assert resolver == []
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "127.0.0.1", "::1", socket.gethostname(), socket.gethostname().upper()]
+)
+@pytest.mark.parametrize("lookup", LOOKUPS)
+def test_looking_up_this_machine_reaches_the_resolver(
+    lookup: str, host: str, resolver: list[str]
+) -> None:
+    """Kills: the machine's own name refused (``socket.getfqdn()`` asks for it, so
+    ``smtplib`` and ``make_msgid`` broke), a guarded lookup calling another one."""
+    LOOKUPS[lookup](host)
+    assert resolver == [lookup]
+
+
+def test_connecting_by_the_machine_s_own_name_is_refused() -> None:
+    """Kills: the own name let through for connections too (only lookups may name the
+    machine; in a container the name is an interface's address, not loopback)."""
+    if socket.gethostname() in ("localhost", "ip6-localhost"):
+        pytest.skip("this machine's name is a loopback name")
+    with socket.socket() as sock, pytest.raises(RealNetworkError, match="only loopback"):
+        sock.settimeout(1)
+        sock.connect((socket.gethostname(), 80))
 
 
 @pytest.mark.parametrize("host", ["example.com", "api.openai.com", b"archive-api.open-meteo.com"])

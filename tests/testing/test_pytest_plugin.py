@@ -183,7 +183,8 @@ import pytest
 
 from host.errors import FunctionNotFoundError
 
-ORIGINAL = socket.getaddrinfo
+LOOKUPS = ("getaddrinfo", "getnameinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr")
+ORIGINALS = {name: getattr(socket, name) for name in LOOKUPS}
 
 
 def test_a_caught_refusal_still_fails():
@@ -220,7 +221,7 @@ def test_keys_read_empty():
 
 @pytest.mark.allow_network
 def test_opted_out():
-    assert socket.getaddrinfo is ORIGINAL
+    assert {name: getattr(socket, name) for name in LOOKUPS} == ORIGINALS
     assert os.environ["OPENAI_API_KEY"] == "sk-machine"
 """
 
@@ -239,7 +240,8 @@ def test_reaching_beyond_loopback_fails_naming_the_test_and_the_address(
 ) -> None:
     """Kills: no guard, a refusal the code caught passing unseen, a real model endpoint
     reached through the host, a message without the test or the address, keys not
-    hidden, loopback refused, the ``allow_network`` marker ignored."""
+    hidden, loopback refused, the ``allow_network`` marker ignored (for connections or
+    name lookups)."""
     result = run(guarded, "tests/test_guard.py")
 
     assert outcomes(result) == {"passed": 3, "failed": 2}, result.stdout.str()
@@ -268,6 +270,88 @@ def test_a_whole_run_can_opt_out(guarded: pytest.Pytester, opt_out: list[str]) -
     result = run(guarded, "tests/test_guard.py", "-k", "opted_out", *opt_out, "-p", "no:asyncio")
 
     assert outcomes(result) == {"passed": 1, "deselected": 4}, result.stdout.str()
+
+
+LOOKUPS = r"""
+import contextlib
+import smtplib
+import socket
+import socketserver
+import threading
+
+import pytest
+
+LOOKUPS = {
+    "getaddrinfo": lambda host: socket.getaddrinfo(host, 443),
+    "getnameinfo": lambda host: socket.getnameinfo((host, 443), 0),
+    "gethostbyname": lambda host: socket.gethostbyname(host),
+    "gethostbyname_ex": lambda host: socket.gethostbyname_ex(host),
+    "gethostbyaddr": lambda host: socket.gethostbyaddr(host),
+}
+
+
+@pytest.mark.parametrize("lookup", LOOKUPS)
+def test_a_made_up_name(lookup):
+    LOOKUPS[lookup]("example.invalid")
+
+
+def test_a_swallowed_lookup():
+    with contextlib.suppress(Exception):
+        socket.gethostbyname("pypi.org")
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", socket.gethostname()])
+def test_this_machine_resolves(host):
+    socket.getaddrinfo(host, 25)
+    socket.gethostbyname(host)
+    socket.gethostbyname_ex(host)
+    socket.gethostbyaddr(host)
+    socket.getnameinfo(("127.0.0.1", 25), 0)
+
+
+class OneSession(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"220 loopback ESMTP\r\n")
+        for line in self.rfile:
+            self.wfile.write(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+
+
+def test_smtplib_to_a_loopback_server():
+    with socketserver.TCPServer(("127.0.0.1", 0), OneSession) as server:
+        threading.Thread(target=server.handle_request, daemon=True).start()
+        with smtplib.SMTP(*server.server_address, timeout=5) as smtp:
+            assert smtp.ehlo()[0] == 250
+"""
+
+
+def test_looking_up_a_name_beyond_loopback_fails_naming_the_test_and_the_host(
+    shop: pytest.Pytester,
+) -> None:
+    """Kills: a lookup function left unguarded (``gethostbyname`` and the rest leaked the
+    name to a DNS server and hung offline), a swallowed refused lookup passing unseen;
+    and the machine's own name refused (``smtplib`` resolves it through
+    ``socket.getfqdn()``), ``localhost`` or ``127.0.0.1`` refused. No name is sent to a
+    resolver: the made-up and the real one are refused first."""
+    write(shop, "tests/test_lookups.py", LOOKUPS)
+
+    result = run(shop, "tests/test_lookups.py")
+
+    assert outcomes(result) == {"passed": 4, "failed": 6}, result.stdout.str()
+    result.stdout.re_match_lines(
+        [
+            re.escape(f"tests/test_lookups.py::{test} tried to reach {address}: ")
+            + "a test may reach loopback only, "
+            for test, address in [
+                ("test_a_made_up_name[getaddrinfo]", "'example.invalid':443"),
+                ("test_a_made_up_name[getnameinfo]", "'example.invalid':443"),
+                ("test_a_made_up_name[gethostbyname]", "'example.invalid'"),
+                ("test_a_made_up_name[gethostbyname_ex]", "'example.invalid'"),
+                ("test_a_made_up_name[gethostbyaddr]", "'example.invalid'"),
+                ("test_a_swallowed_lookup", "'pypi.org'"),
+            ]
+        ],
+        consecutive=False,
+    )
 
 
 def test_the_authors_own_plugins_folder_imports_beside_the_hosts(shop: pytest.Pytester) -> None:
