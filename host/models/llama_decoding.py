@@ -22,6 +22,7 @@ constrained decode:
 from __future__ import annotations
 
 import ctypes
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ from llama_cpp import llama_cpp as capi
 from llama_cpp._internals import LlamaContext, LlamaSampler
 from llama_cpp.llama_grammar import LlamaGrammar
 
+from host.models.llama_log import route_native_log
 from host.models.prompt_store import PromptStore
 
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
@@ -149,6 +151,9 @@ class PrefixReusingLlama(Llama):
     prompt shares mostly, but not wholly, is cut to the shared part (what a prompt
     function's calls have in common: its few-shot prefix). A prompt starts from
     whichever holds most of its leading batches.
+
+    It prints nothing on stdout or stderr, and leaves both alone: llama.cpp's log goes to
+    logging, llama-cpp-python's notes are off (:attr:`verbose`, not a parameter here).
     """
 
     def __init__(
@@ -158,7 +163,15 @@ class PrefixReusingLlama(Llama):
         store: PromptStore | None = None,
         **kwargs: Any,
     ):
-        super().__init__(*args, **kwargs)
+        route_native_log()
+        # ``verbose=True`` sets llama-cpp-python's logger to DEBUG, and its Gemma chat
+        # format logs each system message there: the application's handlers would show it.
+        own_logger = logging.getLogger("llama-cpp-python")
+        level = own_logger.level
+        try:
+            super().__init__(*args, verbose=True, **kwargs)
+        finally:
+            own_logger.setLevel(level)
         self._snapshot_bytes = snapshot_bytes
         self._snapshots: OrderedDict[tuple[int, ...], ctypes.Array[ctypes.c_uint8]] = OrderedDict()
         self._store = store
@@ -167,6 +180,22 @@ class PrefixReusingLlama(Llama):
         """Prompt tokens the last request took from the cache or a copy, not evaluated."""
         self.token_hook: Callable[[int], object] | None = None
         """Called with each token generated, as it is (a streamed reply's text)."""
+
+    @property
+    def verbose(self) -> bool:
+        """Whether llama-cpp-python prints notes of its own (system info, metadata, state
+        saves) on ``sys.stderr``: never once the model file is read.
+
+        It reads True until then, when llama-cpp-python prints nothing: with False, its
+        loader points file descriptors 1 and 2 at ``/dev/null`` for the whole process
+        while it reads, and every other thread's output is lost. llama.cpp's own log
+        goes to logging either way (:func:`route_native_log`).
+        """
+        return "_model" not in vars(self)
+
+    @verbose.setter
+    def verbose(self, value: bool) -> None:
+        """Where ``Llama.__init__`` stores its ``verbose`` argument, which this class sets."""
 
     def generate(  # type: ignore[override]
         self, tokens: Sequence[int], **options: Any

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import functools
 import json
 import os
-import sys
 import threading
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -170,41 +167,19 @@ def _read_gguf(service_id: str, path: Path, settings: LlamaSettings) -> PrefixRe
         folder = f"{build_key(path)}-{settings.n_ctx}-{PROMPT_BATCH}"
         store = PromptStore(cache_dir("prompt-prefixes") / folder, settings.prefix_store_mib << 20)
     try:
-        with _native_stderr_silenced():
-            return PrefixReusingLlama(
-                model_path=str(path),
-                chat_format="gemma",
-                n_ctx=settings.n_ctx,
-                n_batch=PROMPT_BATCH,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads,
-                seed=settings.seed,
-                verbose=False,
-                snapshot_bytes=settings.prefix_cache_mib << 20,
-                store=store,
-            )
+        return PrefixReusingLlama(
+            model_path=str(path),
+            chat_format="gemma",
+            n_ctx=settings.n_ctx,
+            n_batch=PROMPT_BATCH,
+            n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads,
+            seed=settings.seed,
+            snapshot_bytes=settings.prefix_cache_mib << 20,
+            store=store,
+        )
     except (ValueError, RuntimeError) as error:
         raise ProviderError(service_id, f"cannot load {path} as a GGUF model ({error})") from error
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Hide what llama.cpp prints while a model loads: its C code to file descriptor 2,
-    its Python log callback to ``sys.stderr`` (which a live terminal view such as rich's
-    ``Live`` may have redirected to the screen).
-
-    ``verbose=False`` does not cover every line (e.g. its KV-cache notice), and
-    the CLI's output should be the answer alone.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with Path(os.devnull).open("w") as devnull, contextlib.redirect_stderr(devnull):
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def recorded_failure(model_path: str | None) -> str | None:

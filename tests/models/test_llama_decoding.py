@@ -110,7 +110,6 @@ def _model(store: Path) -> PrefixReusingLlama:
         model_path=str(assemble()),
         n_ctx=2048,
         n_batch=PROMPT_BATCH,
-        verbose=False,
         snapshot_bytes=64 << 20,
         store=PromptStore(store, 256 << 20),
     )

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,6 @@ from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt
 
 from host.config.schema import LocalOptions
 from host.errors import ProviderError
-from host.models.llama_models import _native_stderr_silenced
 from host.models.local import (
     LocalChatCompletion,
     LocalExecutionSettings,
@@ -254,17 +249,3 @@ def _ask(text: str) -> ChatHistory:
     history = ChatHistory()
     history.add_user_message(text)
     return history
-
-
-def test_loading_hides_llama_cpp_lines_from_a_redirected_stderr_too(
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    """llama.cpp's log callback prints to ``sys.stderr``, which a live terminal view (rich's
-    ``Live``) redirects to the screen: a model's load hides it there as on fd 2."""
-    screen = io.StringIO()
-    with contextlib.redirect_stderr(screen), _native_stderr_silenced():
-        print("llama_kv_cache_iswa: using full-size SWA cache", file=sys.stderr)
-        os.write(2, b"native notice\n")
-    print("after", file=sys.stderr)
-    assert screen.getvalue() == ""
-    assert capfd.readouterr().err == "after\n"
