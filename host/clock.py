@@ -98,8 +98,12 @@ class CancelScope:
         # that would keep it and its task (with the task's result) alive until a collection.
         self._disarm()
         task, self._task = self._task, None
-        cancelled_by_us = self._expired and exc_type is asyncio.CancelledError
-        if cancelled_by_us and task is not None and task.uncancel() == 0:
+        if not self._expired or task is None:
+            return
+        # Our cancel is taken back even when the block swallowed it (as asyncio.timeout
+        # does from 3.12): left counted, it would turn every later timeout of the task
+        # into a cancellation of the task.
+        if task.uncancel() == 0 and exc_type is asyncio.CancelledError:
             raise TimeoutError from exc
 
 

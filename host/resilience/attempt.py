@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, NoReturn
 
@@ -25,9 +26,13 @@ class AttemptFilter:
     """Runs the call once within the policy's timeout; turns any error into the host's.
 
     An async call is cancelled when its timeout passes (the timer is armed once
-    it first waits: see :class:`~host.resilience.bound.Bounded`). A synchronous native
+    it first waits: see :class:`~host.resilience.bound.Bounded`), and so is the
+    awaitable a synchronous function returns, which SK awaits. A synchronous native
     function cannot be interrupted (it holds the event loop until it returns),
-    so its result is discarded as late instead, with the same timeout error.
+    so its result is discarded as late instead, with the same timeout error, as is
+    the result of a call that swallowed its cancellation. A plugin's own
+    ``BaseException`` subclass fails the attempt like any error; cancellation,
+    ``KeyboardInterrupt``, ``SystemExit`` and ``GeneratorExit`` pass through.
     A model's service is built before the timeout starts (a first call imports
     its connector), and a model's reply with nothing in it is a failed attempt.
     """
@@ -48,7 +53,7 @@ class AttemptFilter:
             bounded = self.bound(context, target, start, running)
             await (running if bounded is None else bounded)
             self.check_reply(context, target)
-        except Exception as raised:
+        except BaseException as raised:
             self.failed(call, target, start, raised, bounded)
         self.finished(context, call, target, start, bounded)
 
@@ -68,9 +73,10 @@ class AttemptFilter:
         running: Awaitable[None],
     ) -> Bounded | None:
         """``running`` bounded by the timeout, to be awaited instead; ``None`` when there is
-        no timeout or the function is synchronous (it cannot be interrupted)."""
+        no timeout. A synchronous function is bounded too: it arms no timer unless it
+        returns an awaitable, which SK then awaits."""
         timeout = target.policy.timeout
-        if timeout is None or context.function.metadata.is_asynchronous is False:
+        if timeout is None:
             return None
         return Bounded(self._guard.clock, start + timeout, running)
 
@@ -85,11 +91,14 @@ class AttemptFilter:
         call: CallContext,
         target: Target,
         start: float,
-        raised: Exception,
+        raised: BaseException,
         bounded: Bounded | None,
     ) -> NoReturn:
         """Record the failed attempt and raise its error as the host's: a timeout if the
-        bound expired, else ``raised`` translated."""
+        bound expired, else ``raised`` translated (what stops a call, such as a
+        cancellation, is raised as it is)."""
+        if _stops(raised):
+            raise raised
         if bounded is not None and bounded.expired():
             raise self._timed_out(call, target, start) from None
         error = translate(raised, target.name, model=target.model)
@@ -104,11 +113,13 @@ class AttemptFilter:
         start: float,
         bounded: Bounded | None,
     ) -> None:
-        """Record the attempt that returned, or raise a timeout for a synchronous function
-        that returned too late (its result is discarded)."""
+        """Record the attempt that returned, or raise a timeout for a call that returned too
+        late (a synchronous function, or one that swallowed its cancellation): its result
+        is discarded."""
         now = self._guard.clock.now()
         timeout = target.policy.timeout
-        if timeout is not None and bounded is None and now - start > timeout:
+        expired = bounded is not None and bounded.expired()
+        if timeout is not None and (expired or now - start > timeout):
             context.result = None
             raise self._timed_out(call, target, start)
         if target.side_effects:
@@ -120,6 +131,17 @@ class AttemptFilter:
         error = AttemptTimeoutError(target.name, target.policy.timeout or 0.0)
         call.record(_event(call, target, "timeout", self._guard.clock.now() - start, error))
         return error
+
+
+_STOPPING = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+"""What stops a call rather than fails it: never translated into the host's errors."""
+
+
+def _stops(raised: BaseException) -> bool:
+    """Whether ``raised`` stops the call (alone, or in a group) rather than fails it."""
+    if isinstance(raised, BaseExceptionGroup):
+        return raised.subgroup(_STOPPING) is not None
+    return isinstance(raised, _STOPPING)
 
 
 _EMPTY = "empty completion: the reply has no text and no tool call"

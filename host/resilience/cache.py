@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from host.effects import has_side_effects
 from host.errors import AgentHostError
+from host.resilience.fallback import FALLBACK
 from host.resilience.optional import OptionalLayer
 from host.resilience.response_cache import ResponseCache
 from host.state import CallEvent
@@ -23,7 +24,9 @@ class CacheFilter(OptionalLayer):
     """Opt-in per tool (``cache_ttl``); off for model calls and side-effecting functions.
 
     A stale serve (the source failing, an entry within ``ttl + stale_ttl``) is
-    recorded as ``stale_served`` and makes the step degraded.
+    recorded as ``stale_served`` and makes the step degraded. Only the function's own
+    answers are kept, not a fallback's (see :data:`~host.resilience.fallback.FALLBACK`),
+    and a call whose arguments make no key (:meth:`ResponseCache.key`) is not cached.
     """
 
     @staticmethod
@@ -44,6 +47,9 @@ class CacheFilter(OptionalLayer):
 
         guard = self._guard
         key = ResponseCache.key(target.name, dict(context.arguments))
+        if key is None:
+            await next(context, call)
+            return
         fresh = guard.cache.get(key, guard.clock.now(), policy.ttl)
         if fresh is not None:
             context.result = FunctionResult(function=context.function.metadata, value=fresh[0])
@@ -58,5 +64,6 @@ class CacheFilter(OptionalLayer):
             context.result = FunctionResult(function=context.function.metadata, value=stale[0])
             call.record(CallEvent.failed("stale_served", target.name, "degraded", error))
             return
-        if context.result is not None:
-            guard.cache.put(key, context.result.value, guard.clock.now())
+        result = context.result
+        if result is not None and FALLBACK not in result.metadata:
+            guard.cache.put(key, result.value, guard.clock.now())

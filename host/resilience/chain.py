@@ -165,7 +165,7 @@ class ResilienceChain:
                     bounded = attempt.bound(context, target, start, running)
                     await (running if bounded is None else bounded)
                     attempt.check_reply(context, target)
-                except Exception as raised:
+                except BaseException as raised:
                     attempt.failed(call, target, start, raised, bounded)
                 attempt.finished(context, call, target, start, bounded)
         except BaseException as error:

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 class DeadlineFilter(OptionalLayer):
     """Cancels the outermost call when the deadline passes; nested calls share that bound.
 
-    A call with no deadline, or inside one that enforces it, goes straight on.
+    A call with no deadline, or inside one that enforces it, goes straight on. A
+    result that comes after the deadline (from a synchronous function, which cannot
+    be interrupted, or a call that swallowed its cancellation) is discarded.
     """
 
     @staticmethod
@@ -41,3 +43,6 @@ class DeadlineFilter(OptionalLayer):
             if bounded.expired():
                 raise DeadlineExceededError(total) from None
             raise
+        if bounded.expired() or self._guard.clock.now() > at:
+            context.result = None
+            raise DeadlineExceededError(total)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from host.resilience.guard import Target
 
 
+FALLBACK = "agent_host_fallback"
+"""The key of a result's metadata naming the fallback hop that answered the call: the
+cache above keeps only a function's own answers."""
+
+
 class FallbackFilter(OptionalLayer):
     """Tries the policy's fallbacks in order after the primary fails; records every hop.
 
@@ -61,6 +66,8 @@ class FallbackFilter(OptionalLayer):
                 call.record(CallEvent.failed("fallback", name, "error", error))
                 continue
             call.record(CallEvent(kind="fallback", target=name, outcome="ok"))
+            if context.result is not None:
+                context.result.metadata[FALLBACK] = name
             return
         raise failure
 

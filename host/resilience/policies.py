@@ -37,8 +37,11 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Seconds before attempt ``attempt + 1``: uniform in ``[0, capped exponential]``."""
-        ceiling = min(self.maximum, self.initial * self.multiplier ** (attempt - 1))
-        return rng.uniform(0.0, ceiling)
+        try:
+            grown = self.initial * self.multiplier ** (attempt - 1)
+        except OverflowError:  # a long run of retries: far past any cap
+            grown = self.maximum if self.initial else 0.0
+        return rng.uniform(0.0, min(self.maximum, grown))
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,14 @@ class ResponseCache:
         return len(self._entries)
 
     @staticmethod
-    def key(function: str, arguments: Mapping[str, Any]) -> str:
-        """A key stable across processes: the function and its arguments as canonical JSON."""
-        text = json.dumps([function, dict(arguments)], sort_keys=True, default=repr)
+    def key(function: str, arguments: Mapping[str, Any]) -> str | None:
+        """A key stable across processes: the function and its arguments as canonical JSON;
+        ``None`` for arguments that have none (a mapping whose keys cannot be sorted or
+        are not text, a value that contains itself)."""
+        try:
+            text = json.dumps([function, dict(arguments)], sort_keys=True, default=repr)
+        except (TypeError, ValueError):
+            return None
         return hashlib.sha256(text.encode()).hexdigest()
 
     def get(self, key: str, now: float, max_age: float) -> tuple[Any] | None:

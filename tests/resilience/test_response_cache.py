@@ -88,3 +88,81 @@ async def test_a_stale_entry_is_served_when_the_source_fails_only_within_stale_t
         assert (step.output, step.degraded, kinds) == (7, True, ["attempt", "stale_served"])
     else:
         assert (step.status, step.degraded, kinds) == ("failed", False, ["attempt"])
+
+
+FALLBACKS: dict[str, tuple[Any, int, bool]] = {
+    "fixed-value": ({"value": -1}, -1, True),
+    "function": ("backup.count", 5, False),
+}
+"""A fallback of the cached tool, what it answers, and whether that marks the step degraded."""
+
+
+@pytest.mark.parametrize(
+    ("fallback", "answer", "degraded"), FALLBACKS.values(), ids=list(FALLBACKS)
+)
+async def test_a_fallbacks_answer_is_not_cached_as_the_functions_own(
+    tmp_path: Path,
+    clock: VirtualClock,
+    tool_plugins: Callable[..., Path],
+    fallback: Any,
+    answer: int,
+    degraded: bool,
+) -> None:
+    """Bug: the answer of the fallback was kept under the tool's key, so for ``cache_ttl``
+    the recovered tool was never called and a fixed value was served as a fresh,
+    undegraded cache hit."""
+    tool = FaultyTool(Fail(ConnectionError("archive down")), Return(7))
+    plugins = tool_plugins(faulty=tool, backup=FaultyTool(Return(5)))
+    policy = {"cache_ttl": 300, "fallback": [fallback]}
+    async with tool_host(tmp_path, clock, plugins, policy) as host:
+        first = await host.invoke("faulty.count", query="apples")
+        clock.advance(10)
+        second = await host.invoke("faulty.count", query="apples")
+        clock.advance(10)
+        third = await host.invoke("faulty.count", query="apples")
+
+    assert (first.output, first.degraded) == (answer, degraded)
+    assert (second.output, second.cache_hit, second.degraded) == (7, False, False)
+    assert (third.output, third.cache_hit) == (7, True), "the tool's own answer is cached"
+    assert tool.calls == 2
+
+
+OPTIONS_PLUGIN = '''\
+from typing import Any
+
+from semantic_kernel.functions import kernel_function
+
+
+class Options:
+    """One function taking a mapping, whose keys a caller may make of any type."""
+
+    plugin_name = "options"
+    calls = 0
+
+    @kernel_function(description="Count the options.")
+    def count(self, options: dict[Any, Any]) -> int:
+        Options.calls += 1
+        return len(options)
+'''
+
+UNKEYABLE = {
+    "keys-of-mixed-types": {1: "one", "two": 2},
+    "tuple-keys": {(1, 2): "pair"},
+}
+"""Arguments ``json.dumps(sort_keys=True)`` cannot write: they have no cache key."""
+
+
+@pytest.mark.parametrize("options", UNKEYABLE.values(), ids=list(UNKEYABLE))
+async def test_arguments_that_make_no_cache_key_are_called_uncached(
+    tmp_path: Path, clock: VirtualClock, options: dict[Any, Any]
+) -> None:
+    """Bug: the cache's key raised ``TypeError`` before the call, so the step failed
+    (``options.count failed: TypeError ...``) without the function running."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "options.py").write_text(OPTIONS_PLUGIN, encoding="utf-8")
+    config = write_config(tmp_path, tools={"options": {"cache_ttl": 300}})
+    async with AgentHost(config, plugin_dirs=[plugins], clock=clock, strict=True) as host:
+        steps = [await host.invoke("options.count", options=options) for _ in range(2)]
+
+    assert [(s.status, s.output, s.cache_hit) for s in steps] == [("ok", len(options), False)] * 2
