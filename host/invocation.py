@@ -189,7 +189,7 @@ class Invoker:
             row = self._selector.services.config(served)
             provider = row.provider
             if usage is not None:
-                cost = (usage[0] * row.cost.input + usage[1] * row.cost.output) / 1000
+                cost = row.cost.of(*usage)
         return step.record(
             "ok",
             latency_ms,

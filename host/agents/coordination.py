@@ -224,19 +224,18 @@ class TeamRun:
         else:
             replies = self._pending
         signals = {_signal(_text(reply), self.team.signal_field) for reply in replies.values()}
-        decided: Decision | RunResult
         if len(signals) == 1 and None not in signals:  # no conflict to settle
             decided = Decision(next(iter(replies.values())), f"{name} agree: {signals.pop()}")
         else:
-            decided = await self._settle(panel.resolve, replies)
-        if isinstance(decided, RunResult):
-            return decided
+            settled = await self._settle(panel.resolve, replies)
+            if isinstance(settled, RunResult):
+                return settled
+            decided = settled
+            if panel.resolve.vote is not None:  # the reply of the first agent voting the winner
+                field = panel.resolve.vote
+                voted = (r for r in replies.values() if json_object(r).get(field) == decided.output)
+                decided = Decision(next(voted), decided.reason)
         reply = _text(decided.output)
-        if panel.resolve.vote is not None:  # the reply of the first agent voting the winner
-            field = panel.resolve.vote
-            reply = next(
-                _text(r) for r in replies.values() if json_object(r).get(field) == decided.output
-            )
         self.messages.append(Message("coordinator", f"Decision: {decided.reason}"))
         self.output, self.reason = reply, decided.reason
         return reply

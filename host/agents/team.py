@@ -3,7 +3,8 @@
 A team is checked before it runs (:func:`check_team`): every problem at once,
 each at the key path it is about (``rules.1.next``), so a team file reports
 ``file:line: key.path: problem``. A team that can go round (a ``group_chat``, a
-``handoff`` team, a ``graph`` with a cycle) must have a cap (``max_rounds``,
+``handoff`` team, a ``graph`` with a cycle or a node whose reply its edges may reject,
+so that it speaks again) must have a cap (``max_rounds``,
 ``max_handoffs``) or a budget; without one it could talk forever. A cycle of a
 graph must have an edge leaving it, or it could never end. A ``resolve`` must
 name a field every agent's ``output_schema`` requires (``vote``), a configured
@@ -323,10 +324,20 @@ def _graph_problems(
     if team.kind != "graph":
         return
     nodes = team.nodes()
+    for index, name in enumerate(team.agents):
+        if name == END:
+            yield KeyProblem(f"agents.{index}", f"{END!r} is where edges end: rename the agent")
     for name, panel in team.panels.items():
         if name in team.agents:
             yield KeyProblem(f"panels.{name}", f"panel {name!r} has an agent's name")
+        if name == END:
+            yield KeyProblem(f"panels.{name}", f"{END!r} is where edges end: rename the panel")
         yield from _unknown(panel.agents, f"panels.{name}.agents", agents)
+        for index, agent in enumerate(panel.agents):
+            if agent in panel.agents[:index]:
+                yield KeyProblem(
+                    f"panels.{name}.agents.{index}", f"agent {agent!r} is listed twice"
+                )
         where = f"panels.{name}.resolve"
         yield from _resolve_problems(panel.resolve, where, panel.agents, agents, functions)
     unconditional: set[str] = set()
@@ -394,9 +405,26 @@ def _end_problems(team: Team) -> Iterator[KeyProblem]:
         what = {"group_chat": "a group_chat", "handoff": "a handoff team"}.get(
             kind, "a cyclic graph"
         )
-        caps = "max_rounds, max_handoffs" if kind == "handoff" else "max_rounds"
-        yield KeyProblem(
-            "kind",
-            f"{what} needs {caps} or a budget (max_tokens, max_cost): "
-            "without one it could run forever",
-        )
+    elif kind == "graph" and (repeating := _rejecting(team)):
+        what = f"a graph whose node {repeating[0]!r} speaks again on a rejected transition"
+    else:
+        return
+    caps = "max_rounds, max_handoffs" if kind == "handoff" else "max_rounds"
+    yield KeyProblem(
+        "kind",
+        f"{what} needs {caps} or a budget (max_tokens, max_cost): without one it could run forever",
+    )
+
+
+def _rejecting(team: Team) -> list[str]:
+    """The graph's nodes whose reply its edges may reject, so that the node speaks again: a
+    node with an edge on a signal (another signal is rejected), or with edges but none
+    without a condition (a reply meeting none is rejected)."""
+    rejecting = []
+    for node in team.nodes():
+        edges = [edge for edge in team.edges if edge.source == node]
+        if any(edge.signal is not None for edge in edges) or (
+            edges and all(edge.conditional for edge in edges)
+        ):
+            rejecting.append(node)
+    return rejecting

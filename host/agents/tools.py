@@ -55,6 +55,9 @@ class Handoff:
 
     offered: tuple[str, ...]
     target: str | None = None
+    usage: tuple[int, int] | None = None
+    """The tokens (in, out) of the model request that made the transfer: the result of a
+    turn a transfer ends carries none of its own."""
 
 
 handoff: ContextVar[Handoff | None] = ContextVar("agent_host_handoff", default=None)
@@ -167,6 +170,21 @@ async def _run_transfer(context: AutoFunctionInvocationContext) -> None:
     context.function_result = result
 
 
+def _request_usage(context: AutoFunctionInvocationContext) -> tuple[int, int] | None:
+    """The tokens (in, out) of the model request whose tool call ``context`` runs: the usage
+    of the latest assistant message in its chat history."""
+    from semantic_kernel.contents.utils.author_role import AuthorRole
+
+    messages = context.chat_history.messages if context.chat_history is not None else []
+    for message in reversed(messages):
+        if message.role == AuthorRole.ASSISTANT:
+            usage = message.metadata.get("usage")
+            if usage is None:
+                return None
+            return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+    return None
+
+
 class AgentToolGate:
     """An SK auto-function-invocation filter: in an agent's turn, a call outside its
     :class:`AgentTools` is answered with :data:`NOT_ALLOWED` and recorded, not run; a
@@ -186,6 +204,7 @@ class AgentToolGate:
             name = function.fully_qualified_name.replace("-", ".", 1)
             await answering(context, name, _run_transfer)
             turn.target = function.name.removeprefix(TRANSFER)  # a transfer ends the turn
+            turn.usage = _request_usage(context)
             current.get().record(CallEvent("transfer", turn.target, "ok"))
             context.terminate = True
             return

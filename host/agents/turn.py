@@ -280,6 +280,8 @@ class AgentTurns:
             if error.step is not None:
                 error.step = dataclasses.replace(error.step, route_reason=route.reason)
             raise
+        if turn is not None and turn.usage is not None and record.tokens_in is None:
+            record = self._spent_on_transfer(record, turn.usage)
         if agent.output_schema is None:
             return record
         problems = schema_problems(agent.output_schema, record.output)
@@ -290,6 +292,14 @@ class AgentTurns:
             record, status="failed", error=str(failed), error_type=type(failed).__name__
         )
         raise failed
+
+    def _spent_on_transfer(self, record: StepRecord, usage: tuple[int, int]) -> StepRecord:
+        """``record`` of a turn a transfer ended, with the tokens and cost of the request that
+        made the transfer (so that a handoff team's budgets count it)."""
+        cost = None
+        if record.model is not None:
+            cost = self._invoker.selector.services.config(record.model).cost.of(*usage)
+        return dataclasses.replace(record, tokens_in=usage[0], tokens_out=usage[1], cost=cost)
 
 
 def _function_arguments(

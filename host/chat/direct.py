@@ -193,7 +193,7 @@ class DirectChat:
         tokens_in, tokens_out = reply.usage if reply.usage is not None else (None, None)
         cost = None
         if reply.usage is not None:
-            cost = (reply.usage[0] * row.cost.input + reply.usage[1] * row.cost.output) / 1000
+            cost = row.cost.of(*reply.usage)
         return DirectReply(
             model, text, turn.calls, offered, tokens_in, tokens_out, cost, turn.capped
         )

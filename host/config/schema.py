@@ -92,6 +92,10 @@ class ModelCost(_Strict):
     input: float = Field(default=0.0, ge=0)
     output: float = Field(default=0.0, ge=0)
 
+    def of(self, tokens_in: int, tokens_out: int) -> float:
+        """What a call of ``tokens_in`` prompt and ``tokens_out`` completion tokens costs."""
+        return (tokens_in * self.input + tokens_out * self.output) / 1000
+
 
 class LocalOptions(_Strict):
     """``options`` of a ``local`` model: how :class:`~host.models.local.LocalChatCompletion`

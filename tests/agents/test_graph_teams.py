@@ -201,6 +201,96 @@ async def test_a_panel_answers_at_once_and_its_vote_picks_the_edge(tmp_path: Pat
     assert "coordinator: Decision: vote on verdict: no 2 of 3" in rewrite
 
 
+async def test_a_vote_panel_whose_replies_agree_takes_their_edge_without_a_vote(
+    tmp_path: Path,
+) -> None:
+    # Agreement used to be looked up as a vote's winning value: a RuntimeError
+    # (StopIteration) out of run_team instead of the agreed edge.
+    team = Team.model_validate(
+        {
+            "name": "agreed",
+            "kind": "graph",
+            "agents": ["writer"],
+            "max_rounds": 4,
+            "signal_field": "verdict",
+            "panels": {"reviewers": {"agents": ["rev_a", "rev_b"], "resolve": {"vote": "verdict"}}},
+            "edges": [
+                {"from": "writer", "to": "reviewers"},
+                {"from": "reviewers", "to": "writer", "signal": "no"},
+                {"from": "reviewers", "to": "end", "signal": "yes"},
+            ],
+        }
+    )
+    yes = Reply(json.dumps({"verdict": "yes", "reason": "r"}))
+    model = ScriptedChatCompletion(
+        "local", default=by_agent({"writer": Reply("draft"), "rev_a": yes, "rev_b": yes})
+    )
+    async with AgentHost(
+        write_host(tmp_path, agents=AGENTS + REVIEWERS), models={"local": model}
+    ) as host:
+        result = await host.run_team(team, "t")
+
+    assert (result.status, json.loads(result.output)) == ("ok", {"verdict": "yes", "reason": "r"})
+    assert [s.step_id for s in result.steps] == ["turn_1_writer", "turn_2_rev_a", "turn_2_rev_b"]
+    assert result.plan is not None and result.plan.endswith("; reviewers agree: yes")
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        "  - {from: writer, to: end, signal: done}\n",
+        "  - {from: writer, to: end, contains: DONE}\n",
+        "  - {from: writer, to: end, signal: done}\n  - {from: writer, to: end}\n",
+    ],
+    ids=["only a signal", "only a text", "a signal and an otherwise edge"],
+)
+async def test_an_acyclic_graph_whose_node_can_be_rejected_needs_a_cap(
+    tmp_path: Path, edges: str
+) -> None:
+    # A rejected transition makes the node speak again: without a cap, a model that never
+    # gives a signal an edge takes looped forever (and starved the event loop).
+    text = f"name: g\nkind: graph\nagents: [writer]\nedges:\n{edges}"
+    model = ScriptedChatCompletion("local", [Reply('{"signal": "later"}')] * 3)
+    async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
+        with pytest.raises(TeamError) as raised:
+            await host.run_team(write_team(tmp_path, text), "t")
+    assert raised.value.problems == [
+        f"{tmp_path / 'team.yaml'}:2: kind: a graph whose node 'writer' speaks again on a "
+        "rejected transition needs max_rounds or a budget (max_tokens, max_cost): without one "
+        "it could run forever"
+    ]
+    assert model.requests == []
+
+
+@pytest.mark.parametrize(
+    ("team", "problem"),
+    [
+        (
+            "agents: [writer, end]\nedges:\n  - {from: writer, to: end}\n",
+            ":3: agents.1: 'end' is where edges end: rename the agent",
+        ),
+        (
+            "agents: [writer]\nmax_rounds: 4\npanels:\n  p:\n    agents: [rev_a, rev_a]\n"
+            "    resolve: {vote: verdict}\nedges:\n  - {from: writer, to: p}\n"
+            "  - {from: p, to: end}\n",
+            ":7: panels.p.agents.1: agent 'rev_a' is listed twice",
+        ),
+    ],
+    ids=["an agent named end", "a panel listing an agent twice"],
+)
+async def test_a_graph_node_that_could_not_speak_as_written_is_refused(
+    tmp_path: Path, team: str, problem: str
+) -> None:
+    # An agent named end never spoke (an edge to it ended the run); a panel agent listed
+    # twice took two turns under one step id, one reply lost.
+    agents = AGENTS + REVIEWERS + "  end:\n    instructions: Sum up.\n"
+    path = write_team(tmp_path, f"name: g\nkind: graph\n{team}")
+    async with AgentHost(write_host(tmp_path, agents=agents)) as host:
+        with pytest.raises(TeamError) as raised:
+            await host.run_team(path, "t")
+    assert raised.value.problems == [f"{path}{problem}"]
+
+
 TESTER = """
 import json
 from typing import Annotated

@@ -9,7 +9,7 @@ import pytest
 from host import AgentHost
 from host.agents import Team
 from host.errors import TeamError
-from host.testing import Reply, ScriptedChatCompletion, ToolCall
+from host.testing import Reply, ScriptedChatCompletion, ToolCall, ToolCalls
 from tests.agents.team_kit import by_agent, write_host, write_team
 
 TEAM = Team(name="desk", kind="handoff", agents=("writer", "critic", "editor"), max_handoffs=4)
@@ -120,3 +120,21 @@ async def test_a_bad_handoff_team_is_refused_at_load(
         with pytest.raises(TeamError) as raised:
             await host.run_team(path, "t")
     assert raised.value.problems == [f"{path}{problem}"]
+
+
+async def test_a_transfer_turn_spends_its_request_tokens_against_the_budget(
+    tmp_path: Path,
+) -> None:
+    # SK's result of a turn a transfer ends carries no usage: transfer turns recorded no
+    # tokens, so a ping-pong team capped only by max_tokens never reached it.
+    team = Team(name="desk", kind="handoff", agents=("writer", "critic"), max_tokens=250)
+    transfers = [
+        ToolCalls((ToolCall(f"agent_host.transfer_to_{to}"),), usage=(100, 10))
+        for to in ("critic", "writer")
+    ]
+    model = ScriptedChatCompletion("local", transfers * 4)
+    async with AgentHost(write_host(tmp_path), models={"local": model}) as host:
+        result = await host.run_team(team, "Sell lemons")
+
+    assert (result.status, result.error) == ("budget_exceeded", "spent 330 tokens (max_tokens 250)")
+    assert [(s.tokens_in, s.tokens_out, s.cost) for s in result.steps] == [(100, 10, 0.12)] * 3
