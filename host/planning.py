@@ -273,6 +273,7 @@ async def plan_request(
                     {"prompt": prompt},
                     step_id=step_id,
                     model=route.model,
+                    fallbacks=route.fallbacks,
                     deadline=deadline,
                 )
             except AgentHostError as error:

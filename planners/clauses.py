@@ -38,7 +38,7 @@ from planners.matching import shared_stems, stems
 
 _CLAUSE_BREAK = re.compile(r"\s*(?:,|;|\band then\b|\bthen\b|\band\b)\s*", re.IGNORECASE)
 _DATE = re.compile(r"\b(today|yesterday|\d+ days? ago|\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
-_NAME = re.compile(r"(?<!^)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)")
+_WORD = re.compile(r"\b[^\W\d_]{2,}")
 _FACT_PARAMETERS = ("facts", "context", "data", "details")
 _WRITING = re.compile(r"\b(write|draft|compose|copy|reply|summari[sz]e)\w*", re.IGNORECASE)
 _DATE_RESOLVER = "clock.resolve_date"
@@ -103,8 +103,25 @@ def _filled_by_clause(info: FunctionInfo, clause: str) -> int:
     """How many required, non-text parameters a date or a name in the clause would fill."""
     text = text_parameter(info)
     required = [p for p in info.parameters if p.required and p.default is None and p.name != text]
-    has_date, has_name = _DATE.search(clause) is not None, bool(_NAME.findall(clause))
+    has_date, has_name = _DATE.search(clause) is not None, bool(_names(clause))
     return sum(has_date if "date" in p.name else has_name for p in required)
+
+
+def _names(clause: str) -> list[str]:
+    """The capitalised names in ``clause`` but its first word, in any alphabet (``Zürich``,
+    ``São Paulo``); capitalised words with only spaces between are one name (``New York``)."""
+    names: list[str] = []
+    start = end = -1
+    for word in _WORD.finditer(clause):
+        if word.start() == 0 or not word.group()[0].isupper():
+            continue
+        if names and clause[end : word.start()].isspace():
+            names[-1] = clause[start : word.end()]
+        else:
+            start = word.start()
+            names.append(word.group())
+        end = word.end()
+    return names
 
 
 def _fill(
@@ -123,7 +140,7 @@ def _fill(
     if parameter.name in _FACT_PARAMETERS and steps:
         return _facts(steps[-1], functions)
     if parameter.type in ("str", "string") and parameter.required:
-        names = _NAME.findall(clause)
+        names = _names(clause)
         return names[0] if names else None
     return None
 

@@ -1,26 +1,28 @@
 """The LLM planner: a model writes the plan as JSON, problems are fed back, clauses are the net.
 
 :func:`plan_with_model` (``planning.planner: model``) asks the planning model
-for a :class:`~host.plans.Plan`, checks the reply (JSON, the Plan schema, then
-:func:`~host.plans.validate_plan` against the catalogue) and, while problems
-remain, asks again with the previous reply and the numbered problems, up to
-``repairs`` times. Then it falls back to the deterministic clause planner, so
-the caller gets a plan or a :class:`~host.errors.CannotPlanError` naming what
-both planners found missing. A request the clause planner answers with a
-single step needs no orchestration and never reaches the model.
+for a :class:`~host.plans.Plan`, checks the reply (its first JSON object, the Plan
+schema, then :func:`~host.plans.validate_plan` against the catalogue and each step's
+capability against the planner's) and, while problems remain, asks again with
+the previous reply and the numbered problems, up to ``repairs`` times. Then it
+falls back to the deterministic clause planner, so the caller gets a plan or a
+:class:`~host.errors.CannotPlanError` naming what both planners found missing.
+A request the clause planner answers with a single step needs no orchestration
+and never reaches the model.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
 from host.catalogue import FunctionInfo
-from host.errors import AgentHostError, CannotPlanError
+from host.errors import AgentHostError, CannotPlanError, PlanError
 from host.planning import PLANNER_CAPABILITIES, PlanningContext, PlanOutcome
-from host.plans import Plan, validate_plan
+from host.plans import MAX_NESTING, Plan, parse_plan, validate_plan
 from planners.clauses import plan_by_clauses
 
 _EXAMPLE_REQUEST = "get the Beijing temperature from 2 days ago and write an ad for iced tea"
@@ -129,19 +131,53 @@ async def plan_with_model(request: str, context: PlanningContext) -> PlanOutcome
 
 def check_reply(reply: str, catalogue: Sequence[FunctionInfo]) -> tuple[Plan | None, list[str]]:
     """The reply's plan if it is valid, else None and every problem found."""
-    start, end = reply.find("{"), reply.rfind("}")
-    if start < 0 or end < start:
-        return None, [f"the reply is not a JSON object: {_clipped(reply)}"]
+    data = _json_object(reply)
+    if isinstance(data, str):
+        return None, [data]
     try:
-        data = json.loads(reply[start : end + 1])
-    except json.JSONDecodeError as error:
-        return None, [f"the reply is not valid JSON ({error.msg} at character {error.pos})"]
-    try:
-        plan = Plan.model_validate(data)
+        plan = parse_plan(data)
+    except PlanError as error:
+        return None, [str(problem) for problem in error.problems]
     except ValidationError as error:
         return None, _schema_problems(error)
     problems = [str(problem) for problem in validate_plan(plan, catalogue)]
+    problems += [
+        f"step {step.id!r}: capability {step.capability!r} is not one of {_CAPABILITIES}"
+        for step in plan.steps
+        if step.capability not in PLANNER_CAPABILITIES
+    ]
     return (None if problems else plan), problems
+
+
+_OBJECT_STARTS = 8
+"""How many of the reply's ``{`` are tried as the start of its JSON object."""
+
+
+def _json_object(reply: str) -> dict[str, Any] | str:
+    """The first JSON object in ``reply``, which may stand in prose or a code fence with
+    braces of its own before or after it; else what is wrong, at its character in the
+    reply."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end < start:
+        return f"the reply is not a JSON object: {_clipped(reply)}"
+    decoder = json.JSONDecoder()
+    first: json.JSONDecodeError | None = None
+    for _ in range(_OBJECT_STARTS):
+        try:
+            data: dict[str, Any] = decoder.raw_decode(reply, start)[0]
+            return data
+        except json.JSONDecodeError as error:
+            first = first or error
+        except RecursionError:  # json's decoder stops cleanly at the recursion limit
+            return (
+                "the reply nests objects and arrays too deeply to read "
+                f"(an argument may nest at most {MAX_NESTING} levels)"
+            )
+        start = reply.find("{", start + 1)
+        if start < 0:
+            break
+    assert first is not None
+    return f"the reply is not valid JSON ({first.msg} at character {first.pos})"
 
 
 def _schema_problems(error: ValidationError) -> list[str]:

@@ -64,6 +64,23 @@ def test_what_cannot_be_planned_says_what_is_missing(request_text: str, fragment
         AgentHost().plan(request_text)
 
 
+@pytest.mark.parametrize(
+    ("request_text", "city"),
+    [
+        ("check yesterday's Zürich temperature", "Zürich"),
+        ("check the São Paulo temperature for 2026-06-21", "São Paulo"),
+        ("check the New York temperature for 2026-06-21", "New York"),
+    ],
+    ids=["accented", "accented-two-words", "two-words"],
+)
+@pytest.mark.usefixtures("offline")
+def test_a_capitalised_name_in_any_alphabet_fills_the_city(request_text: str, city: str) -> None:
+    """Bug: names were ``[A-Z][a-zA-Z]+``, so Zürich was no name at all (the city was
+    "not said") and São Paulo was planned as Paulo."""
+    steps = dumped(AgentHost(), request_text)
+    assert {s["arguments"]["city"] for s in steps} == {city}
+
+
 def _stating_the_facts(history: ChatHistory, settings: PromptExecutionSettings) -> Reply:
     """Copy that states what the prompt's "Must mention:" line asks for."""
     facts = str(history.messages[-1].content).rsplit("Must mention: ", 1)[1]

@@ -12,8 +12,15 @@ from host import AgentHost
 from host.errors import CannotPlanError
 from host.planning import planner_schema
 from host.plans import validate_plan
-from host.testing import ChatReply, OpenAICompatibleServer, Reply, ScriptedChatCompletion
+from host.testing import (
+    ChatReply,
+    HttpError,
+    OpenAICompatibleServer,
+    Reply,
+    ScriptedChatCompletion,
+)
 from tests.conftest import ROOT
+from tests.deep_data import nested
 
 MAIN_JOB = "check yesterday's Shanghai temperature and write a promotion copy"
 
@@ -100,8 +107,29 @@ async def test_an_invalid_plan_is_repaired_with_its_problems_fed_back(tmp_path: 
         ('{"steps": [}', "the reply is not valid JSON"),
         ('{"steps": []}', "steps: List should have at least 1 item"),
         ('{"steps": [{"id": "x"}]}', "steps.0.function: Field required"),
+        (
+            json.dumps({"steps": [{**STEPS[0], "arguments": {"expression": nested(500)}}]}),
+            "step 'day': argument 'expression' nests deeper than 100 levels",
+        ),
+        (
+            VALID.replace('"yesterday"', "[" * 5000 + "]" * 5000),
+            "the reply nests objects and arrays too deeply to read",
+        ),
+        (
+            json.dumps({"steps": [STEPS[0], {**STEPS[1], "capability": "translate"}]}),
+            "step 'weather': capability 'translate' is not one of fetch, extract",
+        ),
     ],
-    ids=["prose", "cut short", "malformed", "no steps", "schema"],
+    ids=[
+        "prose",
+        "cut short",
+        "malformed",
+        "no steps",
+        "schema",
+        "deeper than a plan",
+        "deeper than json reads",
+        "capability nobody plans for",
+    ],
 )
 async def test_a_reply_that_is_not_a_plan_is_repaired(
     tmp_path: Path, reply: str, problem: str
@@ -112,6 +140,50 @@ async def test_a_reply_that_is_not_a_plan_is_repaired(
     assert outcome.source == "repaired"
     assert outcome.problems[0].startswith(f"round 1: {problem}")
     assert problem in prompt_of(model, 1)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"Here is the plan, with {{$ref}} references:\n{VALID}",
+        f'```json\n{VALID}\n```\nEach {{"$ref": ...}} names an earlier step.',
+        f"{VALID} {{}}",
+    ],
+    ids=["braces before", "braces after", "an empty object after"],
+)
+async def test_a_plan_in_prose_with_braces_of_its_own_is_read(tmp_path: Path, reply: str) -> None:
+    """Bug: the reply was cut from its first ``{`` to its last ``}``, so prose with braces
+    around a valid plan was "not valid JSON" and the plan was lost."""
+    model = ScriptedChatCompletion("local", [Reply(reply)])
+    async with AgentHost(write_config(tmp_path), models={"local": model}) as host:
+        outcome = await host.plan_for(MAIN_JOB)
+    assert (outcome.source, outcome.problems) == ("model", ())
+    assert [step.id for step in outcome.plan.steps] == ["day", "weather", "copy"]
+
+
+async def test_a_failing_planning_model_falls_back_to_the_next_capable_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the planning call was given the route's model but not its fallbacks, so the
+    reason said "fallbacks dear" and a failing cheap planner went straight to clauses."""
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with (
+        OpenAICompatibleServer([], default=HttpError(500)) as cheap,
+        OpenAICompatibleServer([ChatReply(VALID)]) as dear,
+    ):
+        models = "".join(
+            f"  {name}:\n    provider: openai\n    model: m\n    base_url: {server.base_url}\n"
+            f"    api_key_env: TEST_OPENAI_KEY\n    capabilities: [plan]\n"
+            f"    cost: {{input: {cost}, output: 0}}\n"
+            for name, server, cost in (("cheap", cheap, 0), ("dear", dear, 1))
+        )
+        async with AgentHost(write_config(tmp_path, models)) as host:
+            outcome = await host.plan_for(MAIN_JOB)
+    assert (outcome.source, outcome.rounds, outcome.problems) == ("model", 1, ())
+    [record] = outcome.records
+    assert record.model == "dear"
+    assert [(e.kind, e.target, e.outcome) for e in record.events][-1] == ("fallback", "dear", "ok")
+    assert (len(cheap.requests), len(dear.requests)) == (1, 1)
 
 
 async def test_an_unrepairable_plan_falls_back_to_the_clause_planner(tmp_path: Path) -> None:
