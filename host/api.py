@@ -362,11 +362,14 @@ class AgentHost:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
             return self._unread(runs, RunResult(run_id, request, "failed", None, error=str(error)))
-        except ValueError as error:
-            from host.plans import PlanProblem
+        except ValueError as error:  # pydantic's ValidationError is one
+            from pydantic import ValidationError
 
-            problem = PlanProblem(None, f"plan does not fit the Plan schema: {error}")
-            failed = RunResult(run_id, request, "failed", None, error=str(PlanError([problem])))
+            from host.plans import PlanProblem, schema_problems
+
+            lines = schema_problems(error) if isinstance(error, ValidationError) else [str(error)]
+            problems = [PlanProblem(None, line) for line in lines]
+            failed = RunResult(run_id, request, "failed", None, error=str(PlanError(problems)))
             return self._unread(runs, failed)
         state = RunState(values, run_id=run_id)
         return runs.plan(parsed, request, state, self._deadline(deadline))

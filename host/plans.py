@@ -372,6 +372,18 @@ class PlanProblem:
         return f"step {self.step!r}: {self.message}" if self.step is not None else self.message
 
 
+def schema_problems(error: ValidationError) -> list[str]:
+    """One line per way ``error``'s data does not fit the Plan schema, at its path in the
+    plan (``steps.1.arguments: …``), each line once."""
+    lines: list[str] = []
+    for detail in error.errors():
+        path = ".".join(str(part) for part in detail["loc"])
+        line = f"{path or 'plan'}: {detail['msg']}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
 def validate_plan(plan: Plan, catalogue: Sequence[FunctionInfo]) -> list[PlanProblem]:
     """Every problem with ``plan`` against the loaded functions; empty when it is valid."""
     functions = {info.name: info for info in catalogue}

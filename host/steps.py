@@ -14,6 +14,7 @@ validation, walks ``on_fail`` when it fails, and records the step.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -418,11 +419,29 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
         try:
             values[name] = adapt_output(info, name, state.resolve(target))
         except (KeyError, IndexError, ValueError, TypeError, RecursionError) as error:
-            reason = "nested too deep" if isinstance(error, RecursionError) else quoted(error)
-            read = ".".join(target.path) or "output"
-            message = f"argument {name!r}: cannot read {read} ({reason})"
+            message = f"argument {name!r}: cannot read {_written(target)} ({_unread(error)})"
             raise InvalidArgumentsError(step.function, [message]) from None
     return values
+
+
+def _written(target: RefTarget) -> str:
+    """A reference as a plan writes it: ``steps.<id>.output.<path>`` or ``state.<key>``."""
+    if target.source == "state":
+        return ".".join(("state", *target.path))
+    return ".".join(("steps", str(target.step), "output", *target.path))
+
+
+def _unread(error: Exception) -> str:
+    """Why a reference could not be read (or its value not taken), in a user's words."""
+    if isinstance(error, RecursionError):
+        return "nested too deep"
+    if isinstance(error, KeyError):
+        return f"there is no {quoted(error.args[0]) if error.args else 'such'} field"
+    if isinstance(error, IndexError):
+        return "the list has no item at that index"
+    if isinstance(error, json.JSONDecodeError):
+        return "it is text, not JSON with fields"
+    return quoted(error)
 
 
 @by_identity

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from host.catalogue import FunctionInfo
 from host.errors import AgentHostError, CannotPlanError, PlanError
 from host.planning import PLANNER_CAPABILITIES, PlanningContext, PlanOutcome
-from host.plans import MAX_NESTING, Plan, parse_plan, validate_plan
+from host.plans import MAX_NESTING, Plan, parse_plan, schema_problems, validate_plan
 from planners.clauses import plan_by_clauses
 
 _EXAMPLE_REQUEST = "get the Beijing temperature from 2 days ago and write an ad for iced tea"
@@ -139,7 +139,7 @@ def check_reply(reply: str, catalogue: Sequence[FunctionInfo]) -> tuple[Plan | N
     except PlanError as error:
         return None, [str(problem) for problem in error.problems]
     except ValidationError as error:
-        return None, _schema_problems(error)
+        return None, schema_problems(error)
     problems = [str(problem) for problem in validate_plan(plan, catalogue)]
     problems += [
         f"step {step.id!r}: capability {step.capability!r} is not one of {_CAPABILITIES}"
@@ -178,17 +178,6 @@ def _json_object(reply: str) -> dict[str, Any] | str:
             break
     assert first is not None
     return f"the reply is not valid JSON ({first.msg} at character {first.pos})"
-
-
-def _schema_problems(error: ValidationError) -> list[str]:
-    """One line per schema error, at its path in the plan."""
-    lines: list[str] = []
-    for detail in error.errors():
-        path = ".".join(str(part) for part in detail["loc"])
-        line = f"{path or 'plan'}: {detail['msg']}"
-        if line not in lines:
-            lines.append(line)
-    return lines
 
 
 def _signature(info: FunctionInfo) -> str:

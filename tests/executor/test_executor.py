@@ -153,7 +153,7 @@ async def test_a_failed_step_stops_its_dependents(tmp_path: Path) -> None:
             },
             "nope.nothing",
         ),
-        ({"steps": []}, "Plan schema"),
+        ({"steps": []}, "- steps: List should have at least 1 item after validation, not 0"),
         (
             {
                 "steps": [
@@ -217,7 +217,7 @@ class Box(BaseModel):
 class Shapes:
     @kernel_function(description="A box as JSON text.")
     async def box(self) -> str:
-        return '{"width": 3, "height": 4, "label": "crate"}'
+        return '{"width": 3, "height": 4, "label": "crate", "sizes": [1, 2]}'
 
     @kernel_function(description="The area of a box.")
     async def area(self, box: Box) -> int:
@@ -272,3 +272,42 @@ async def test_outputs_are_coerced_to_model_parameters(
         assert [step.output for step in result.steps[1:]] == [detail, 6]
     else:
         assert result.error is not None and detail in result.error
+
+
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        ("steps.box.output.depth", "there is no 'depth' field"),
+        ("steps.box.output.label.size", "it is text, not JSON with fields"),
+        ("steps.box.output.sizes.5", "the list has no item at that index"),
+        ("state.missing", "there is no 'missing' field"),
+    ],
+    ids=["missing field", "field of text", "index past the end", "missing state value"],
+)
+async def test_a_reference_that_cannot_be_read_is_named_as_written_with_why(
+    tmp_path: Path, reference: str, reason: str
+) -> None:
+    """Kills: the reference shown without its step (``cannot read depth``), and Python's
+    exception as the reason (``KeyError('depth')``)."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "shapes.py").write_text(SHAPES)
+    config = tmp_path / "host.yaml"
+    config.write_text(ONE_MODEL.join(["models:\n", f"plugins:\n  directories: [{plugins}]\n"]))
+    plan = {
+        "steps": [
+            {"id": "box", "function": "shapes.box", "arguments": {}, "capability": "fetch"},
+            {
+                "id": "twice",
+                "function": "shapes.double",
+                "capability": "fetch",
+                "arguments": {"number": {"$ref": reference}},
+                "depends_on": ["box"],
+            },
+        ]
+    }
+    async with AgentHost(config) as host:
+        result = await host.execute(plan)
+
+    assert result.status == "failed"
+    assert f"argument 'number': cannot read {reference} ({reason})" in (result.error or "")

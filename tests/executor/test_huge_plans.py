@@ -143,4 +143,5 @@ async def test_an_output_of_json_text_too_deep_to_read_fails_the_step_that_reads
         result = await host.execute(plan)
 
     assert result.status == "failed"
-    assert "argument 'timezone': cannot read field (nested too deep)" in (result.error or "")
+    read = "argument 'timezone': cannot read steps.talk.output.field (nested too deep)"
+    assert read in (result.error or "")
