@@ -188,8 +188,29 @@ class RetriesExhaustedError(AgentHostError):
     def __init__(self, target: str, attempts: list[AgentHostError]) -> None:
         self.target = target
         self.attempts = attempts
-        listed = "; ".join(f"#{i} {describe_error(e)}" for i, e in enumerate(attempts, 1))
+        listed = "; ".join(_attempt_runs([describe_error(e) for e in attempts]))
         super().__init__(f"{target} failed after {len(attempts)} attempt(s): {listed}")
+
+
+_LISTED_RUNS = 4
+"""The most runs of attempts an error lists: the first ones and the last, the rest counted."""
+
+
+def _attempt_runs(described: list[str]) -> list[str]:
+    """``#1 error``, one per run of attempts that failed alike (``#2-#9 error``); past
+    :data:`_LISTED_RUNS` runs, the first ones, how many are left out, and the last."""
+    runs: list[tuple[int, int, str]] = []
+    for number, text in enumerate(described, 1):
+        if runs and runs[-1][2] == text:
+            runs[-1] = (runs[-1][0], number, text)
+        else:
+            runs.append((number, number, text))
+    shown = [f"#{first} {text}" if first == last else f"#{first}-#{last} {text}"
+             for first, last, text in runs]  # fmt: skip
+    if len(shown) > _LISTED_RUNS:
+        left_out = len(shown) - _LISTED_RUNS
+        shown[_LISTED_RUNS - 1 : -1] = [f"({left_out} more run(s) of attempts)"]
+    return shown
 
 
 class DeadlineExceededError(AgentHostError):

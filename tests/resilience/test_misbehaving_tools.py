@@ -14,7 +14,12 @@ import pytest
 from resilience_kit import tool_host
 from semantic_kernel.functions import kernel_function
 
-from host.errors import AttemptTimeoutError, DeadlineExceededError, FunctionFailedError
+from host.errors import (
+    AttemptTimeoutError,
+    DeadlineExceededError,
+    FunctionFailedError,
+    RetriesExhaustedError,
+)
 from host.testing import Fail, FaultyTool, Stall, VirtualClock, fails_then_succeeds
 
 
@@ -131,3 +136,19 @@ async def test_a_long_run_of_retries_waits_at_most_backoff_max(
 
     assert (step.output, step.attempts) == (7, 351)
     assert max(clock.slept) <= 1
+
+
+async def test_an_error_after_hundreds_of_attempts_stays_one_short_line(
+    tmp_path: Path, clock: VirtualClock, tool_plugins: Callable[..., Path]
+) -> None:
+    """Attempts that failed alike are one run (``#1-#351``): the CLI's one-line error
+    listed every attempt, kilobytes of the same words."""
+    plugins = tool_plugins(faulty=FaultyTool(Fail(ConnectionError("down"))))
+    resilience = {"backoff_max": 1}
+    async with tool_host(tmp_path, clock, plugins, {"retries": 350}, **resilience) as host:
+        with pytest.raises(RetriesExhaustedError) as raised:
+            await host.invoke("faulty.count", query="apples")
+
+    message = str(raised.value)
+    assert message.startswith("faulty.count failed after 351 attempt(s): #1-#351 ")
+    assert len(message) < 300 and message.count("down") == 1
