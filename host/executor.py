@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from host.errors import AgentHostError, HumanNeeded, InvalidArgumentsError, describe_error
+from host.errors import (
+    AgentHostError,
+    HumanNeeded,
+    InvalidArgumentsError,
+    PlanError,
+    describe_error,
+)
 from host.idempotency import compensation
 from host.plans import TOO_DEEP, Plan, Step, ensure_valid, too_deep, waves
 from host.state import RunResult, RunState, StepRecord
@@ -189,6 +195,9 @@ class Executor:
         if known is not None and known[0] is plan:
             return known[1]
         ensure_valid(plan, self._functions)
+        unroutable = self._steps.unroutable(plan)
+        if unroutable:
+            raise PlanError(unroutable)
         schedule = _Schedule.of(plan)
         if len(self._plans) >= _MEMO_SIZE:
             del self._plans[next(iter(self._plans))]

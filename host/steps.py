@@ -23,6 +23,7 @@ from host.catalogue import FunctionInfo
 from host.effects import IDEMPOTENCY_KEY
 from host.errors import (
     AgentHostError,
+    ConfigError,
     HumanNeeded,
     InvalidArgumentsError,
     ValidationFailedError,
@@ -30,6 +31,7 @@ from host.errors import (
 )
 from host.idempotency import COMPENSATION, effect_key
 from host.memo import by_identity
+from host.plans import PlanProblem
 from host.progress import StepEvent, StepFinished, listener, reported, tell
 from host.state import CallEvent, RunState, StepRecord, spent
 from host.step_call import StepCall
@@ -38,7 +40,7 @@ from host.validation.checks import Verdict, check, judgement, render
 if TYPE_CHECKING:
     from host.idempotency import IdempotencyStore
     from host.invocation import Invoker
-    from host.plans import RefTarget, Step
+    from host.plans import Plan, RefTarget, Step
     from host.progress import Listener
     from host.routing import Router
     from host.telemetry.genai import Tracing
@@ -252,6 +254,21 @@ class StepRunner:
     def _invoke(self, call: StepCall) -> Awaitable[StepRecord]:
         """``call`` through the invoker, its route's reason on the record."""
         return self._invoker.call(self.catalogue[call.function], call)
+
+    def unroutable(self, plan: Plan) -> list[PlanProblem]:
+        """The steps of ``plan`` whose prompt function no model can take (no model has
+        the step's capability): found before the first step runs, not after some acted."""
+        if self._router is None:
+            return []
+        problems: list[PlanProblem] = []
+        for step in plan.steps:
+            if self.catalogue[step.function].kind != "prompt":
+                continue
+            try:
+                self._router.choose(step.capability)
+            except ConfigError as error:
+                problems.extend(PlanProblem(step.id, problem) for problem in error.problems)
+        return problems
 
     def _routed(
         self,

@@ -311,3 +311,29 @@ async def test_a_reference_that_cannot_be_read_is_named_as_written_with_why(
 
     assert result.status == "failed"
     assert f"argument 'number': cannot read {reference} ({reason})" in (result.error or "")
+
+
+async def test_a_prompt_step_no_model_can_take_fails_the_plan_before_any_step_runs(
+    tmp_path: Path,
+) -> None:
+    """Kills: the routing error found only when the step came up, after the steps before
+    it had run (their side effects made), with no step named."""
+    models = ONE_MODEL + "    capabilities: [fetch, write]\n"
+    plan = {
+        "steps": [
+            {"id": "cities", "function": "weather.known_cities", "capability": "fetch"},
+            {
+                "id": "say",
+                "function": "talk.Echo",
+                "arguments": {"input": {"$ref": "steps.cities.output"}},
+                "capability": "review",
+            },
+        ]
+    }
+    model = ScriptedChatCompletion.echo("local")
+    async with AgentHost(write_config(tmp_path, models), models={"local": model}) as host:
+        result = await host.execute(plan)
+
+    assert (result.status, result.steps) == ("failed", ())
+    assert "- step 'say': routing: no model is capable of 'review'" in (result.error or "")
+    assert model.requests == []
