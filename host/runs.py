@@ -50,6 +50,11 @@ def recorded_after() -> Iterator[None]:
         _recorded_after.reset(token)
 
 
+_resuming: ContextVar[bool] = ContextVar("agent_host_resuming", default=False)
+"""Whether a paused run is being resumed in this context: cancelled, it is still waiting
+(its claim given back), so its ``needs_human`` row stays as it was, not ``cancelled``."""
+
+
 class Runs:
     """Starts, keeps and resumes the runs of one host over its step runner and paused-run store,
     recording each in ``store`` (if given)."""
@@ -102,10 +107,10 @@ class Runs:
 
     def _ended(self, result: RunResult) -> RunResult:
         """The executor's end of a run: recorded, unless its caller records it (see
-        :func:`recorded_after`)."""
-        if _recorded_after.get() and result.status != "cancelled":
-            return result
-        return self.record(result)
+        :func:`recorded_after`); a cancelled resume is not (the run is still waiting)."""
+        if result.status == "cancelled":
+            return result if _resuming.get() else self.record(result)
+        return result if _recorded_after.get() else self.record(result)
 
     def _keep_plan(
         self, plan: Plan, result: RunResult, state: RunState, deadline: float | None
@@ -146,7 +151,7 @@ class Runs:
         try:
             result = await running
         except asyncio.CancelledError:
-            if self._store is not None:
+            if self._store is not None and not _resuming.get():
                 cancelled = run.result("cancelled", "cancelled")
                 self._store.record(cancelled, "team", run.team.name, started=started)
             raise
@@ -195,6 +200,7 @@ class Runs:
         another resume holds it.
         """
         claim = self._paused.claim(run_id)
+        token = _resuming.set(True)
         try:
             async with self._paused.holding(claim):
                 with resuming(_resumption(claim.snapshot, answer)):
@@ -202,6 +208,8 @@ class Runs:
         except BaseException as error:
             self._paused.release(claim, describe_error(error))
             raise
+        finally:
+            _resuming.reset(token)
         if result.status == "failed" and not result.compensations:
             self._paused.release(claim, result.error or result.status)
         elif result.status != "needs_human":  # a new pause replaced the snapshot already

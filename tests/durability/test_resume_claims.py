@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ PLAN: dict[str, Any] = {
     ],
     "output": "send",
 }
+
+
+HOLD = {"id": "hold", "function": "mail.hold", "capability": "fetch"}
 
 
 BOOK = {
@@ -238,3 +242,29 @@ def test_text_that_is_not_utf8_is_kept_and_read_back_as_it_was(tmp_path: Path) -
     assert keys.get("r1/post") == ("done", f"posted {undecodable}")
     paused.close()
     keys.close()
+
+
+async def test_a_cancelled_resume_leaves_the_run_waiting_in_the_run_store_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kills: the cancelled resume recorded as a ``cancelled`` run, while the run was still
+    waiting for its person (and resumable)."""
+    config = write_mail_host(tmp_path)
+    plan = {"steps": [PLAN["steps"][0], {**HOLD, "depends_on": ["draft"]}], "output": "hold"}
+    async with AgentHost(config) as host:
+        paused = await host.execute(plan, run_id="r1")
+    assert paused.status == "needs_human"
+
+    monkeypatch.setenv("CRASH_STOP_AT", "after")  # mail.hold waits there until cancelled
+    async with AgentHost(config) as host:
+        resuming = asyncio.create_task(host.resume("r1", "OK, hello"))
+        while not (tmp_path / "signal").exists():  # noqa: ASYNC110 - the plugin's file
+            await asyncio.sleep(0.01)
+        resuming.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await resuming
+        host.run_store.flush()
+        recorded = host.run_store.get("r1")
+
+    assert recorded is not None and recorded.status == "needs_human"
+    assert [waiting.run_id for waiting in host_waiting(tmp_path)] == ["r1"]
