@@ -21,6 +21,8 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── ValidationFailedError  a step's output failed its checks and no on_fail path helped
     ├── HumanNeeded            a step hands off to a person; the run pauses until resumed
     ├── UnknownRunError        no paused run has that id
+    ├── RunBusyError           another resume holds that paused run now (retryable)
+    ├── LostClaimError         a resume's claim lapsed and another resume took its run
     └── TransitionError        a workflow node asked for a move its graph does not allow
 
 The CLI prints ``str(error)`` as one line and exits non-zero; callers of the
@@ -300,4 +302,18 @@ class RunBusyError(AgentHostError):
         super().__init__(
             f"run {run_id!r} is being resumed elsewhere (its claim lapses in "
             f"{max(expires_in, 0.0):.0f}s if that resume stops without finishing)"
+        )
+
+
+class LostClaimError(AgentHostError):
+    """A resume of ``run_id`` lost its claim: it went ``lease`` seconds without renewing it
+    (its process stalled), and another resume took the run over. What this resume did
+    after that is not kept: the run is as the other resume leaves it."""
+
+    def __init__(self, run_id: str, lease: float) -> None:
+        self.run_id = run_id
+        self.lease = lease
+        super().__init__(
+            f"run {run_id!r}: this resume lost its claim (not renewed within its {lease:g}s "
+            "lease) and another resume took the run over; this resume's pause was not kept"
         )

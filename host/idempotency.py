@@ -1,10 +1,12 @@
 """Idempotency keys for side-effecting steps: an effect done once is replayed, never repeated.
 
 A side-effecting step's key is ``<run id>/<step id>``; the n-th visit (n ≥ 2) of
-a workflow node is ``<run id>/<node>#<n>``, and the compensation of a step
-``<run id>/compensate:<step id>``. Step and node ids are names (letters, digits
-and ``_``), so no id can produce a generated key and no two kinds of key
-collide, whatever the run id.
+a workflow node is ``<run id>/<node>#<n>``, the compensation of a step
+``<run id>/compensate:<step id>``, and the alternative function a step's
+validation falls back to ``<run id>/alternative:<step id>`` (of the n-th visit,
+``alternative:<node>#<n>``). Step and node ids are names (letters, digits and
+``_``), so no id can produce a generated key and no two kinds of key collide,
+whatever the run id.
 
 Each effect is written down twice in SQLite: its *intent* just before the call,
 its *outcome* (the output) as soon as the call returns. Running the same step
@@ -54,6 +56,12 @@ COMPENSATION = "compensate:"
 def compensation(step_id: str) -> str:
     """The effect name of the call that undoes step ``step_id``: ``compensate:<step id>``."""
     return f"{COMPENSATION}{step_id}"
+
+
+def alternative(effect: str) -> str:
+    """The effect name of the alternative function that answers for ``effect`` (a step id,
+    ``node#n`` or a :func:`compensation`) when its output fails validation."""
+    return f"alternative:{effect}"
 
 
 class IdempotencyStore(SQLiteStore):

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from host.errors import RunBusyError, UnknownRunError
+from host.errors import LostClaimError, RunBusyError, UnknownRunError
 from host.redaction import redact
 from host.sqlite_store import SQLiteStore, json_text
 from host.state import CallEvent, RunState, StepRecord
@@ -108,11 +108,18 @@ class PausedRuns(SQLiteStore):
         self._now = now
         self._sleep = sleep
 
-    def keep(self, snapshot: Snapshot) -> None:
-        """Store ``snapshot`` under its run id, unclaimed (replacing an earlier pause of it)."""
+    def keep(self, snapshot: Snapshot, claim: Claim | None = None) -> None:
+        """Store ``snapshot`` under its run id, unclaimed (replacing an earlier pause of it).
+
+        A resume that pauses its run again passes its ``claim``: if the claim was lost (its
+        lease lapsed and another resume took the run, which may have finished it since),
+        nothing is stored and :class:`~host.errors.LostClaimError` is raised.
+        """
         text = redact(json_text(_encode(snapshot)))
         run_id = snapshot.state.run_id
         with self._lock, self._db:
+            if claim is not None and not self._holds(claim):
+                raise LostClaimError(run_id, self.lease)
             self._db.execute(
                 "INSERT OR REPLACE INTO paused (run_id, snapshot) VALUES (?, ?)", (run_id, text)
             )
@@ -145,6 +152,13 @@ class PausedRuns(SQLiteStore):
         if row is not None:
             raise RunBusyError(run_id, row[1] - now)
         raise UnknownRunError(run_id, [waiting.describe() for waiting in self.waiting()])
+
+    def _holds(self, claim: Claim) -> bool:
+        """Whether ``claim`` still holds its run (call with the lock held)."""
+        held = self._db.execute(
+            "SELECT 1 FROM resumes WHERE run_id = ? AND owner = ?", (claim.run_id, claim.owner)
+        ).fetchone()
+        return held is not None
 
     def renew(self, claim: Claim) -> None:
         """Extend ``claim`` by a full lease from now (nothing if it was lost)."""

@@ -19,20 +19,25 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from host.errors import describe_error
+from host.errors import InvalidArgumentsError, describe_error
 from host.executor import Executor
-from host.plans import Plan, parse_plan
+from host.plans import TOO_DEEP, Plan, parse_plan, too_deep
 from host.state import RunResult, RunState
 from host.telemetry.genai import Resumption, current_span_id, resuming
 
 if TYPE_CHECKING:
     from host.agents.coordination import TeamRun
     from host.agents.team import Team
-    from host.paused_runs import Kind, PausedRuns, Snapshot
+    from host.paused_runs import Claim, Kind, PausedRuns, Snapshot
     from host.run_store import RunStore
     from host.steps import StepRunner
     from host.workflows import Workflow
 
+
+_claimed: ContextVar[Claim | None] = ContextVar("agent_host_claimed", default=None)
+"""The claim of the resume running in this context: a pause it makes is kept only while
+the claim holds, and cancelled, the run is still waiting (its claim given back), so its
+``needs_human`` row stays as it was, not ``cancelled``."""
 
 _recorded_after: ContextVar[bool] = ContextVar("agent_host_recorded_after", default=False)
 """Whether the plan's run in this context is recorded by its caller once it returns."""
@@ -48,11 +53,6 @@ def recorded_after() -> Iterator[None]:
         yield
     finally:
         _recorded_after.reset(token)
-
-
-_resuming: ContextVar[bool] = ContextVar("agent_host_resuming", default=False)
-"""Whether a paused run is being resumed in this context: cancelled, it is still waiting
-(its claim given back), so its ``needs_human`` row stays as it was, not ``cancelled``."""
 
 
 class Runs:
@@ -109,7 +109,7 @@ class Runs:
         """The executor's end of a run: recorded, unless its caller records it (see
         :func:`recorded_after`); a cancelled resume is not (the run is still waiting)."""
         if result.status == "cancelled":
-            return result if _resuming.get() else self.record(result)
+            return result if _claimed.get() is not None else self.record(result)
         return result if _recorded_after.get() else self.record(result)
 
     def _keep_plan(
@@ -151,7 +151,7 @@ class Runs:
         try:
             result = await running
         except asyncio.CancelledError:
-            if self._store is not None and not _resuming.get():
+            if self._store is not None and _claimed.get() is None:
                 cancelled = run.result("cancelled", "cancelled")
                 self._store.record(cancelled, "team", run.team.name, started=started)
             raise
@@ -197,10 +197,13 @@ class Runs:
         ``failed`` result without compensations) leaves the run waiting with the
         error recorded, to be resumed again. Raises :class:`~host.errors.UnknownRunError` when no
         run of that id is waiting, :class:`~host.errors.RunBusyError` when
-        another resume holds it.
+        another resume holds it, :class:`~host.errors.InvalidArgumentsError` (the run
+        untouched) for an answer nested deeper than :data:`~host.plans.MAX_NESTING` levels.
         """
+        if too_deep({"answer": answer}):
+            raise InvalidArgumentsError(f"resume {run_id}", [f"the answer {TOO_DEEP}"])
         claim = self._paused.claim(run_id)
-        token = _resuming.set(True)
+        claimed = _claimed.set(claim)
         try:
             async with self._paused.holding(claim):
                 with resuming(_resumption(claim.snapshot, answer)):
@@ -209,7 +212,7 @@ class Runs:
             self._paused.release(claim, describe_error(error))
             raise
         finally:
-            _resuming.reset(token)
+            _claimed.reset(claimed)
         if result.status == "failed" and not result.compensations:
             self._paused.release(claim, result.error or result.status)
         elif result.status != "needs_human":  # a new pause replaced the snapshot already
@@ -271,7 +274,7 @@ class Runs:
             state,
             current_span_id(),
         )
-        self._paused.keep(snapshot)
+        self._paused.keep(snapshot, _claimed.get())
 
 
 def _resumption(snapshot: Snapshot, answer: Any) -> Resumption:

@@ -24,12 +24,15 @@ from host.effects import IDEMPOTENCY_KEY
 from host.errors import (
     AgentHostError,
     ConfigError,
+    DeadlineExceededError,
     HumanNeeded,
     InvalidArgumentsError,
     ValidationFailedError,
+    describe_error,
     quoted,
 )
 from host.idempotency import COMPENSATION, effect_key
+from host.idempotency import alternative as alternative_of
 from host.memo import by_identity
 from host.plans import PlanProblem
 from host.progress import StepEvent, StepFinished, listener, reported, tell
@@ -143,7 +146,7 @@ class StepRunner:
         validation = step.validation or self._validations.get(step.function)
         if validation is None and call.effect_key is None:
             return self._invoker.call(info, call, state)
-        return self._checked(step, call, validation, state)
+        return self._checked(step, call, validation, state, key)
 
     async def _traced(
         self,
@@ -173,14 +176,19 @@ class StepRunner:
             return record
 
     async def _checked(
-        self, step: Step, call: StepCall, validation: Validation | None, state: RunState
+        self,
+        step: Step,
+        call: StepCall,
+        validation: Validation | None,
+        state: RunState,
+        key: str | None,
     ) -> StepRecord:
         """:meth:`run` of a step with a validation or a keyed side effect."""
         try:
             record = await self.call(call)
             if validation is not None:
                 info = self.catalogue[step.function]
-                record = await self._validated(step, info, call, record, validation, state)
+                record = await self._validated(step, info, call, record, validation, state, key)
         except AgentHostError as error:
             state.fail(error)
             raise
@@ -302,8 +310,10 @@ class StepRunner:
         record: StepRecord,
         validation: Validation,
         state: RunState,
+        key: str | None,
     ) -> StepRecord:
-        """``record`` when its output passes; else the first ``on_fail`` path that helps."""
+        """``record`` when its output passes; else the first ``on_fail`` path that helps
+        (``key`` names this run of the step, for an alternative's side effect)."""
         named = {
             **{p.name: p.default for p in info.parameters if p.default is not None},
             **call.arguments,
@@ -354,6 +364,8 @@ class StepRunner:
         verdict = await verdict_on(record.output)
         if verdict.passed:
             return finished()
+        given_up: list[str] = []
+        """Why paths that ran into an error of their own failed (an alternative's call)."""
         for path in validation.on_fail:
             if path == "retry" and not info.side_effects:
                 for _ in range(validation.retries):
@@ -370,7 +382,19 @@ class StepRunner:
                         return finished()
                 note(CallEvent("on_fail", "retry", "failed"))
             elif path == "alternative" and validation.alternative is not None:
-                output, events = await self._alternative(step, named, validation, state)
+                try:
+                    output, events = await self._alternative(step, named, validation, state, key)
+                except (HumanNeeded, DeadlineExceededError):
+                    raise
+                except AgentHostError as failure:
+                    if validation.alternative.function is None:  # a template: a config error
+                        raise
+                    if failure.step is not None:
+                        trail.extend(failure.step.events)
+                    why = describe_error(failure)
+                    note(CallEvent("on_fail", "alternative", "failed", error=why))
+                    given_up.append(f"alternative {validation.alternative.function} failed: {why}")
+                    continue
                 trail.extend(events)
                 note(CallEvent("on_fail", "alternative", "ok"))
                 return finished(output=output, degraded=True, confidence=None)
@@ -382,7 +406,7 @@ class StepRunner:
             elif path == "abort":
                 break
         note(CallEvent("on_fail", "abort", "failed"))
-        error = ValidationFailedError(step.id, list(verdict.problems))
+        error = ValidationFailedError(step.id, [*verdict.problems, *given_up])
         error.step = finished(
             status="failed",
             error=str(error),
@@ -406,9 +430,15 @@ class StepRunner:
         )
 
     async def _alternative(
-        self, step: Step, arguments: Mapping[str, Any], validation: Validation, state: RunState
+        self,
+        step: Step,
+        arguments: Mapping[str, Any],
+        validation: Validation,
+        state: RunState,
+        key: str | None,
     ) -> tuple[Any, list[CallEvent]]:
-        """The alternative path's output: a rendered template, or another function's answer."""
+        """The alternative path's output: a rendered template, or another function's answer
+        (a side-effecting one keyed as the step's :func:`~host.idempotency.alternative`)."""
         alternative = validation.alternative
         assert alternative is not None
         if alternative.template is not None:
@@ -418,7 +448,12 @@ class StepRunner:
         other = self.catalogue[alternative.function]
         given = {k: v for k, v in arguments.items() if other.parameter(k) is not None}
         arguments = {**given, **alternative.arguments}
-        answer = await self.call(self._routed(step.id, other, arguments, step.capability))
+        effect = None
+        if other.side_effects and self._effects is not None:
+            effect = effect_key(state.run_id, alternative_of(key or step.id))
+        answer = await self.call(
+            self._routed(step.id, other, arguments, step.capability, None, effect)
+        )
         return answer.output, [*answer.events, CallEvent("fallback", other.name, "ok")]
 
     async def _judge(self, step: Step, function: str, text: str, facts: str) -> StepRecord:

@@ -104,6 +104,7 @@ def judgement(reply: Any) -> tuple[bool, str]:
 def schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
     """Why ``output`` (JSON text, or a value) does not fit ``schema``; empty when it does."""
     import jsonschema
+    from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]
 
     value = output
     if isinstance(output, str):
@@ -111,7 +112,7 @@ def schema_problems(schema: Mapping[str, Any], output: Any) -> list[str]:
             value = json.loads(output)
         except json.JSONDecodeError as error:
             return [f"output is not JSON ({error.msg} at position {error.pos})"]
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema, registry=REGISTRY)
     return [
         f"output{''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}"
         for e in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 OnFail = Literal["retry", "alternative", "human", "abort"]
 """What to try, in order, when a step's output fails its checks."""
@@ -98,3 +101,47 @@ def check_schema(schema: Mapping[str, Any]) -> None:
         where = "".join(f"[{part!r}]" for part in error.absolute_path)
         at = f" at {where}" if where else ""
         raise ValueError(f"not a valid JSON Schema{at}: {error.message}") from None
+    unresolved = _unresolved_refs(schema)
+    if unresolved:
+        raise ValueError("not a valid JSON Schema: " + "; ".join(unresolved))
+
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+"""Keywords whose value maps names to subschemas (a name there may be any word)."""
+_DATA = frozenset({"const", "enum", "default", "examples"})
+"""Keywords whose value is data, not a schema: a ``$ref`` inside one is not a reference."""
+
+
+def _unresolved_refs(schema: Mapping[str, Any]) -> list[str]:
+    """Where a ``$ref`` of ``schema`` points at nothing within it (or the JSON Schema
+    specifications): a remote schema is never fetched, so a ref to one is listed too."""
+    from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    problems: list[str] = []
+
+    def walk(node: Any, resolver: Resolver[Any], path: tuple[str | int, ...], names: bool) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, resolver, (*path, index), False)
+            return
+        if not isinstance(node, dict):
+            return
+        if not names:
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                try:
+                    resolver.lookup(ref)
+                except Unresolvable:
+                    at = "".join(f"[{part!r}]" for part in path)
+                    where = f"{at}: " if at else ""
+                    problems.append(f"{where}$ref {ref!r} does not resolve within the schema")
+        for key, value in node.items():
+            if names or key not in _DATA:
+                walk(value, resolver, (*path, key), not names and key in _SCHEMA_MAPS)
+
+    root = DRAFT202012.create_resource(schema)
+    walk(schema, REGISTRY.resolver_with_root(root), (), False)
+    return problems

@@ -105,3 +105,26 @@ async def test_a_plan_cannot_choose_the_idempotency_key(tmp_path: Path) -> None:
     assert result.status == "failed"
     assert "argument 'idempotency_key' is filled by the host" in (result.error or "")
     assert effects(tmp_path) == (0, 0)
+
+
+async def test_a_side_effecting_alternative_is_made_once_when_the_run_is_run_again(
+    tmp_path: Path,
+) -> None:
+    """Caught: a validation's alternative function was called without an idempotency key,
+    so executing a run again after a crash (past the alternative) posted a second time."""
+    config = write_mail_host(tmp_path)
+    fallback = {"function": "mail.post", "arguments": {"text": "fallback"}}
+    validation = {"regex": "^OK", "on_fail": ["alternative"], "alternative": fallback}
+    draft = {"id": "act", "function": "mail.draft", "capability": "write", "validation": validation}
+    hold = {"id": "hold", "function": "mail.hold", "depends_on": ["act"], "capability": "fetch"}
+    degraded = {"steps": [draft, hold], "output": "act"}
+    killed_at(tmp_path, "after", execute_command(config, degraded, "r1"))
+    assert effects(tmp_path) == (0, 1)
+
+    async with AgentHost(config) as host:
+        result = await host.execute(degraded, run_id="r1")
+
+    assert result.status == "ok" and result.output == "posted fallback", result.error
+    assert result.degraded
+    assert effects(tmp_path) == (0, 1)
+    assert "replayed" in [event.kind for event in result.steps[0].events]

@@ -11,7 +11,13 @@ import pytest
 from crash_kit import effects, killed_at, resume_command, write_mail_host
 
 from host import AgentHost
-from host.errors import RunBusyError, UnknownRunError, WorkflowError
+from host.errors import (
+    InvalidArgumentsError,
+    LostClaimError,
+    RunBusyError,
+    UnknownRunError,
+    WorkflowError,
+)
 from host.idempotency import IdempotencyStore
 from host.paused_runs import DEFAULT_LEASE, PausedRuns, Snapshot, Waiting
 from host.state import RunState
@@ -268,3 +274,101 @@ async def test_a_cancelled_resume_leaves_the_run_waiting_in_the_run_store_too(
 
     assert recorded is not None and recorded.status == "needs_human"
     assert [waiting.run_id for waiting in host_waiting(tmp_path)] == ["r1"]
+
+
+STALLING = """\
+import subprocess, sys
+from pathlib import Path
+
+from semantic_kernel.functions import kernel_function
+
+
+class Stall:
+    plugin_name = "stall"
+
+    def __init__(self, *, config: str) -> None:
+        self._config = config
+
+    @kernel_function(name="draft", description="Draft a text.")
+    def draft(self, text: str = "draft") -> str:
+        return text
+
+    @kernel_function(name="chew", description="On a late answer, stall while another resumes.")
+    def chew(self, text: str) -> str:
+        if text.startswith("late"):
+            other = [sys.executable, "-m", "host", "resume", "r1", "OK, on time"]
+            done = subprocess.run(
+                [*other, "--config", self._config], capture_output=True, text=True, timeout=120
+            )
+            Path(self._config).with_name("other.out").write_text(f"{done.returncode} {done.stdout}")
+        return text
+"""
+
+
+async def test_a_resume_that_lost_its_claim_does_not_bring_a_finished_run_back(
+    tmp_path: Path,
+) -> None:
+    """Caught: a resume whose lease lapsed while it stalled paused the run again after the
+    resume that took it over had finished it, so the finished run waited once more."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "stall.py").write_text(STALLING)
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "models:\n  local:\n    provider: scripted\n    model: s\n"
+        f"tools:\n  stall:\n    settings:\n      config: {config}\n"
+        f"plugins:\n  directories: [{plugins}]\n"
+        f"runs:\n  database: {tmp_path / 'runs.sqlite3'}\n  lease: 0.05\n"
+        "validation:\n  stall.draft:\n    regex: '^OK'\n    on_fail: [human]\n"
+        "    question: What should it say?\n"
+    )
+    plan = {
+        "steps": [
+            {"id": "ask", "function": "stall.draft", "capability": "fetch"},
+            {
+                "id": "chew",
+                "function": "stall.chew",
+                "arguments": {"text": {"$ref": "steps.ask.output"}},
+                "depends_on": ["ask"],
+                "capability": "fetch",
+            },
+            {
+                "id": "say",
+                "function": "stall.draft",
+                "arguments": {"text": {"$ref": "steps.chew.output"}},
+                "depends_on": ["chew"],
+                "capability": "fetch",
+            },
+        ],
+        "output": "say",
+    }
+    async with AgentHost(config) as host:
+        paused = await host.execute(plan, run_id="r1")
+        assert paused.status == "needs_human"
+        with pytest.raises(LostClaimError) as lost:
+            await host.resume("r1", "late answer")  # stalls: the other process takes over
+        assert lost.value.run_id == "r1"
+        with pytest.raises(UnknownRunError):
+            await host.resume("r1", "OK, again")
+    assert (tmp_path / "other.out").read_text() == "0 OK, on time\n"
+    assert host_waiting(tmp_path) == []
+
+
+async def test_an_answer_nested_too_deep_is_refused_and_the_run_keeps_waiting(
+    tmp_path: Path,
+) -> None:
+    """Caught: a resume whose run paused again raised a raw RecursionError while storing
+    an answer nested thousands of levels deep."""
+    config = write_mail_host(tmp_path)
+    second = {"id": "again", "function": "mail.draft", "depends_on": ["draft"]}
+    plan = {"steps": [PLAN["steps"][0], {**second, "capability": "write"}], "output": "again"}
+    answer: Any = "OK"
+    for _ in range(5000):
+        answer = [answer]
+    async with AgentHost(config) as host:
+        await host.execute(plan, run_id="r1")
+        with pytest.raises(InvalidArgumentsError, match="answer nests deeper than 100 levels"):
+            await host.resume("r1", answer)
+        assert host_waiting(tmp_path) == [Waiting("r1", None)]
+        again = await host.resume("r1", "OK, hello")
+    assert again.status == "needs_human" and again.waiting_step == "again"

@@ -296,3 +296,58 @@ async def test_a_native_output_json_cannot_hold_is_checked_as_its_text() -> None
 def test_confidence_is_the_share_of_checks_passed() -> None:
     assert Verdict(("one",), 4).confidence == 0.75
     assert Verdict((), 0).confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [
+        ({"$ref": "#/$defs/missing"}, "'#/$defs/missing'"),
+        (
+            {"properties": {"to": {"$ref": "address.json"}}},
+            "['properties']['to']: $ref 'address.json'",
+        ),
+        ({"$ref": "http://127.0.0.1:9/schema.json"}, "'http://127.0.0.1:9/schema.json'"),
+    ],
+)
+async def test_a_schema_ref_that_does_not_resolve_refuses_the_plan(
+    tmp_path: Path, schema: dict[str, Any], where: str
+) -> None:
+    """Caught: the $ref raised referencing's Unresolvable out of the run as an
+    ExceptionGroup (and a remote one was fetched over the network first)."""
+    result, model = await run_one(tmp_path, {"json_schema": schema}, ['{"to": "Bo"}'])
+    assert result.status == "failed" and not model.requests
+    assert "steps.0.validation.json_schema" in (result.error or "")
+    assert where in (result.error or "")
+    assert "does not resolve" in (result.error or "")
+
+
+async def test_a_schema_ref_within_the_schema_checks_the_output(tmp_path: Path) -> None:
+    schema = {
+        "$defs": {"level": {"enum": ["low", "high"]}},
+        "properties": {"urgency": {"$ref": "#/$defs/level"}},
+    }
+    result, _ = await run_one(tmp_path, {"json_schema": schema}, ['{"urgency": "soon"}'])
+    assert "output['urgency']: 'soon' is not one of ['low', 'high']" in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    ("on_fail", "status"), [(["alternative", "human"], "needs_human"), (["alternative"], "failed")]
+)
+async def test_an_alternative_that_fails_gives_way_to_the_next_path(
+    tmp_path: Path, on_fail: list[str], status: str
+) -> None:
+    """Caught: the alternative function's own failure failed the step at once, so the
+    paths after it (a person, here) were never tried."""
+    validation = {"regex": "^TEA", "on_fail": on_fail, "alternative": {"function": "talk.plain"}}
+    model = ScriptedChatCompletion("local", [Reply("tea"), Raise(RuntimeError("plain down"))])
+    async with AgentHost(write_config(tmp_path), models={"local": model}) as host:
+        result = await host.execute({"steps": [step(validation)]})
+    assert result.status == status, result.error
+    (record,) = result.steps
+    paths = [(e.target, e.outcome) for e in record.events if e.kind == "on_fail"]
+    assert paths[0] == ("alternative", "failed")
+    if status == "failed":
+        assert record.error_type == "ValidationFailedError"
+        assert "output does not match '^TEA'" in (result.error or "")
+        assert "alternative talk.plain failed" in (result.error or "")
+        assert "plain down" in (result.error or "")
