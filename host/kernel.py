@@ -41,17 +41,26 @@ def build_kernel(
     report = SourceReport()
     config = loaded.config
     plugins = PluginLoader(kernel, config.tools, report)
-    for directory in [*map(loaded.resolve, config.plugins.directories), *plugin_dirs]:
+    for directory in _once([*map(loaded.resolve, config.plugins.directories), *plugin_dirs]):
         plugins.load_directory(directory)
     for module in config.plugins.modules:
         plugins.load_module(module)
     prompts = PromptLoader(kernel, report)
-    for directory in [*map(loaded.resolve, config.prompts.directories), *prompt_dirs]:
+    for directory in _once([*map(loaded.resolve, config.prompts.directories), *prompt_dirs]):
         prompts.load_directory(directory)
     drop_broken_calls(kernel, report)
     _report_unknown_names(loaded, kernel, report)
     report.raise_if_strict(strict)
     return kernel, report
+
+
+def _once(directories: Sequence[Path]) -> list[Path]:
+    """``directories`` without repeats: one named in config and again on the command line
+    is loaded once, not reported as holding a second copy of each of its functions."""
+    unique: dict[Path, Path] = {}
+    for directory in directories:
+        unique.setdefault(directory.resolve(), directory)
+    return list(unique.values())
 
 
 def _report_unknown_names(loaded: LoadedConfig, kernel: Kernel, report: SourceReport) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from semantic_kernel import Kernel
 from semantic_kernel.functions import KernelFunction, KernelFunctionFromPrompt
@@ -19,6 +20,9 @@ from semantic_kernel.utils.validation import PLUGIN_NAME_REGEX
 
 from host.errors import describe_error
 from host.sources import SourceReport
+
+if TYPE_CHECKING:
+    from jinja2 import TemplateSyntaxError
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 _Builder = Callable[[Path, str], KernelFunction]
@@ -49,7 +53,10 @@ class PromptLoader:
         for entry in sorted(folder.iterdir()):
             if entry.is_dir() and (entry / "skprompt.txt").is_file():
                 self._add(entry / "skprompt.txt", plugin_name, _from_folder, entry)
-            elif entry.is_file() and entry.suffix in _YAML_SUFFIXES:
+            elif entry.is_dir() and (entry / "config.json").is_file():
+                reason = "a function folder's config.json without skprompt.txt beside it"
+                self._report.fail(entry / "config.json", reason)
+            elif entry.is_file() and entry.suffix.lower() in _YAML_SUFFIXES:
                 self._add(entry, plugin_name, _from_yaml, entry)
 
     def _add(self, source: Path, plugin_name: str, build: _Builder, entry: Path) -> None:
@@ -61,6 +68,13 @@ class PromptLoader:
             function = build(entry, plugin_name)
         except Exception as error:  # SK raises many kinds on a malformed file
             self._report.fail(source, describe_error(error))
+            return
+        syntax = _template_error(function)
+        if syntax is not None:  # skprompt.txt is the template: its line is the file's
+            if entry.suffix.lower() in _YAML_SUFFIXES:
+                self._report.fail(source, f"jinja2 template line {syntax.lineno}: {syntax}")
+            else:
+                self._report.fail(f"{source}:{syntax.lineno}", f"jinja2 template: {syntax}")
             return
         name = f"{plugin_name}.{function.name}"
         if name in self._report.files:
@@ -112,6 +126,22 @@ def _calls(function: KernelFunction) -> list[tuple[str | None, str]]:
         and block.tokens
         and isinstance(block.tokens[0], FunctionIdBlock)
     ]
+
+
+def _template_error(function: KernelFunction) -> TemplateSyntaxError | None:
+    """The syntax error of a jinja2 template, which SK compiles only on each call and so
+    would fail every call, blamed on its model; ``None`` for any other."""
+    from jinja2 import TemplateSyntaxError
+    from semantic_kernel.prompt_template.jinja2_prompt_template import Jinja2PromptTemplate
+
+    template = getattr(function, "prompt_template", None)
+    if not isinstance(template, Jinja2PromptTemplate) or template._env is None:
+        return None
+    try:
+        template._env.compile(template.prompt_template_config.template or "")
+    except TemplateSyntaxError as error:  # TemplateAssertionError (an unknown filter) is one
+        return error
+    return None
 
 
 def _from_folder(folder: Path, plugin_name: str) -> KernelFunction:

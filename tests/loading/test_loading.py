@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from host import AgentHost
+from host.cli import main
 from host.errors import ConfigError, LoadError
 from tests.conftest import SK_SAMPLES
 
@@ -91,6 +93,14 @@ BROKEN_PLUGINS = {
     "constructor needs a setting": (
         GREETER.replace('greeting: str = "Hello"', "greeting: str"),
         "greeting",
+    ),
+    "sys.exit on import": (
+        "import sys\nsys.exit('set GREETER_KEY')\n",
+        "SystemExit: set GREETER_KEY",
+    ),
+    "sys.exit in the constructor": (
+        GREETER.replace("self.greeting = greeting", "raise SystemExit(4)"),
+        "SystemExit: 4",
     ),
 }
 
@@ -227,6 +237,21 @@ BROKEN_PROMPTS = {
         "Bad.yaml",
     ),
     "skprompt.txt without config.json": ({"Bad/skprompt.txt": "Hi"}, "Bad/skprompt.txt"),
+    "config.json without skprompt.txt": (
+        {"Bad/prompt.txt": "Hi", "Bad/config.json": '{"schema": 1}'},
+        "Bad/config.json",
+    ),
+    "jinja2 syntax error in a YAML prompt": (
+        {"Bad.yaml": "name: Bad\ntemplate_format: jinja2\ntemplate: '{% if x %}open'\n"},
+        "Bad.yaml",
+    ),
+    "jinja2 syntax error in skprompt.txt, at its line": (
+        {
+            "Bad/skprompt.txt": "Say\n{{ input | no_such_filter }}",
+            "Bad/config.json": '{"schema": 1, "template_format": "jinja2"}',
+        },
+        "Bad/skprompt.txt:2",
+    ),
 }
 
 
@@ -316,3 +341,54 @@ async def test_a_config_given_as_a_mapping_is_checked_as_a_file_is(tmp_path: Pat
     with pytest.raises(ConfigError) as raised:
         AgentHost({"models": {"main": {**scripted, "timeout": "soon"}}}).start()
     assert str(raised.value).startswith("config: models.main.timeout: expected a duration")
+
+
+def test_a_second_plugin_of_the_same_name_is_reported_not_swapped_in(
+    tmp_path: Path, scripted_config: Path
+) -> None:
+    """Kills: SK's ``add_plugin`` replacing the first ``greeter`` with the second silently,
+    its functions gone. A directory named twice (config and --plugins-dir) is no clash."""
+    other = GREETER.replace("def greet(", "def wave(")
+    directory = plugin_dir(tmp_path, {"a_greeter.py": GREETER, "b_greeter.py": other})
+    host = AgentHost(scripted_config, plugin_dirs=[directory, directory])
+    assert [info.name for info in host.catalogue] == ["greeter.greet"]
+    assert [str(problem) for problem in host.problems] == [
+        f"{directory / 'b_greeter.py'}: plugin 'greeter' is already loaded from "
+        f"{directory / 'a_greeter.py'}"
+    ]
+    with pytest.raises(LoadError, match="plugin 'greeter' is already loaded"):
+        AgentHost(scripted_config, plugin_dirs=[directory], strict=True).start()
+
+
+def test_a_prompt_directory_named_twice_loads_once(scripted_config: Path) -> None:
+    host = AgentHost(
+        scripted_config, prompt_dirs=[SK_SAMPLES, SK_SAMPLES / "." / "FunPlugin" / ".."]
+    )
+    assert host.problems == []
+    assert len(host.catalogue) == 6
+
+
+def test_a_yaml_prompt_file_named_in_capitals_loads(tmp_path: Path, scripted_config: Path) -> None:
+    """Kills: ``Tagline.YAML`` skipped without a word (only ``.yaml`` and ``.yml`` were read)."""
+    plugin = tmp_path / "prompts" / "shop"
+    plugin.mkdir(parents=True)
+    (plugin / "Tagline.YAML").write_text(TAGLINE_YAML)
+    host = AgentHost(scripted_config, prompt_dirs=[plugin.parent])
+    assert host.problems == []
+    assert [info.name for info in host.catalogue] == ["shop.Tagline"]
+
+
+def test_what_a_plugin_prints_while_loading_goes_to_stderr(
+    tmp_path: Path, scripted_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kills: a plugin's print at import or construction written into ``plugins --json``'s
+    stdout, which then is not JSON."""
+    printing = "print('importing greeter')\n" + GREETER.replace(
+        "self.greeting = greeting", "self.greeting = greeting\n        print('built')"
+    )
+    directory = plugin_dir(tmp_path, {"greeter.py": printing})
+    arguments = ["--config", str(scripted_config), "--plugins-dir", str(directory)]
+    assert main(["plugins", "--json", *arguments]) == 0
+    out, err = capsys.readouterr()
+    assert [info["name"] for info in json.loads(out)] == ["greeter.greet"]
+    assert "importing greeter" in err and "built" in err
