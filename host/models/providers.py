@@ -29,7 +29,8 @@ def _client_timeout(model: ModelConfig) -> float | None:
 
 def _openai(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:
     from openai import AsyncOpenAI
-    from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion
+
+    from host.models.openai_replies import CheckedOpenAIChatCompletion
 
     client = AsyncOpenAI(
         api_key=secret or _NO_KEY,
@@ -37,12 +38,15 @@ def _openai(name: str, model: ModelConfig, secret: str | None) -> ChatCompletion
         timeout=_client_timeout(model),
         max_retries=0,
     )
-    return OpenAIChatCompletion(ai_model_id=model.model, service_id=name, async_client=client)
+    return CheckedOpenAIChatCompletion(
+        ai_model_id=model.model, service_id=name, async_client=client
+    )
 
 
 def _azure_openai(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:
     from openai import AsyncAzureOpenAI
-    from semantic_kernel.connectors.ai.open_ai import AzureChatCompletion
+
+    from host.models.openai_replies import CheckedAzureChatCompletion
 
     if model.base_url is None:
         raise ConfigError([f"models.{name}.base_url: azure_openai needs the resource endpoint"])
@@ -54,7 +58,9 @@ def _azure_openai(name: str, model: ModelConfig, secret: str | None) -> ChatComp
         timeout=_client_timeout(model),
         max_retries=0,
     )
-    return AzureChatCompletion(service_id=name, deployment_name=model.model, async_client=client)
+    return CheckedAzureChatCompletion(
+        service_id=name, deployment_name=model.model, async_client=client
+    )
 
 
 def _anthropic(name: str, model: ModelConfig, secret: str | None) -> ChatCompletionClientBase:

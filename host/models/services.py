@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from host.config import LoadedConfig, ModelConfig
-from host.errors import AgentHostError, ConfigError, FunctionNotFoundError
+from host.errors import AgentHostError, ConfigError, FunctionNotFoundError, ProviderError
 from host.models.providers import FACTORIES
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ class ModelServices:
         self._overrides = dict(overrides or {})
         self._ad_hoc: dict[str, ModelConfig] = {}
         self._services: dict[str, ChatCompletionClientBase] = dict(self._overrides)
+        self._closed = False
 
     @property
     def default(self) -> str:
@@ -62,7 +63,13 @@ class ModelServices:
         self._ad_hoc[target] = ModelConfig.model_validate({"provider": provider, "model": model})
 
     def get(self, name: str) -> ChatCompletionClientBase:
-        """The service of model ``name``, built now if this is its first use."""
+        """The service of model ``name``, built now if this is its first use.
+
+        Once :meth:`close` has begun, a call still in flight gets a :class:`ProviderError`
+        (not retryable) instead of a fresh client that nothing would close.
+        """
+        if self._closed:
+            raise ProviderError(name, "the host was closed while this call was in flight")
         service = self._services.get(name)
         if service is None:
             service = self._build(name, self.config(name))
@@ -70,7 +77,9 @@ class ModelServices:
         return service
 
     async def close(self) -> None:
-        """Close the HTTP clients of the services this table built (not the overrides)."""
+        """Close the HTTP clients of the services this table built (not the overrides); from
+        now on :meth:`get` refuses."""
+        self._closed = True
         built = {name: s for name, s in self._services.items() if name not in self._overrides}
         for name, service in built.items():
             close = getattr(getattr(service, "client", None), "close", None)

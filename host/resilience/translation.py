@@ -95,6 +95,8 @@ def _malformed_reply(root: BaseException) -> str | None:
     """Why a model's reply could not be read, when ``root`` says it could not."""
     if isinstance(root, json.JSONDecodeError):
         return describe_error(root)
+    if isinstance(root, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (byte {root.object[root.start]:#04x} at {root.start})"
     if isinstance(root, AttributeError) and isinstance(root.obj, str):
         # The openai client hands back the raw text of a 200 that is not JSON (an HTML
         # page, an SSE stream to a plain request); the connector then trips over it.

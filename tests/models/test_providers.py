@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from host import AgentHost
-from host.errors import MissingSecretError, ProviderError
+from host.errors import AgentHostError, MissingSecretError, ProviderError
 from host.testing import (
     ChatReply,
+    ChatRequest,
     ChatToolCall,
+    Hang,
     HttpError,
     OpenAICompatibleServer,
     Reply,
     ScriptedChatCompletion,
+    VirtualClock,
 )
 
 PROMPT = """\
@@ -211,3 +219,129 @@ async def test_confidence_comes_from_the_reply_logprobs(
             unknown = await host.invoke("talk.Shout", input="hi")
     assert sure.confidence == pytest.approx(math.exp(-0.2))
     assert unknown.confidence is None
+
+
+def _completion(choice: dict[str, Any], *, latin_1: bool = False, **envelope: Any) -> bytes:
+    """A chat-completion body with one ``choice`` (``envelope`` replaces top-level fields),
+    in UTF-8 or, with ``latin_1``, in Latin-1."""
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    body = {"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-test"}
+    text = json.dumps({**body, "choices": [choice], "usage": usage, **envelope}, ensure_ascii=False)
+    return text.encode("latin-1" if latin_1 else "utf-8")
+
+
+ANSWER = {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """200 OK with ``body`` sent as it is, bytes and all, as ``application/json``."""
+
+    body: bytes
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        return web.Response(body=self.body, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (_completion(ANSWER, choices=[]), "choices is empty"),
+        (_completion(ANSWER, choices=None), "choices is missing"),
+        (b"{}", "choices is missing"),
+        (b"[1, 2]", "the body is not a JSON chat completion"),
+        (b"null", "the body is not a JSON chat completion"),
+        (_completion({**ANSWER, "message": None}), "choices[0].message is missing"),
+        (
+            _completion({**ANSWER, "message": {"role": "assistant", "content": 5}}),
+            "choices[0].message.content is int, not text",
+        ),
+        (
+            _completion({**ANSWER, "finish_reason": "halted"}),
+            "choices[0].finish_reason is 'halted'",
+        ),
+        (
+            _completion(ANSWER, usage={"prompt_tokens": -5, "completion_tokens": 2}),
+            "usage.prompt_tokens is -5, not a count of tokens",
+        ),
+        (
+            _completion(ANSWER, usage={"prompt_tokens": None, "completion_tokens": None}),
+            "usage.prompt_tokens is None",
+        ),
+        (
+            _completion(
+                {**ANSWER, "message": {"role": "assistant", "content": "café"}}, latin_1=True
+            ),
+            "the body is not UTF-8 text (byte 0xe9 at ",
+        ),
+    ],
+    ids=[
+        "choices-empty",
+        "choices-null",
+        "no-fields",
+        "json-list",
+        "json-null",
+        "message-null",
+        "content-number",
+        "finish-reason-unknown",
+        "usage-negative",
+        "usage-null-counts",
+        "not-utf-8",
+    ],
+)
+async def test_a_reply_that_is_no_chat_completion_is_a_malformed_response_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, problem: str
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with OpenAICompatibleServer([RawBody(body)]) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            with pytest.raises(ProviderError) as raised:
+                await host.invoke("talk.Shout", input="hi")
+    assert raised.value.model == "writer"
+    assert raised.value.reason.startswith(f"malformed response: {problem}")
+    assert raised.value.retryable
+    assert raised.value.step is not None and raised.value.step.tokens_in is None
+
+
+async def test_an_azure_reply_that_is_no_chat_completion_is_a_malformed_response(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-loopback")
+    async with OpenAICompatibleServer([RawBody(b'{"choices": null}')]) as server:
+        azure = (
+            f"  writer:\n    provider: azure_openai\n    model: my-deployment\n"
+            f"    base_url: {server.origin}\n    api_version: 2024-10-21\n"
+        )
+        async with AgentHost(write_config(tmp_path, azure)) as host:
+            with pytest.raises(ProviderError, match="malformed response: choices is missing"):
+                await host.invoke("talk.Shout", input="hi")
+
+
+@dataclass(frozen=True)
+class ArriveAndHang:
+    """Tell ``arrived`` the request came, then never answer (drop it when the server stops)."""
+
+    arrived: asyncio.Event
+
+    async def respond(self, request: ChatRequest) -> web.StreamResponse:
+        self.arrived.set()
+        return await Hang().respond(request)
+
+
+async def test_a_call_in_flight_when_the_host_closes_builds_no_new_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    arrived = asyncio.Event()
+    async with OpenAICompatibleServer([ArriveAndHang(arrived)]) as server:
+        config = write_config(tmp_path, openai_model(server.base_url) + "    retries: 1\n")
+        host = AgentHost(config, clock=VirtualClock())
+        host.start()
+        calling = asyncio.create_task(host.invoke("talk.Shout", input="hi"))
+        await arrived.wait()
+        await host.close()
+        with pytest.raises(AgentHostError) as raised:
+            await calling
+    assert "the host was closed while this call was in flight" in str(raised.value)
+    assert len(server.requests) == 1  # the retry sent nothing: no client was rebuilt
