@@ -282,9 +282,24 @@ class TransitionError(AgentHostError):
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for any error: its class and the first line of its message, secrets masked."""
-    text = redact(str(error).strip())
+    """One line for any error: its class and the first line of its message (pydantic's
+    ``ValidationError``: every field and what is wrong with it), secrets masked."""
+    text = redact(fields_text(error) or str(error).strip())
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def fields_text(error: BaseException) -> str | None:
+    """A pydantic ``ValidationError`` as one line, ``Model: field: what is wrong; …``
+    (its own text takes a paragraph per field, behind a count); ``None`` for another error.
+    Read by duck typing: importing pydantic here would slow every command's start."""
+    title, details = getattr(error, "title", None), getattr(error, "errors", None)
+    if type(error).__name__ != "ValidationError" or not callable(details):
+        return None
+    problems = []
+    for detail in details(include_url=False):
+        where = ".".join(str(part) for part in detail["loc"])
+        problems.append(f"{where}: {detail['msg']}" if where else str(detail["msg"]))
+    return f"{title}: {'; '.join(problems)}"
 
 
 class RunBusyError(AgentHostError):

@@ -44,7 +44,7 @@ from semantic_kernel.utils.telemetry.model_diagnostics.decorators import (
 from typing_extensions import override
 
 from host.config.schema import LocalOptions
-from host.errors import ProviderError
+from host.errors import ProviderError, fields_text
 from host.models.llama_models import (
     LlamaSettings,
     LoadedModel,
@@ -185,7 +185,8 @@ class LocalChatCompletion(ChatCompletionClientBase):
         try:
             converted = super().get_prompt_execution_settings_from_settings(settings)
         except ValidationError as error:
-            raise ProviderError(self.service_id, f"invalid execution settings: {error}") from None
+            problem = f"invalid execution settings: {fields_text(error)}"
+            raise ProviderError(self.service_id, problem) from None
         assert isinstance(converted, LocalExecutionSettings)  # nosec: our own settings class
         return converted
 

@@ -15,7 +15,7 @@ from semantic_kernel.contents import AuthorRole, ChatHistory, FinishReason
 from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt
 
 from host.config.schema import LocalOptions
-from host.errors import ProviderError
+from host.errors import ProviderError, describe_error
 from host.models.local import (
     LocalChatCompletion,
     LocalExecutionSettings,
@@ -91,6 +91,21 @@ def test_invalid_prompt_settings_are_a_provider_error() -> None:
         )
 
     assert caught.value.model == "local"
+
+
+def test_an_invalid_setting_is_named_in_one_line() -> None:
+    """Kills: pydantic's paragraph cut to its first line by ``describe_error``, which said
+    ``1 validation error for LocalExecutionSettings`` and named no field."""
+    service = LocalChatCompletion(service_id="local")
+    with pytest.raises(ProviderError) as caught:
+        service.get_prompt_execution_settings_from_settings(
+            PromptExecutionSettings(extension_data={"max_tokens": 0})
+        )
+
+    assert describe_error(caught.value) == (
+        "ProviderError: model 'local': invalid execution settings: LocalExecutionSettings: "
+        "max_tokens: Input should be greater than 0"
+    )
 
 
 def test_prompt_settings_carry_over_to_local_settings() -> None:
