@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, get_args
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, get_args
 
 from host.state import RunStatus
 
@@ -42,7 +43,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
-        status: int = args.command(args)
+        with _results_apart(getattr(args, "json", False)):
+            status: int = args.command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -469,8 +471,28 @@ def _argument(text: str, command: str) -> tuple[str, Any]:
         raise InvalidArgumentsError(command, [problem]) from None
 
 
+_results: list[TextIO] = []
+"""Where ``--json`` output goes while :func:`_results_apart` holds: the real stdout."""
+
+
+@contextlib.contextmanager
+def _results_apart(json_output: bool) -> Iterator[None]:
+    """Under ``--json``, anything else printed to stdout while the command runs (a plugin's
+    ``print``) goes to stderr, so that what stdout gets is the JSON alone."""
+    if not json_output:
+        yield
+        return
+    _results.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _results.pop()
+
+
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    out = _results[-1] if _results else sys.stdout
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str), file=out)
 
 
 def _end_tracing() -> None:

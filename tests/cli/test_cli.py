@@ -163,6 +163,37 @@ def test_invoke_with_bad_argument_prints_one_line_and_fails(cli_config: Path) ->
     ]
 
 
+NOISY = """\
+from semantic_kernel.functions import kernel_function
+
+print("loading noisy")
+
+
+class Noisy:
+    plugin_name = "noisy"
+
+    @kernel_function(description="Count, chattily.")
+    def count(self, text: str) -> int:
+        print("counting", text)
+        return len(text)
+"""
+
+
+def test_json_output_stays_json_when_a_plugin_prints(tmp_path: Path, cli_config: Path) -> None:
+    """Kills: a plugin's prints (on import, and during the call) written to stdout before
+    the JSON, which then no longer parsed."""
+    plugins = tmp_path / "noisy"
+    plugins.mkdir()
+    (plugins / "noisy.py").write_text(NOISY)
+    result = agent_host(
+        "invoke", "noisy.count", "text=four", "--json",
+        "--config", str(cli_config), "--plugins-dir", str(plugins),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["output"] == 4
+    assert "loading noisy" in result.stderr and "counting four" in result.stderr
+
+
 def test_invoke_refuses_an_argument_given_twice(cli_config: Path) -> None:
     result = agent_host(
         "invoke", "clock.resolve_date", "expression=today", "expression=2026-06-21",
