@@ -229,6 +229,16 @@ class Shapes:
 """
 
 
+def shapes_host(tmp_path: Path) -> Path:
+    """A config with one scripted model and the :data:`SHAPES` plugin."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "shapes.py").write_text(SHAPES)
+    config = tmp_path / "host.yaml"
+    config.write_text(ONE_MODEL.join(["models:\n", f"plugins:\n  directories: [{plugins}]\n"]))
+    return config
+
+
 @pytest.mark.parametrize(
     ("arguments", "outcome"),
     [
@@ -241,11 +251,7 @@ class Shapes:
 async def test_outputs_are_coerced_to_model_parameters(
     tmp_path: Path, arguments: dict[str, Any], outcome: tuple[str, Any]
 ) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "shapes.py").write_text(SHAPES)
-    config = tmp_path / "host.yaml"
-    config.write_text(ONE_MODEL.join(["models:\n", f"plugins:\n  directories: [{plugins}]\n"]))
+    config = shapes_host(tmp_path)
     plan = {
         "steps": [
             {"id": "box", "function": "shapes.box", "arguments": {}, "capability": "fetch"},
@@ -289,11 +295,7 @@ async def test_a_reference_that_cannot_be_read_is_named_as_written_with_why(
 ) -> None:
     """Kills: the reference shown without its step (``cannot read depth``), and Python's
     exception as the reason (``KeyError('depth')``)."""
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "shapes.py").write_text(SHAPES)
-    config = tmp_path / "host.yaml"
-    config.write_text(ONE_MODEL.join(["models:\n", f"plugins:\n  directories: [{plugins}]\n"]))
+    config = shapes_host(tmp_path)
     plan = {
         "steps": [
             {"id": "box", "function": "shapes.box", "arguments": {}, "capability": "fetch"},
