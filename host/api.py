@@ -20,6 +20,7 @@ from host.errors import (
     ConfigError,
     FunctionNotFoundError,
     PlanError,
+    RunWaitingError,
     TeamError,
 )
 from host.progress import Planned, listener, reported, tell
@@ -349,7 +350,9 @@ class AgentHost:
         read. A bad plan or a failed step gives a ``failed`` result naming why;
         a hand-off gives ``needs_human`` (continue it with :meth:`resume`).
         Side-effecting steps are keyed ``<run_id>/<step id>``: executing the
-        same ``run_id`` again replays their recorded output instead of acting twice.
+        same ``run_id`` again replays their recorded output instead of acting twice. A
+        ``run_id`` that is waiting for a person raises :class:`~host.errors.RunWaitingError`
+        (resume it instead).
 
         Await it, or make it a task, as an ``async def``'s call: it returns the run's
         coroutine rather than awaiting it in a frame of its own, which every run in
@@ -357,7 +360,10 @@ class AgentHost:
         """
         self.start()
         runs = self._runs()
-        run_id = run_id or new_run_id()
+        if run_id is None:
+            run_id = new_run_id()
+        elif self._paused is not None and self._paused.holds(run_id):
+            raise RunWaitingError(run_id)
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further

@@ -21,6 +21,7 @@ knows whether retrying the same call could succeed (``retryable``)::
     ├── ValidationFailedError  a step's output failed its checks and no on_fail path helped
     ├── HumanNeeded            a step hands off to a person; the run pauses until resumed
     ├── UnknownRunError        no paused run has that id
+    ├── RunWaitingError        a run to execute under an id that is waiting for a person
     ├── RunBusyError           another resume holds that paused run now (retryable)
     ├── LostClaimError         a resume's claim lapsed and another resume took its run
     └── TransitionError        a workflow node asked for a move its graph does not allow
@@ -252,6 +253,18 @@ class UnknownRunError(AgentHostError):
         self.run_id = run_id
         listed = ", ".join(sorted(waiting)) or "none"
         super().__init__(f"no run {run_id!r} is waiting for a person (waiting: {listed})")
+
+
+class RunWaitingError(AgentHostError):
+    """``execute`` was given the id of a run that is waiting for a person: run again, it
+    would replace that pause (and take it from a resume holding it); ``resume`` it."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"run {run_id!r} is waiting for a person: resume it (agent-host resume {run_id} "
+            "ANSWER) rather than run it again"
+        )
 
 
 class WorkflowError(ConfigError):

@@ -201,6 +201,12 @@ class PausedRuns(SQLiteStore):
             if owned:
                 self._db.execute("DELETE FROM paused WHERE run_id = ?", (claim.run_id,))
 
+    def holds(self, run_id: str) -> bool:
+        """Whether run ``run_id`` is waiting for a person (claimed by a resume or not)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM paused WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None
+
     def waiting(self) -> list[Waiting]:
         """Every run waiting for a person (claimed or not), by run id."""
         with self._lock:

@@ -15,6 +15,7 @@ from host.errors import (
     InvalidArgumentsError,
     LostClaimError,
     RunBusyError,
+    RunWaitingError,
     UnknownRunError,
     WorkflowError,
 )
@@ -372,3 +373,20 @@ async def test_an_answer_nested_too_deep_is_refused_and_the_run_keeps_waiting(
         assert host_waiting(tmp_path) == [Waiting("r1", None)]
         again = await host.resume("r1", "OK, hello")
     assert again.status == "needs_human" and again.waiting_step == "again"
+
+
+async def test_executing_a_waiting_run_id_again_is_refused_and_the_pause_kept(
+    tmp_path: Path,
+) -> None:
+    """Kills: the second execution run from scratch under the waiting run's id, its pause
+    replacing the first (and the claim of a resume holding it dropped)."""
+    config = write_mail_host(tmp_path)
+    async with AgentHost(config) as host:
+        paused = await host.execute(PLAN, run_id="r1")
+        with pytest.raises(RunWaitingError, match="resume it"):
+            await host.execute(PLAN, run_id="r1")
+        assert host_waiting(tmp_path) == [Waiting("r1", None)]
+        resumed = await host.resume("r1", "OK, hello")
+
+    assert paused.status == "needs_human" and resumed.status == "ok", resumed.error
+    assert effects(tmp_path) == (1, 0)
