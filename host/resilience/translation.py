@@ -1,4 +1,4 @@
-"""Errors from the openai client, aiohttp, SK and plugins, translated into the host's tree.
+"""Errors from the openai client, aiohttp, httpx, SK and plugins, translated into the host's tree.
 
 Translation happens once, at the edge of each attempt, so everything above it
 (retry, breaker, fallback, the caller) sees only :class:`AgentHostError` and its
@@ -68,17 +68,25 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def _status(error: BaseException) -> int | None:
-    """The HTTP status of an openai/anthropic ``APIStatusError`` or aiohttp response error."""
-    for attribute in ("status_code", "status"):
-        value = getattr(error, attribute, None)
+    """The HTTP status of an openai/anthropic ``APIStatusError``, an aiohttp response error,
+    or an error carrying its ``response`` (httpx's ``HTTPStatusError``, requests' ``HTTPError``)."""
+    response = getattr(error, "response", None)
+    for holder, attribute in ((error, "status_code"), (error, "status"), (response, "status_code")):
+        value = getattr(holder, attribute, None)
         if isinstance(value, int) and 100 <= value < 600:
             return value
     return None
 
 
+_CONNECTION_ERRORS = frozenset(
+    {"APIConnectionError", "ClientConnectionError", "ServerDisconnectedError", "TransportError"}
+)
+"""Network failures of the openai client, aiohttp and httpx (``TransportError``: connect,
+read and write errors, timeouts), whatever their exact class."""
+
+
 def _is_connection_error(error: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(names & {"APIConnectionError", "ClientConnectionError", "ServerDisconnectedError"})
+    return not _CONNECTION_ERRORS.isdisjoint(cls.__name__ for cls in type(error).__mro__)
 
 
 _ARGUMENT_PROBLEMS = ("is expected to be parsed", "is required but not provided")
