@@ -23,6 +23,7 @@ This file parses on Python 3.6 and later, so an older python3 is told what it ne
 """
 
 import argparse
+import compileall
 import csv
 import os
 import subprocess
@@ -83,7 +84,20 @@ def main() -> int:
         BUILD_MARK.unlink(missing_ok=True)  # unknown until the native build is in place
         install_native_llama(uv, locked)
     BUILD_MARK.write_text("native" if native else portable, encoding="utf-8")
+    compile_project()
     return 0
+
+
+PROJECT_PACKAGES = ("host", "planners", "plugins")
+"""The project's own code, installed editable: uv compiles only what it installs."""
+
+
+def compile_project() -> None:
+    """Write the bytecode of the project's own modules (about 0.15 s of every start where
+    ``PYTHONDONTWRITEBYTECODE=1`` keeps Python from writing it when it imports them)."""
+    for name in PROJECT_PACKAGES:
+        if (ROOT / name).is_dir():
+            compileall.compile_dir(ROOT / name, quiet=1)
 
 
 def wants_native_build() -> bool:

@@ -119,6 +119,21 @@ def test_a_second_run_only_syncs(project: Path) -> None:
     assert mark(project) == PORTABLE
 
 
+def test_the_projects_own_modules_are_compiled_under_pythondontwritebytecode(
+    project: Path,
+) -> None:
+    """Kills: the editable project left uncompiled, so every start compiled ``host``."""
+    (project / "host").mkdir()
+    (project / "host" / "api.py").write_text("VALUE = 1\n", encoding="utf-8")
+
+    assert bootstrap(project, PYTHONDONTWRITEBYTECODE="1").returncode == 0
+
+    compiled = project / "host" / "__pycache__"
+    assert [path.name for path in compiled.glob("api.*.pyc")] == [
+        f"api.{sys.implementation.cache_tag}.pyc"
+    ]
+
+
 def test_an_unknown_build_is_reinstalled_from_the_cache_not_rebuilt(project: Path) -> None:
     """Bug: --reinstall-package implies --refresh-package, an 8-minute source build.
 
