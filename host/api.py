@@ -362,7 +362,7 @@ class AgentHost:
         runs = self._runs()
         if run_id is None:
             run_id = new_run_id()
-        elif self._paused is not None and self._paused.holds(run_id):
+        elif self._paused is not None and self._paused.is_waiting(run_id):
             raise RunWaitingError(run_id)
         try:
             parsed = runs.parse(plan)

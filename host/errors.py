@@ -33,7 +33,7 @@ Python API may rely on the class and its attributes, not on the message text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from host.redaction import redact
 
@@ -305,14 +305,21 @@ def fields_text(error: BaseException) -> str | None:
     """A pydantic ``ValidationError`` as one line, ``Model: field: what is wrong; …``
     (its own text takes a paragraph per field, behind a count); ``None`` for another error.
     Read by duck typing: importing pydantic here would slow every command's start."""
-    title, details = getattr(error, "title", None), getattr(error, "errors", None)
-    if type(error).__name__ != "ValidationError" or not callable(details):
+    if type(error).__name__ != "ValidationError" or not callable(getattr(error, "errors", None)):
         return None
-    problems = []
-    for detail in details(include_url=False):
-        where = ".".join(str(part) for part in detail["loc"])
-        problems.append(f"{where}: {detail['msg']}" if where else str(detail["msg"]))
-    return f"{title}: {'; '.join(problems)}"
+    return f"{getattr(error, 'title', None)}: {'; '.join(field_problems(error))}"
+
+
+def field_problems(error: Any, whole: str = "") -> list[str]:
+    """Each problem of a pydantic ``ValidationError``, once: ``path.to.field: what is
+    wrong``, or ``whole: what is wrong`` (just the problem, without ``whole``) at the root."""
+    lines: list[str] = []
+    for detail in error.errors(include_url=False):
+        where = ".".join(str(part) for part in detail["loc"]) or whole
+        line = f"{where}: {detail['msg']}" if where else str(detail["msg"])
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 class RunBusyError(AgentHostError):

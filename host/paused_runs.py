@@ -201,7 +201,7 @@ class PausedRuns(SQLiteStore):
             if owned:
                 self._db.execute("DELETE FROM paused WHERE run_id = ?", (claim.run_id,))
 
-    def holds(self, run_id: str) -> bool:
+    def is_waiting(self, run_id: str) -> bool:
         """Whether run ``run_id`` is waiting for a person (claimed by a resume or not)."""
         with self._lock:
             row = self._db.execute("SELECT 1 FROM paused WHERE run_id = ?", (run_id,)).fetchone()

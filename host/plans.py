@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, f
 
 from host.arguments import argument_problems
 from host.catalogue import FunctionInfo
-from host.errors import PlanError, quoted
+from host.errors import PlanError, field_problems, quoted
 from host.validation import Validation
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -375,13 +375,7 @@ class PlanProblem:
 def schema_problems(error: ValidationError) -> list[str]:
     """One line per way ``error``'s data does not fit the Plan schema, at its path in the
     plan (``steps.1.arguments: …``), each line once."""
-    lines: list[str] = []
-    for detail in error.errors():
-        path = ".".join(str(part) for part in detail["loc"])
-        line = f"{path or 'plan'}: {detail['msg']}"
-        if line not in lines:
-            lines.append(line)
-    return lines
+    return field_problems(error, "plan")
 
 
 def validate_plan(plan: Plan, catalogue: Sequence[FunctionInfo]) -> list[PlanProblem]:

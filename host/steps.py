@@ -34,7 +34,7 @@ from host.errors import (
 from host.idempotency import COMPENSATION, effect_key
 from host.idempotency import alternative as alternative_of
 from host.memo import by_identity
-from host.plans import PlanProblem
+from host.plans import PlanProblem, Ref
 from host.progress import StepEvent, StepFinished, listener, reported, tell
 from host.state import CallEvent, RunState, StepRecord, spent
 from host.step_call import StepCall
@@ -471,16 +471,11 @@ def resolve_arguments(step: Step, info: FunctionInfo, state: RunState) -> dict[s
         try:
             values[name] = adapt_output(info, name, state.resolve(target))
         except (KeyError, IndexError, ValueError, TypeError, RecursionError) as error:
-            message = f"argument {name!r}: cannot read {_written(target)} ({_unread(error)})"
+            written = step.arguments[name]
+            assert isinstance(written, Ref)  # _layout found a reference there
+            message = f"argument {name!r}: cannot read {written.ref} ({_unread(error)})"
             raise InvalidArgumentsError(step.function, [message]) from None
     return values
-
-
-def _written(target: RefTarget) -> str:
-    """A reference as a plan writes it: ``steps.<id>.output.<path>`` or ``state.<key>``."""
-    if target.source == "state":
-        return ".".join(("state", *target.path))
-    return ".".join(("steps", str(target.step), "output", *target.path))
 
 
 def _unread(error: Exception) -> str:
