@@ -23,6 +23,7 @@ from host.testing import (
     OpenAICompatibleServer,
     Reply,
     ScriptedChatCompletion,
+    ServerResponse,
     VirtualClock,
 )
 
@@ -137,21 +138,30 @@ async def test_openai_tool_call_runs_the_native_function(
     assert tool_result["content"] == "2026-06-21"
 
 
+async def shout_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, response: ServerResponse
+) -> ProviderError:
+    """The error of ``talk.Shout`` on the model ``writer`` over a loopback server whose one
+    answer is ``response``."""
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
+    async with OpenAICompatibleServer([response]) as server:
+        config = write_config(tmp_path, openai_model(server.base_url))
+        async with AgentHost(config) as host:
+            with pytest.raises(ProviderError) as raised:
+                await host.invoke("talk.Shout", input="hi")
+    return raised.value
+
+
 @pytest.mark.parametrize(
     ("status", "retryable"), [(429, True), (503, True), (401, False), (400, False)]
 )
 async def test_provider_errors_are_translated_with_retry_meaning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, retryable: bool
 ) -> None:
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
-    async with OpenAICompatibleServer([HttpError(status)]) as server:
-        config = write_config(tmp_path, openai_model(server.base_url))
-        async with AgentHost(config) as host:
-            with pytest.raises(ProviderError) as raised:
-                await host.invoke("talk.Shout", input="hi")
-    assert raised.value.model == "writer"
-    assert raised.value.retryable is retryable
-    assert str(status) in str(raised.value)
+    error = await shout_failing(tmp_path, monkeypatch, HttpError(status))
+    assert error.model == "writer"
+    assert error.retryable is retryable
+    assert str(status) in str(error)
 
 
 async def test_missing_secret_fails_only_the_model_that_needs_it(
@@ -292,16 +302,11 @@ class RawBody:
 async def test_a_reply_that_is_no_chat_completion_is_a_malformed_response_naming_the_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, problem: str
 ) -> None:
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-loopback")
-    async with OpenAICompatibleServer([RawBody(body)]) as server:
-        config = write_config(tmp_path, openai_model(server.base_url))
-        async with AgentHost(config) as host:
-            with pytest.raises(ProviderError) as raised:
-                await host.invoke("talk.Shout", input="hi")
-    assert raised.value.model == "writer"
-    assert raised.value.reason.startswith(f"malformed response: {problem}")
-    assert raised.value.retryable
-    assert raised.value.step is not None and raised.value.step.tokens_in is None
+    error = await shout_failing(tmp_path, monkeypatch, RawBody(body))
+    assert error.model == "writer"
+    assert error.reason.startswith(f"malformed response: {problem}")
+    assert error.retryable
+    assert error.step is not None and error.step.tokens_in is None
 
 
 async def test_an_azure_reply_that_is_no_chat_completion_is_a_malformed_response(
