@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,10 @@ async def run(quick: bool) -> dict[str, float]:
 
 
 async def _measure(
-    config: Path, plan: Plan | Mapping[str, Any], quick: bool, models: Any
+    config: Path,
+    plan: Plan | Mapping[str, Any],
+    quick: bool,
+    models: Callable[[], dict[str, ScriptedChatCompletion]],
 ) -> tuple[float, float, int]:
     """The ratio for ``plan`` on hosts of ``config`` (each given ``models()``), the CPU
     seconds of one untraced run, and how many spans a run makes."""
