@@ -359,11 +359,23 @@ class AgentHost:
         flight would hold.
         """
         self.start()
-        runs = self._runs()
         if run_id is None:
             run_id = new_run_id()
         elif self._paused is not None and self._paused.is_waiting(run_id):
             raise RunWaitingError(run_id)
+        return self._execute(plan, request, values, deadline, run_id)
+
+    def _execute(
+        self,
+        plan: Plan | Mapping[str, Any],
+        request: str,
+        values: Mapping[str, Any] | None,
+        deadline: float | None,
+        run_id: str,
+    ) -> Coroutine[Any, Any, RunResult]:
+        """:meth:`execute` under ``run_id``, which no run waiting for a person has (a new id,
+        or one checked)."""
+        runs = self._runs()
         try:
             parsed = runs.parse(plan)
         except PlanError as error:  # nested deeper than any plan: not read further
@@ -639,7 +651,7 @@ class AgentHost:
             watcher = listener()
             if watcher is not None:
                 tell(watcher, Planned(outcome.plan, outcome.source))
-            result = await self.execute(outcome.plan, request, deadline=deadline, run_id=run_id)
+            result = await self._execute(outcome.plan, request, None, deadline, run_id)
         source = outcome.source if planned_as is None else f"{outcome.source} as {planned_as!r}"
         planned = f"planned by {source}; {result.plan}"
         return dataclasses.replace(result, plan=planned, planning=outcome.records)
